@@ -1,0 +1,148 @@
+//! Configuration from the environment, read once at cold start; a missing value fails the
+//! init instead of the first request.
+
+use crate::AuthError;
+
+#[derive(Clone)]
+pub struct Config {
+    pub table_name: String,
+    /// The SES-verified address codes are sent from.
+    pub sender_email: String,
+    /// Where an email confirmation link points; the literal `{code}` is replaced by the code.
+    pub confirm_url: String,
+    /// Key of the HMAC that short (SMS) codes are stored under.
+    pub code_hmac_key: Vec<u8>,
+    pub sms_code_ttl_secs: i64,
+    pub email_code_ttl_secs: i64,
+    /// How long a registration may stay between its write and its commit (a crash in between).
+    pub pending_ttl_secs: i64,
+    /// How long an account may stay unverified before its identifier is free again.
+    pub unverified_ttl_secs: i64,
+    pub max_code_attempts: u32,
+    pub send_cooldown_secs: i64,
+    pub sends_per_hour: usize,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("table_name", &self.table_name)
+            .field("sender_email", &self.sender_email)
+            .field("confirm_url", &self.confirm_url)
+            .field("code_hmac_key", &"***")
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, AuthError> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, AuthError> {
+        let required = |key: &str| {
+            lookup(key)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or_else(|| AuthError::internal(format!("{key} is not set")))
+        };
+        let number = |key: &str, default: i64| -> Result<i64, AuthError> {
+            match lookup(key) {
+                None => Ok(default),
+                Some(v) => v.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    AuthError::internal(format!("{key} must be a positive integer"))
+                }),
+            }
+        };
+
+        let confirm_url = required("CONFIRM_URL")?;
+        if !confirm_url.contains("{code}") {
+            return Err(AuthError::internal(
+                "CONFIRM_URL must contain the literal {code}",
+            ));
+        }
+        let code_hmac_key = required("CODE_HMAC_KEY")?.into_bytes();
+        if code_hmac_key.len() < 32 {
+            return Err(AuthError::internal(
+                "CODE_HMAC_KEY must be at least 32 bytes",
+            ));
+        }
+        Ok(Self {
+            table_name: required("TABLE_NAME")?,
+            sender_email: required("SENDER_EMAIL")?,
+            confirm_url,
+            code_hmac_key,
+            sms_code_ttl_secs: number("SMS_CODE_TTL_SECONDS", 10 * 60)?,
+            email_code_ttl_secs: number("EMAIL_CODE_TTL_SECONDS", 24 * 60 * 60)?,
+            pending_ttl_secs: number("PENDING_REGISTRATION_TTL_SECONDS", 15 * 60)?,
+            unverified_ttl_secs: number("UNVERIFIED_ACCOUNT_TTL_SECONDS", 7 * 24 * 60 * 60)?,
+            max_code_attempts: 5,
+            send_cooldown_secs: 60,
+            sends_per_hour: 5,
+        })
+    }
+
+    pub fn confirm_link(&self, code: &str) -> String {
+        self.confirm_url.replace("{code}", code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    const BASE: &[(&str, &str)] = &[
+        ("TABLE_NAME", "auth"),
+        ("SENDER_EMAIL", "no-reply@example.com"),
+        ("CONFIRM_URL", "https://app.example.com/confirm/{code}"),
+        ("CODE_HMAC_KEY", "0123456789abcdef0123456789abcdef"),
+    ];
+
+    #[test]
+    fn reads_required_values_and_defaults() {
+        let config = Config::from_lookup(env(BASE)).unwrap();
+        assert_eq!(config.table_name, "auth");
+        assert_eq!(config.sms_code_ttl_secs, 600);
+        assert_eq!(config.email_code_ttl_secs, 86_400);
+        assert_eq!(config.pending_ttl_secs, 900);
+        assert_eq!(config.unverified_ttl_secs, 604_800);
+        assert_eq!(
+            config.confirm_link("abc"),
+            "https://app.example.com/confirm/abc"
+        );
+        assert!(!format!("{config:?}").contains("0123456789abcdef"));
+    }
+
+    #[test]
+    fn fails_fast_on_missing_or_bad_values() {
+        for drop in ["TABLE_NAME", "SENDER_EMAIL", "CONFIRM_URL", "CODE_HMAC_KEY"] {
+            let pairs: Vec<_> = BASE.iter().copied().filter(|(k, _)| *k != drop).collect();
+            assert!(Config::from_lookup(env(&pairs)).is_err(), "{drop} missing");
+        }
+        let mut pairs: Vec<_> = BASE
+            .iter()
+            .copied()
+            .filter(|(k, _)| *k != "CONFIRM_URL")
+            .collect();
+        pairs.push(("CONFIRM_URL", "https://app.example.com/confirm"));
+        assert!(
+            Config::from_lookup(env(&pairs)).is_err(),
+            "CONFIRM_URL without {{code}}"
+        );
+        let mut pairs: Vec<_> = BASE
+            .iter()
+            .copied()
+            .filter(|(k, _)| *k != "CODE_HMAC_KEY")
+            .collect();
+        pairs.push(("CODE_HMAC_KEY", "short"));
+        assert!(Config::from_lookup(env(&pairs)).is_err(), "short HMAC key");
+    }
+}

@@ -1,0 +1,263 @@
+//! The HTTP edge: body limits, content types and JSON parsing on the way in, and the ONE
+//! mapping from [`AuthError`] to a status and an RFC 9457 problem document on the way out.
+
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::AuthError;
+
+/// Largest request body accepted, in bytes.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Parses a required JSON body.
+pub fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T, AuthError> {
+    optional_json_body(request)?
+        .ok_or_else(|| AuthError::InvalidRequest("a JSON body is required".to_owned()))
+}
+
+/// Parses a JSON body when there is one; an empty body is `None`.
+pub fn optional_json_body<T: DeserializeOwned>(request: &Request) -> Result<Option<T>, AuthError> {
+    let bytes = body_bytes(request)?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    if !is_json(request.headers().get(header::CONTENT_TYPE)) {
+        return Err(AuthError::UnsupportedMediaType);
+    }
+    serde_json::from_slice(bytes)
+        .map(Some)
+        .map_err(|e| AuthError::InvalidRequest(format!("malformed JSON body: {e}")))
+}
+
+fn body_bytes(request: &Request) -> Result<&[u8], AuthError> {
+    let bytes: &[u8] = match request.body() {
+        Body::Empty => &[],
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => &[],
+    };
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(AuthError::PayloadTooLarge {
+            limit: MAX_BODY_BYTES,
+        });
+    }
+    Ok(bytes)
+}
+
+/// `application/json`, with or without parameters such as `charset=utf-8`.
+fn is_json(content_type: Option<&HeaderValue>) -> bool {
+    content_type
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// A path parameter, falling back to the last path segment (the same value) when the
+/// request did not come through a router that names parameters.
+pub fn path_param(request: &Request, name: &str) -> String {
+    if let Some(value) = request.path_parameters_ref().and_then(|p| p.first(name)) {
+        return value.to_owned();
+    }
+    request
+        .uri()
+        .path()
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A `200 OK` JSON response.
+pub fn ok<T: Serialize>(value: &T) -> Response<Body> {
+    json_response(StatusCode::OK, value, "application/json")
+}
+
+/// Turns an operation's outcome into the response API Gateway relays. Every failure
+/// becomes a response here; the handler never returns `Err` for a request it understood.
+pub fn respond(result: Result<Response<Body>, AuthError>) -> Response<Body> {
+    result.unwrap_or_else(|err| problem(&err))
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    code: &'a str,
+    detail: String,
+}
+
+/// The problem document for an error. 5xx bodies say nothing about the cause, which is
+/// logged instead.
+pub fn problem(err: &AuthError) -> Response<Body> {
+    let (status, title) = status_and_title(err);
+    let detail = match err {
+        AuthError::Internal(source) => {
+            tracing::error!(error = %source, cause = ?std::error::Error::source(&**source), "internal error");
+            "The service could not complete the request. Try again later.".to_owned()
+        }
+        AuthError::DeliveryFailed(source) => {
+            tracing::warn!(error = %source, "delivery failed");
+            err.to_string()
+        }
+        _ => err.to_string(),
+    };
+    let code = err.code();
+    let body = Problem {
+        kind: format!(
+            "https://auth-service.dev/problems/{}",
+            code.replace('_', "-")
+        ),
+        title,
+        status: status.as_u16(),
+        code,
+        detail,
+    };
+    let mut response = json_response(status, &body, PROBLEM_JSON);
+    if let AuthError::RateLimited { retry_after } = err {
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(retry_after.max(&1).to_owned()),
+        );
+    }
+    response
+}
+
+fn status_and_title(err: &AuthError) -> (StatusCode, &'static str) {
+    match err {
+        AuthError::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "Invalid request"),
+        AuthError::InvalidEmail => (StatusCode::BAD_REQUEST, "Invalid email address"),
+        AuthError::InvalidPhone => (StatusCode::BAD_REQUEST, "Invalid phone number"),
+        AuthError::PasswordMismatch => (StatusCode::BAD_REQUEST, "Passwords do not match"),
+        AuthError::WeakPassword => (StatusCode::BAD_REQUEST, "Weak password"),
+        AuthError::UserExists => (StatusCode::BAD_REQUEST, "User already exists"),
+        AuthError::DeliveryFailed(_) => (StatusCode::BAD_REQUEST, "Code delivery failed"),
+        AuthError::InvalidCode => (StatusCode::BAD_REQUEST, "Invalid code"),
+        AuthError::AlreadyVerified => (StatusCode::BAD_REQUEST, "Already verified"),
+        AuthError::TooManyAttempts => (StatusCode::BAD_REQUEST, "Too many attempts"),
+        AuthError::UserNotFound => (StatusCode::BAD_REQUEST, "User not found"),
+        AuthError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "Too many requests"),
+        AuthError::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "Payload too large"),
+        AuthError::UnsupportedMediaType => {
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported media type")
+        }
+        AuthError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Internal error"),
+    }
+}
+
+fn json_response<T: Serialize>(
+    status: StatusCode,
+    value: &T,
+    content_type: &'static str,
+) -> Response<Body> {
+    let body = serde_json::to_string(value).unwrap_or_else(|_| "{}".to_owned());
+    let mut response = Response::new(Body::Text(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body1 {
+        #[allow(dead_code)]
+        email: String,
+    }
+
+    fn request(content_type: Option<&str>, body: &str) -> Request {
+        let mut builder = lambda_http::http::Request::builder()
+            .method("POST")
+            .uri("/registration");
+        if let Some(ct) = content_type {
+            builder = builder.header("content-type", ct);
+        }
+        builder.body(Body::Text(body.to_owned())).unwrap()
+    }
+
+    fn code_of(result: Result<Body1, AuthError>) -> &'static str {
+        result.unwrap_err().code()
+    }
+
+    #[test]
+    fn body_rules() {
+        assert!(json_body::<Body1>(&request(Some("application/json"), r#"{"email":"a"}"#)).is_ok());
+        assert!(
+            json_body::<Body1>(&request(
+                Some("Application/JSON; charset=utf-8"),
+                r#"{"email":"a"}"#
+            ))
+            .is_ok()
+        );
+        assert_eq!(
+            code_of(json_body(&request(Some("text/plain"), r#"{"email":"a"}"#))),
+            "unsupported_media_type"
+        );
+        assert_eq!(
+            code_of(json_body(&request(None, r#"{"email":"a"}"#))),
+            "unsupported_media_type"
+        );
+        assert_eq!(
+            code_of(json_body(&request(Some("application/json"), "{"))),
+            "invalid_request"
+        );
+        assert_eq!(
+            code_of(json_body(&request(
+                Some("application/json"),
+                r#"{"email":1}"#
+            ))),
+            "invalid_request"
+        );
+        assert_eq!(
+            code_of(json_body(&request(
+                Some("application/json"),
+                r#"{"email":"a","x":1}"#
+            ))),
+            "invalid_request"
+        );
+        assert_eq!(
+            code_of(json_body(&request(Some("application/json"), ""))),
+            "invalid_request"
+        );
+        let big = format!(r#"{{"email":"{}"}}"#, "a".repeat(MAX_BODY_BYTES));
+        assert_eq!(
+            code_of(json_body(&request(Some("application/json"), &big))),
+            "payload_too_large"
+        );
+    }
+
+    #[test]
+    fn problems_carry_status_code_and_retry_after() {
+        let response = problem(&AuthError::RateLimited { retry_after: 42 });
+        assert_eq!(response.status(), 429);
+        assert_eq!(response.headers()["retry-after"], "42");
+        assert_eq!(response.headers()["content-type"], PROBLEM_JSON);
+        let Body::Text(text) = response.body() else {
+            panic!("text body")
+        };
+        let json: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(json["code"], "rate_limited");
+        assert_eq!(json["status"], 429);
+    }
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let response = problem(&AuthError::internal("table auth-secret-name missing"));
+        assert_eq!(response.status(), 500);
+        let Body::Text(text) = response.body() else {
+            panic!("text body")
+        };
+        assert!(!text.contains("auth-secret-name"));
+    }
+}

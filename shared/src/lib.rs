@@ -1,0 +1,24 @@
+//! The auth service's library: every Lambda under `functions/` is a thin adapter over it.
+//!
+//! - [`domain`]: parsed request values (email, phone, password, username, codes).
+//! - [`ops`]: one module per use case (register, confirm, resend).
+//! - [`store`]: the DynamoDB single-table layout, its keys and conditions.
+//! - [`notify`]: code delivery by SES v2 (email) and SNS (SMS).
+//! - [`crypto`]: password hashing and code generation.
+//! - [`http`]: request parsing and the one mapping from errors to HTTP responses.
+//! - [`config`]: the environment, read once at cold start.
+
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod notify;
+pub mod ops;
+pub mod store;
+pub mod telemetry;
+
+pub use clock::{Clock, SystemClock};
+pub use config::Config;
+pub use error::AuthError;

@@ -1,0 +1,99 @@
+//! Code delivery: email through SES v2, SMS through SNS, and the texts they carry.
+
+mod templates;
+
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+use aws_sdk_sns::types::MessageAttributeValue;
+
+use crate::Config;
+use crate::domain::{EmailAddress, EmailCode, PhoneNumber, SmsCode};
+use crate::error::BoxError;
+
+pub use templates::Email;
+
+/// A code on its way to a user.
+#[derive(Debug, Clone)]
+pub enum Outgoing {
+    /// A confirmation link by email.
+    ConfirmLink { to: EmailAddress, code: EmailCode },
+    /// A 6-digit code by SMS.
+    SmsCode { to: PhoneNumber, code: SmsCode },
+}
+
+#[derive(Debug, Clone)]
+pub struct Notifier {
+    ses: aws_sdk_sesv2::Client,
+    sns: aws_sdk_sns::Client,
+    sender: String,
+    confirm_url: String,
+    email_code_ttl_secs: i64,
+    sms_code_ttl_secs: i64,
+}
+
+impl Notifier {
+    pub fn new(ses: aws_sdk_sesv2::Client, sns: aws_sdk_sns::Client, config: &Config) -> Self {
+        Self {
+            ses,
+            sns,
+            sender: config.sender_email.clone(),
+            confirm_url: config.confirm_url.clone(),
+            email_code_ttl_secs: config.email_code_ttl_secs,
+            sms_code_ttl_secs: config.sms_code_ttl_secs,
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(channel))]
+    pub async fn send(&self, message: &Outgoing) -> Result<(), BoxError> {
+        match message {
+            Outgoing::ConfirmLink { to, code } => {
+                tracing::Span::current().record("channel", "email");
+                let link = self.confirm_url.replace("{code}", code.expose());
+                let email = templates::confirm_link(&link, self.email_code_ttl_secs);
+                self.send_email(to, &email).await
+            }
+            Outgoing::SmsCode { to, code } => {
+                tracing::Span::current().record("channel", "sms");
+                let text = templates::sms_code(code.expose(), self.sms_code_ttl_secs);
+                self.send_sms(to, &text).await
+            }
+        }
+    }
+
+    async fn send_email(&self, to: &EmailAddress, email: &Email) -> Result<(), BoxError> {
+        let content = |data: &str| Content::builder().data(data).charset("UTF-8").build();
+        let message = Message::builder()
+            .subject(content(&email.subject)?)
+            .body(
+                Body::builder()
+                    .text(content(&email.text)?)
+                    .html(content(&email.html)?)
+                    .build(),
+            )
+            .build();
+        self.ses
+            .send_email()
+            .from_email_address(&self.sender)
+            .destination(Destination::builder().to_addresses(to.as_str()).build())
+            .content(EmailContent::builder().simple(message).build())
+            .send()
+            .await
+            .map_err(aws_sdk_sesv2::Error::from)?;
+        Ok(())
+    }
+
+    async fn send_sms(&self, to: &PhoneNumber, text: &str) -> Result<(), BoxError> {
+        let transactional = MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value("Transactional")
+            .build()?;
+        self.sns
+            .publish()
+            .phone_number(to.as_str())
+            .message(text)
+            .message_attributes("AWS.SNS.SMS.SMSType", transactional)
+            .send()
+            .await
+            .map_err(aws_sdk_sns::Error::from)?;
+        Ok(())
+    }
+}

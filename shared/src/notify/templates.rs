@@ -1,0 +1,94 @@
+//! The texts users receive. Plain text and HTML parts carry the same content.
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+pub fn confirm_link(link: &str, ttl_secs: i64) -> Email {
+    let lifetime = human_duration(ttl_secs);
+    let href = html_escape(link);
+    Email {
+        subject: "Confirm your email address".to_owned(),
+        text: format!(
+            "Open this link to confirm your email address:\n\n{link}\n\n\
+             The link works once and expires in {lifetime}. \
+             If you did not create an account, ignore this message.\n"
+        ),
+        html: format!(
+            "<!doctype html><html><body>\
+             <p>Confirm your email address by opening this link:</p>\
+             <p><a href=\"{href}\">Confirm my email address</a></p>\
+             <p>Or paste it into your browser: {href}</p>\
+             <p>The link works once and expires in {lifetime}. \
+             If you did not create an account, ignore this message.</p>\
+             </body></html>"
+        ),
+    }
+}
+
+pub fn sms_code(code: &str, ttl_secs: i64) -> String {
+    format!(
+        "Your verification code is {code}. It expires in {}. Do not share it.",
+        human_duration(ttl_secs)
+    )
+}
+
+fn human_duration(secs: i64) -> String {
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    if secs % 3600 == 0 {
+        plural(secs / 3600, "hour")
+    } else if secs % 60 == 0 {
+        plural(secs / 60, "minute")
+    } else {
+        plural(secs, "second")
+    }
+}
+
+fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confirm_email_carries_the_link_in_both_parts() {
+        let email = confirm_link("https://app.example.com/confirm?code=abc&x=1", 86_400);
+        assert!(
+            email
+                .text
+                .contains("https://app.example.com/confirm?code=abc&x=1")
+        );
+        assert!(
+            email
+                .html
+                .contains("href=\"https://app.example.com/confirm?code=abc&amp;x=1\"")
+        );
+        assert!(email.text.contains("24 hours"));
+    }
+
+    #[test]
+    fn sms_text_names_code_and_lifetime() {
+        assert_eq!(
+            sms_code("012345", 600),
+            "Your verification code is 012345. It expires in 10 minutes. Do not share it."
+        );
+        assert_eq!(human_duration(3600), "1 hour");
+        assert_eq!(human_duration(90), "90 seconds");
+    }
+}

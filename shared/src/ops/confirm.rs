@@ -1,0 +1,141 @@
+//! `PATCH /registration/{code}`: a code verifies its account once; wrong SMS codes are
+//! counted and the 5th burns the code.
+
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+
+use crate::AuthError;
+use crate::domain::{IdentifierKind, PhoneNumber};
+use crate::ops::codes::PresentedCode;
+use crate::ops::{App, MAX_ROUNDS};
+use crate::store::{CodeItem, Expr, TxOutcome, UserItem, UserStatus, keys};
+
+/// The body that goes with a 6-digit SMS code; a link code comes without a body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmBody {
+    pub phone: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Confirmed {
+    pub user_id: String,
+    /// What was verified: `"email"` or `"phone"`.
+    pub verified: IdentifierKind,
+}
+
+#[tracing::instrument(skip_all, fields(user_id))]
+pub async fn confirm(
+    app: &App,
+    raw_code: &str,
+    body: Option<ConfirmBody>,
+) -> Result<Confirmed, AuthError> {
+    let phone = body.map(|b| PhoneNumber::parse(&b.phone)).transpose()?;
+    let presented = PresentedCode::new(app, raw_code, phone.as_ref())?;
+    let max_attempts = app.config.max_code_attempts;
+
+    for _ in 0..MAX_ROUNDS {
+        let now = app.now();
+        let Some(code) = app.store.get::<CodeItem>(&presented.pk, keys::CODE).await? else {
+            return Err(AuthError::InvalidCode);
+        };
+        if code.used || code.expires_at <= now {
+            return Err(AuthError::InvalidCode);
+        }
+        if code.attempts >= max_attempts {
+            return Err(AuthError::TooManyAttempts);
+        }
+        if !bool::from(code.digest.as_bytes().ct_eq(presented.digest.as_bytes())) {
+            // A wrong SMS code: count it against the live code, unless another request
+            // changed the code first (then look again).
+            let counted = app
+                .store
+                .update_if(
+                    &code.pk,
+                    keys::CODE,
+                    Expr::new("SET #attempts = #attempts + :one").n(":one", 1),
+                    Expr::new("#digest = :digest AND #attempts = :seen AND #used = :no")
+                        .s(":digest", code.digest.as_str())
+                        .n(":seen", code.attempts)
+                        .bool(":no", false),
+                )
+                .await?;
+            if counted {
+                return Err(AuthError::InvalidCode);
+            }
+            continue;
+        }
+
+        let user_pk = keys::user(&code.user_id);
+        let Some(user) = app.store.get::<UserItem>(&user_pk, keys::PROFILE).await? else {
+            return Err(AuthError::InvalidCode);
+        };
+        if user.verified {
+            return Err(AuthError::AlreadyVerified);
+        }
+        let current = user.code_pk.as_deref() == Some(presented.pk.as_str());
+        if !current || user.status != UserStatus::Active || !user.is_live(now) {
+            return Err(AuthError::InvalidCode);
+        }
+        let kind = IdentifierKind::parse(&user.identifier_type)
+            .ok_or_else(|| AuthError::internal("user item with an unknown identifier type"))?;
+
+        let mut items = vec![
+            app.store.update(
+                &code.pk,
+                keys::CODE,
+                Expr::new("SET #used = :yes").bool(":yes", true),
+                Some(
+                    Expr::new("#used = :no AND #digest = :digest AND #attempts < :max AND #expires_at > :now")
+                        .bool(":no", false)
+                        .s(":digest", code.digest.as_str())
+                        .n(":max", max_attempts)
+                        .n(":now", now),
+                ),
+            )?,
+            app.store.update(
+                &user_pk,
+                keys::PROFILE,
+                Expr::new("SET #verified = :yes REMOVE #expires_at").bool(":yes", true),
+                Some(
+                    Expr::new(
+                        "#verified = :no AND #code_pk = :code AND #status = :active AND #expires_at > :now",
+                    )
+                    .bool(":no", false)
+                    .s(":code", presented.pk.as_str())
+                    .s(":active", "active")
+                    .n(":now", now),
+                ),
+            )?,
+        ];
+        // Verified accounts keep their identifier and username for good.
+        let mut claims = vec![keys::identifier(kind, &user.identifier)];
+        claims.extend(
+            user.username
+                .as_deref()
+                .map(|u| keys::username(&u.to_ascii_lowercase())),
+        );
+        for claim in &claims {
+            items.push(app.store.update(
+                claim,
+                keys::CLAIM,
+                Expr::new("REMOVE #expires_at"),
+                Some(Expr::new("#user_id = :uid").s(":uid", user.user_id.as_str())),
+            )?);
+        }
+
+        match app.store.transact(items).await? {
+            TxOutcome::Committed => {
+                tracing::Span::current().record("user_id", user.user_id.as_str());
+                tracing::info!(verified = kind.as_str(), "identifier verified");
+                return Ok(Confirmed {
+                    user_id: user.user_id,
+                    verified: kind,
+                });
+            }
+            // Someone else used, replaced or burned the code meanwhile: look again.
+            TxOutcome::Cancelled(_) => continue,
+        }
+    }
+    Err(AuthError::InvalidCode)
+}

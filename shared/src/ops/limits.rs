@@ -1,0 +1,114 @@
+//! Sending limits per identifier: at most one code a minute and `sends_per_hour` an hour.
+//! The counter is its own item, written in the same transaction as the code, and a rollback
+//! of a failed registration leaves it in place.
+
+use crate::store::{Expr, RateItem, Store, keys};
+use crate::{AuthError, Config};
+
+const HOUR: i64 = 3600;
+
+/// The counter as read, and what it becomes if one more code is sent now.
+pub struct SendSlot {
+    current: Option<RateItem>,
+    next: RateItem,
+}
+
+impl SendSlot {
+    /// Reads the counter and takes a slot, or answers `rate_limited` with the wait.
+    pub async fn take(
+        store: &Store,
+        config: &Config,
+        identifier_key: &str,
+        now: i64,
+    ) -> Result<Self, AuthError> {
+        let pk = keys::send_limit(identifier_key);
+        let current: Option<RateItem> = store.get(&pk, keys::LIMIT).await?;
+        let sends = current
+            .as_ref()
+            .map(|r| r.sends.as_slice())
+            .unwrap_or_default();
+        let wait = retry_after(sends, now, config);
+        if wait > 0 {
+            return Err(AuthError::RateLimited {
+                retry_after: wait as u64,
+            });
+        }
+        let mut recent: Vec<i64> = sends.iter().copied().filter(|t| *t > now - HOUR).collect();
+        recent.push(now);
+        let next = RateItem {
+            pk,
+            sk: keys::LIMIT.to_owned(),
+            sends: recent,
+            version: current.as_ref().map_or(0, |r| r.version) + 1,
+            expires_at: now + HOUR,
+        };
+        Ok(Self { current, next })
+    }
+
+    /// The transaction item that records the send; it fails if another send got in first.
+    pub fn write(
+        &self,
+        store: &Store,
+    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, AuthError> {
+        let condition = match &self.current {
+            None => Expr::new("attribute_not_exists(pk)"),
+            Some(current) => Expr::new("#version = :seen").n(":seen", current.version),
+        };
+        store.put(&self.next, Some(condition))
+    }
+}
+
+/// Seconds until the next send is allowed; 0 when it is allowed now.
+fn retry_after(sends: &[i64], now: i64, config: &Config) -> i64 {
+    let mut wait = 0;
+    if let Some(last) = sends.iter().max() {
+        wait = wait.max(last + config.send_cooldown_secs - now);
+    }
+    let mut recent: Vec<i64> = sends.iter().copied().filter(|t| *t > now - HOUR).collect();
+    if recent.len() >= config.sends_per_hour {
+        recent.sort_unstable();
+        // The send that must leave the window before another fits in it.
+        let leaving = recent[recent.len() - config.sends_per_hour];
+        wait = wait.max(leaving + HOUR - now);
+    }
+    wait.max(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        Config::from_lookup(|k| {
+            Some(
+                match k {
+                    "TABLE_NAME" => "t",
+                    "SENDER_EMAIL" => "a@example.com",
+                    "CONFIRM_URL" => "https://x.example/{code}",
+                    "CODE_HMAC_KEY" => "0123456789abcdef0123456789abcdef",
+                    _ => return None,
+                }
+                .to_owned(),
+            )
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn one_send_a_minute() {
+        let c = config();
+        assert_eq!(retry_after(&[], 1000, &c), 0);
+        assert_eq!(retry_after(&[1000], 1000, &c), 60);
+        assert_eq!(retry_after(&[1000], 1059, &c), 1);
+        assert_eq!(retry_after(&[1000], 1060, &c), 0);
+    }
+
+    #[test]
+    fn five_sends_an_hour() {
+        let c = config();
+        let sends = [0, 100, 200, 300, 400];
+        assert_eq!(retry_after(&sends, 500, &c), 3100);
+        assert_eq!(retry_after(&sends, 3600, &c), 0);
+        assert_eq!(retry_after(&sends[..4], 500, &c), 0);
+    }
+}

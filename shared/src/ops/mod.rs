@@ -1,0 +1,98 @@
+//! One module per use case. Each takes the parsed request, talks to the store and the
+//! notifier through [`App`], and returns a response value or an [`AuthError`].
+
+mod codes;
+pub mod confirm;
+mod limits;
+pub mod register;
+pub mod resend;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+
+use crate::crypto::PasswordHasher;
+use crate::notify::Notifier;
+use crate::store::{ClaimItem, Store, UserItem, UserStatus, keys};
+use crate::{AuthError, Clock, Config, SystemClock};
+
+/// Everything a handler needs, built once per cold start.
+#[derive(Clone)]
+pub struct App {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub notifier: Notifier,
+    pub hasher: PasswordHasher,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl App {
+    /// Reads the environment and builds the SDK clients; fails fast on bad configuration.
+    pub async fn from_env() -> Result<Self, AuthError> {
+        let config = Config::from_env()?;
+        let sdk = load_sdk_config().await;
+        Self::new(config, &sdk, Arc::new(SystemClock))
+    }
+
+    pub fn new(config: Config, sdk: &SdkConfig, clock: Arc<dyn Clock>) -> Result<Self, AuthError> {
+        let store = Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name);
+        let notifier = Notifier::new(
+            aws_sdk_sesv2::Client::new(sdk),
+            aws_sdk_sns::Client::new(sdk),
+            &config,
+        );
+        Ok(Self {
+            config: Arc::new(config),
+            store,
+            notifier,
+            hasher: PasswordHasher::new()?,
+            clock,
+        })
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+}
+
+/// The shared SDK configuration: region, credentials and endpoints from the environment
+/// (`AWS_ENDPOINT_URL_*` points it at local emulators), with timeouts short enough that a
+/// dead endpoint fails the request instead of the Lambda.
+pub async fn load_sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .operation_attempt_timeout(Duration::from_secs(5))
+                .operation_timeout(Duration::from_secs(12))
+                .build(),
+        )
+        .load()
+        .await
+}
+
+/// How many times an operation re-reads and re-decides after losing a race.
+const MAX_ROUNDS: usize = 6;
+
+/// Whether a live claim holds this identifier or username key.
+async fn claim_is_taken(app: &App, claim_pk: &str, now: i64) -> Result<bool, AuthError> {
+    let claim: Option<ClaimItem> = app.store.get(claim_pk, keys::CLAIM).await?;
+    Ok(claim.is_some_and(|c| c.is_live(now)))
+}
+
+/// The live, delivered account that holds an identifier, if any.
+async fn find_account(app: &App, claim_pk: &str, now: i64) -> Result<Option<UserItem>, AuthError> {
+    let Some(claim) = app.store.get::<ClaimItem>(claim_pk, keys::CLAIM).await? else {
+        return Ok(None);
+    };
+    if !claim.is_live(now) {
+        return Ok(None);
+    }
+    let user: Option<UserItem> = app
+        .store
+        .get(&keys::user(&claim.user_id), keys::PROFILE)
+        .await?;
+    Ok(user.filter(|u| u.is_live(now) && u.status == UserStatus::Active))
+}

@@ -1,0 +1,201 @@
+//! `POST /registration`: store the account, claim its identifier, send a code; commit on a
+//! successful send, roll everything back on a failed one.
+
+use serde::{Deserialize, Serialize};
+
+use crate::AuthError;
+use crate::domain::{Channel, Identifier, Password, Username};
+use crate::ops::codes::{self, IssuedCode};
+use crate::ops::limits::SendSlot;
+use crate::ops::{App, MAX_ROUNDS, claim_is_taken};
+use crate::store::{ClaimItem, Expr, TxOutcome, UserItem, UserStatus, keys};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    pub password: String,
+    pub repeat_password: String,
+    #[serde(default)]
+    pub username: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Registered {
+    pub user_id: String,
+    pub channel: Channel,
+}
+
+/// What one registration wrote, so it can be committed or rolled back.
+struct Written {
+    user: UserItem,
+    claims: Vec<String>,
+    issued: IssuedCode,
+}
+
+#[tracing::instrument(skip_all, fields(user_id))]
+pub async fn register(app: &App, request: RegisterRequest) -> Result<Registered, AuthError> {
+    // Checked in the contract's order of precedence.
+    Identifier::check_pair(request.email.as_deref(), request.phone.as_deref())?;
+    let username = request
+        .username
+        .as_deref()
+        .map(Username::parse)
+        .transpose()?;
+    let identifier = Identifier::from_pair(request.email.as_deref(), request.phone.as_deref())?;
+    let password = Password::parse_new(request.password, &request.repeat_password)?;
+
+    let mut claims = vec![keys::identifier(identifier.kind(), identifier.normalized())];
+    if let Some(username) = &username {
+        claims.push(keys::username(username.key()));
+    }
+
+    let mut password_hash = None;
+    for _ in 0..MAX_ROUNDS {
+        let now = app.now();
+        let slot = SendSlot::take(&app.store, &app.config, &claims[0], now).await?;
+        // An early answer for a taken identifier spares the hash; the transaction below is
+        // what actually guarantees uniqueness.
+        for claim in &claims {
+            if claim_is_taken(app, claim, now).await? {
+                return Err(AuthError::UserExists);
+            }
+        }
+        let hash = match &password_hash {
+            Some(hash) => String::clone(hash),
+            None => password_hash
+                .insert(app.hasher.hash(&password).await?)
+                .clone(),
+        };
+
+        let user_id = uuid::Uuid::new_v4().to_string();
+        let issued = codes::issue(app, &identifier, &user_id, now)?;
+        let pending_until = now + app.config.pending_ttl_secs;
+        let user = UserItem {
+            pk: keys::user(&user_id),
+            sk: keys::PROFILE.to_owned(),
+            user_id: user_id.clone(),
+            identifier_type: identifier.kind().as_str().to_owned(),
+            identifier: identifier.normalized().to_owned(),
+            address: identifier.address().to_owned(),
+            username: username.as_ref().map(|u| u.as_str().to_owned()),
+            password_hash: hash,
+            status: UserStatus::Pending,
+            verified: false,
+            created_at: now,
+            expires_at: Some(pending_until),
+            code_pk: Some(issued.item.pk.clone()),
+        };
+
+        // Item order matters: index 0 is the send counter, 1.. are the claims.
+        let mut items = vec![slot.write(&app.store)?];
+        for claim in &claims {
+            let item = ClaimItem {
+                pk: claim.clone(),
+                sk: keys::CLAIM.to_owned(),
+                user_id: user_id.clone(),
+                expires_at: Some(pending_until),
+            };
+            let free = Expr::new("attribute_not_exists(pk) OR #expires_at <= :now").n(":now", now);
+            items.push(app.store.put(&item, Some(free))?);
+        }
+        items.push(
+            app.store
+                .put(&user, Some(Expr::new("attribute_not_exists(pk)")))?,
+        );
+        items.push(app.store.put(&issued.item, None)?);
+
+        match app.store.transact(items).await? {
+            TxOutcome::Committed => {
+                tracing::Span::current().record("user_id", user_id.as_str());
+                let written = Written {
+                    user,
+                    claims,
+                    issued,
+                };
+                return deliver_and_commit(app, written, identifier.kind().channel()).await;
+            }
+            // Another code went to this identifier since the counter was read: decide again.
+            outcome if outcome.condition_failed(0) => continue,
+            outcome if (1..=claims.len()).any(|i| outcome.condition_failed(i)) => {
+                return Err(AuthError::UserExists);
+            }
+            TxOutcome::Cancelled(_) => continue,
+        }
+    }
+    Err(AuthError::internal(
+        "registration kept conflicting with concurrent writes",
+    ))
+}
+
+async fn deliver_and_commit(
+    app: &App,
+    written: Written,
+    channel: Channel,
+) -> Result<Registered, AuthError> {
+    let user_id = written.user.user_id.clone();
+    if let Err(err) = app.notifier.send(&written.issued.message).await {
+        tracing::warn!(error = %err, "code delivery failed; rolling the registration back");
+        if let Err(rollback) = rollback(app, &written).await {
+            // The pending expiry frees the identifier in any case.
+            tracing::error!(error = %rollback, "rollback failed; the pending registration will expire");
+        }
+        return Err(AuthError::DeliveryFailed(err));
+    }
+
+    let now = app.now();
+    let expires_at = written.user.created_at + app.config.unverified_ttl_secs;
+    let owned = || Expr::new("#user_id = :uid").s(":uid", user_id.as_str());
+    let mut items = vec![
+        app.store.update(
+            &written.user.pk,
+            &written.user.sk,
+            Expr::new("SET #status = :active, #expires_at = :exp")
+                .s(":active", "active")
+                .n(":exp", expires_at),
+            Some(Expr::new("#status = :pending").s(":pending", "pending")),
+        )?,
+    ];
+    for claim in &written.claims {
+        items.push(app.store.update(
+            claim,
+            keys::CLAIM,
+            Expr::new("SET #expires_at = :exp").n(":exp", expires_at),
+            Some(owned()),
+        )?);
+    }
+    match app.store.transact(items).await? {
+        TxOutcome::Committed => {
+            tracing::info!(%user_id, ?channel, latency_s = now - written.user.created_at, "registration committed");
+            Ok(Registered { user_id, channel })
+        }
+        TxOutcome::Cancelled(reasons) => Err(AuthError::internal(format!(
+            "commit of a delivered registration failed: {reasons:?}"
+        ))),
+    }
+}
+
+async fn rollback(app: &App, written: &Written) -> Result<(), AuthError> {
+    let owned = || Expr::new("#user_id = :uid").s(":uid", written.user.user_id.as_str());
+    let mut items = vec![app.store.delete(
+        &written.user.pk,
+        &written.user.sk,
+        Some(Expr::new("#status = :pending").s(":pending", "pending")),
+    )?];
+    for claim in &written.claims {
+        items.push(app.store.delete(claim, keys::CLAIM, Some(owned()))?);
+    }
+    items.push(
+        app.store
+            .delete(&written.issued.item.pk, keys::CODE, Some(owned()))?,
+    );
+    match app.store.transact(items).await? {
+        TxOutcome::Committed => Ok(()),
+        TxOutcome::Cancelled(reasons) => Err(AuthError::internal(format!(
+            "rollback cancelled: {reasons:?}"
+        ))),
+    }
+}

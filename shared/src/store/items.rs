@@ -1,0 +1,123 @@
+//! Item shapes, mapped with `serde_dynamo`. Every expiring item carries `expires_at` (epoch
+//! seconds), the table's TTL attribute; conditions compare it with now because TTL lags.
+
+use serde::{Deserialize, Serialize};
+
+/// Partition and sort keys of every item kind.
+pub mod keys {
+    pub const PROFILE: &str = "PROFILE";
+    pub const CLAIM: &str = "CLAIM";
+    pub const CODE: &str = "CODE";
+    pub const LIMIT: &str = "LIMIT";
+
+    pub fn user(user_id: &str) -> String {
+        format!("USER#{user_id}")
+    }
+
+    /// The claim that makes an email or phone unique: `EMAIL#<lowercased>` / `PHONE#<e164>`.
+    pub fn identifier(kind: crate::domain::IdentifierKind, normalized: &str) -> String {
+        match kind {
+            crate::domain::IdentifierKind::Email => format!("EMAIL#{normalized}"),
+            crate::domain::IdentifierKind::Phone => format!("PHONE#{normalized}"),
+        }
+    }
+
+    pub fn username(key: &str) -> String {
+        format!("USERNAME#{key}")
+    }
+
+    /// Email link codes are found by their digest: the confirming request carries only the code.
+    pub fn link_code(digest: &str) -> String {
+        format!("CODE#{digest}")
+    }
+
+    /// SMS codes are found by the phone they went to; one live code per phone.
+    pub fn sms_code(phone: &str) -> String {
+        format!("SMSCODE#{phone}")
+    }
+
+    /// The send counter of an identifier, keyed like its claim.
+    pub fn send_limit(identifier_key: &str) -> String {
+        format!("SENDS#{identifier_key}")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserStatus {
+    /// Written, code not yet delivered: rolled back on a failed send, expires if a crash
+    /// leaves it here.
+    Pending,
+    /// The code was delivered.
+    Active,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct UserItem {
+    pub pk: String,
+    pub sk: String,
+    pub user_id: String,
+    /// `"email"` or `"phone"`.
+    pub identifier_type: String,
+    /// The normalised identifier (lowercased email, E.164 phone).
+    pub identifier: String,
+    /// The address codes go to, as the user typed it (trimmed).
+    pub address: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    pub password_hash: String,
+    pub status: UserStatus,
+    pub verified: bool,
+    pub created_at: i64,
+    /// Absent once verified: a verified account never expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+    /// Key of the only code that may verify this account; a resend moves it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_pk: Option<String>,
+}
+
+impl UserItem {
+    pub fn is_live(&self, now: i64) -> bool {
+        self.expires_at.is_none_or(|at| at > now)
+    }
+}
+
+/// Owns an identifier or username for one user. Its `expires_at` follows the user's.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClaimItem {
+    pub pk: String,
+    pub sk: String,
+    pub user_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+}
+
+impl ClaimItem {
+    pub fn is_live(&self, now: i64) -> bool {
+        self.expires_at.is_none_or(|at| at > now)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CodeItem {
+    pub pk: String,
+    pub sk: String,
+    pub user_id: String,
+    /// SHA-256 of a link code, or the keyed MAC of an SMS code.
+    pub digest: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub attempts: u32,
+    pub used: bool,
+}
+
+/// Recent sends to one identifier, with a version for optimistic concurrency.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RateItem {
+    pub pk: String,
+    pub sk: String,
+    pub sends: Vec<i64>,
+    pub version: u64,
+    pub expires_at: i64,
+}

@@ -1,0 +1,8 @@
+//! The single DynamoDB table: item shapes, keys, and the conditional writes every invariant
+//! rests on. Nothing here decides policy; `crate::ops` does.
+
+mod items;
+mod table;
+
+pub use items::{ClaimItem, CodeItem, RateItem, UserItem, UserStatus, keys};
+pub use table::{Expr, Store, TxOutcome};

@@ -1,0 +1,333 @@
+//! A thin layer over the DynamoDB client: typed reads, conditional writes, transactions, and
+//! the retry of transaction conflicts.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::AuthError;
+
+/// How often a transaction that lost only to concurrent transactions is tried again.
+const CONFLICT_RETRIES: u32 = 8;
+
+/// A condition or update expression with its `:values`. Attribute names are written `#name`
+/// and mapped to `name` automatically, so reserved words (`status`, `used`...) never bite.
+#[derive(Debug, Clone, Default)]
+pub struct Expr {
+    text: String,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl Expr {
+    pub fn new(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            values: HashMap::new(),
+        }
+    }
+
+    pub fn s(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.values
+            .insert(name.to_owned(), AttributeValue::S(value.into()));
+        self
+    }
+
+    pub fn n(mut self, name: &str, value: impl ToString) -> Self {
+        self.values
+            .insert(name.to_owned(), AttributeValue::N(value.to_string()));
+        self
+    }
+
+    pub fn bool(mut self, name: &str, value: bool) -> Self {
+        self.values
+            .insert(name.to_owned(), AttributeValue::Bool(value));
+        self
+    }
+
+    fn names(&self) -> Option<HashMap<String, String>> {
+        let mut names = HashMap::new();
+        let bytes = self.text.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'#' {
+                let start = i;
+                i += 1;
+                while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                    i += 1;
+                }
+                let token = &self.text[start..i];
+                names.insert(token.to_owned(), token[1..].to_owned());
+            } else {
+                i += 1;
+            }
+        }
+        (!names.is_empty()).then_some(names)
+    }
+
+    fn merged_values(parts: &[&Expr]) -> Option<HashMap<String, AttributeValue>> {
+        let values: HashMap<_, _> = parts
+            .iter()
+            .flat_map(|e| e.values.iter().map(|(k, v)| (k.clone(), v.clone())))
+            .collect();
+        (!values.is_empty()).then_some(values)
+    }
+
+    fn merged_names(parts: &[&Expr]) -> Option<HashMap<String, String>> {
+        let names: HashMap<_, _> = parts.iter().filter_map(|e| e.names()).flatten().collect();
+        (!names.is_empty()).then_some(names)
+    }
+}
+
+/// What became of a transaction: committed, or cancelled with one reason code per item
+/// (`None` for items that were fine, `Some("ConditionalCheckFailed")`...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TxOutcome {
+    Committed,
+    Cancelled(Vec<Option<String>>),
+}
+
+impl TxOutcome {
+    /// Whether the condition of item `index` (in the order given) failed.
+    pub fn condition_failed(&self, index: usize) -> bool {
+        match self {
+            Self::Committed => false,
+            Self::Cancelled(reasons) => reasons
+                .get(index)
+                .and_then(|r| r.as_deref())
+                .is_some_and(|code| code == "ConditionalCheckFailed"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// A strongly consistent read: every decision taken on it is re-checked by a condition.
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        pk: &str,
+        sk: &str,
+    ) -> Result<Option<T>, AuthError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .key("sk", AttributeValue::S(sk.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| AuthError::internal(aws_sdk_dynamodb::Error::from(e)))?;
+        match out.item {
+            None => Ok(None),
+            Some(item) => serde_dynamo::from_item(item)
+                .map(Some)
+                .map_err(AuthError::internal),
+        }
+    }
+
+    pub fn put(
+        &self,
+        item: &impl Serialize,
+        condition: Option<Expr>,
+    ) -> Result<TransactWriteItem, AuthError> {
+        let item = serde_dynamo::to_item(item).map_err(AuthError::internal)?;
+        let cond = condition.unwrap_or_default();
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .set_condition_expression((!cond.text.is_empty()).then(|| cond.text.clone()))
+            .set_expression_attribute_names(Expr::merged_names(&[&cond]))
+            .set_expression_attribute_values(Expr::merged_values(&[&cond]))
+            .build()
+            .map_err(AuthError::internal)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    pub fn update(
+        &self,
+        pk: &str,
+        sk: &str,
+        update: Expr,
+        condition: Option<Expr>,
+    ) -> Result<TransactWriteItem, AuthError> {
+        let cond = condition.unwrap_or_default();
+        let parts = [&update, &cond];
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .key("sk", AttributeValue::S(sk.to_owned()))
+            .update_expression(update.text.clone())
+            .set_condition_expression((!cond.text.is_empty()).then(|| cond.text.clone()))
+            .set_expression_attribute_names(Expr::merged_names(&parts))
+            .set_expression_attribute_values(Expr::merged_values(&parts))
+            .build()
+            .map_err(AuthError::internal)?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    pub fn delete(
+        &self,
+        pk: &str,
+        sk: &str,
+        condition: Option<Expr>,
+    ) -> Result<TransactWriteItem, AuthError> {
+        let cond = condition.unwrap_or_default();
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .key("sk", AttributeValue::S(sk.to_owned()))
+            .set_condition_expression((!cond.text.is_empty()).then(|| cond.text.clone()))
+            .set_expression_attribute_names(Expr::merged_names(&[&cond]))
+            .set_expression_attribute_values(Expr::merged_values(&[&cond]))
+            .build()
+            .map_err(AuthError::internal)?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    /// Runs one transaction. A cancellation caused only by concurrent transactions
+    /// (`TransactionConflict`) is retried with jittered backoff; a failed condition is
+    /// returned for the caller to interpret.
+    pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<TxOutcome, AuthError> {
+        let mut attempt = 0;
+        loop {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let retryable = match result {
+                Ok(_) => return Ok(TxOutcome::Committed),
+                Err(SdkError::ServiceError(ref service)) => match service.err() {
+                    TransactWriteItemsError::TransactionCanceledException(cancel) => {
+                        let reasons: Vec<Option<String>> = cancel
+                            .cancellation_reasons()
+                            .iter()
+                            .map(|r| r.code().filter(|c| *c != "None").map(str::to_owned))
+                            .collect();
+                        let only_conflicts =
+                            reasons.iter().flatten().all(|c| c == "TransactionConflict")
+                                && reasons.iter().flatten().next().is_some();
+                        if !only_conflicts || attempt >= CONFLICT_RETRIES {
+                            return Ok(TxOutcome::Cancelled(reasons));
+                        }
+                        true
+                    }
+                    TransactWriteItemsError::TransactionInProgressException(_) => true,
+                    _ => false,
+                },
+                Err(_) => false,
+            };
+            if !retryable || attempt >= CONFLICT_RETRIES {
+                let err = result.err().map(aws_sdk_dynamodb::Error::from);
+                return Err(AuthError::internal(match err {
+                    Some(e) => e.to_string(),
+                    None => "transaction failed".to_owned(),
+                }));
+            }
+            attempt += 1;
+            backoff(attempt).await;
+        }
+    }
+
+    /// A single conditional update; `Ok(false)` when the condition failed.
+    pub async fn update_if(
+        &self,
+        pk: &str,
+        sk: &str,
+        update: Expr,
+        condition: Expr,
+    ) -> Result<bool, AuthError> {
+        let parts = [&update, &condition];
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .key("sk", AttributeValue::S(sk.to_owned()))
+            .update_expression(update.text.clone())
+            .condition_expression(condition.text.clone())
+            .set_expression_attribute_names(Expr::merged_names(&parts))
+            .set_expression_attribute_values(Expr::merged_values(&parts))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(service))
+                if matches!(
+                    service.err(),
+                    UpdateItemError::ConditionalCheckFailedException(_)
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(AuthError::internal(aws_sdk_dynamodb::Error::from(e))),
+        }
+    }
+}
+
+async fn backoff(attempt: u32) {
+    let base = 10u64 << attempt.min(5);
+    let jitter = crate::crypto::random_array::<2>()
+        .map(|b| u64::from(u16::from_le_bytes(b)) % base)
+        .unwrap_or(0);
+    tokio::time::sleep(Duration::from_millis(base / 2 + jitter)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attribute_names_are_derived_from_the_expression() {
+        let expr = Expr::new("#used = :f AND #attempts < :max AND attribute_not_exists(pk)")
+            .bool(":f", false)
+            .n(":max", 5);
+        let names = expr.names().unwrap();
+        assert_eq!(names.get("#used").map(String::as_str), Some("used"));
+        assert_eq!(names.get("#attempts").map(String::as_str), Some("attempts"));
+        assert_eq!(names.len(), 2);
+        assert!(Expr::new("attribute_not_exists(pk)").names().is_none());
+    }
+
+    #[test]
+    fn only_failed_conditions_count() {
+        let outcome = TxOutcome::Cancelled(vec![
+            None,
+            Some("ConditionalCheckFailed".into()),
+            Some("TransactionConflict".into()),
+        ]);
+        assert!(!outcome.condition_failed(0));
+        assert!(outcome.condition_failed(1));
+        assert!(!outcome.condition_failed(2));
+        assert!(!outcome.condition_failed(7));
+        assert!(!TxOutcome::Committed.condition_failed(0));
+    }
+}
