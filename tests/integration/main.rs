@@ -1,1 +1,17 @@
+//! Integration tests: the operations against DynamoDB Local and moto, with an injected clock.
+//! One binary, a module per area; every test uses identifiers no other test uses.
 
+mod confirmation;
+mod registration;
+mod resend;
+mod routes;
+
+use auth_shared::AuthError;
+
+/// The stable code of an error, for assertions that read like the contract.
+pub fn code<T: std::fmt::Debug>(result: Result<T, AuthError>) -> &'static str {
+    match result {
+        Ok(value) => panic!("expected an error, got {value:?}"),
+        Err(err) => err.code(),
+    }
+}

@@ -1,1 +1,98 @@
+//! Test harness for the local stack: DynamoDB Local, moto (SES v2 + SNS) and, for the
+//! end-to-end tests, the API served by `cargo lambda watch`. `make test` starts all three
+//! and exports where they listen; the tests fail loudly if they are missing.
 
+pub mod moto;
+pub mod setup;
+
+use std::sync::Arc;
+
+use auth_shared::clock::ManualClock;
+use auth_shared::ops::{App, load_sdk_config};
+use auth_shared::Config;
+
+/// An environment variable the test stack must provide.
+pub fn required_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the tests with `make test`, which starts the local stack")
+    })
+}
+
+/// A fresh, never-used email address.
+pub fn unique_email() -> String {
+    format!("user-{}@example.com", uuid::Uuid::new_v4().simple())
+}
+
+/// A fresh, valid US number (+1 415 NXX XXXX).
+pub fn unique_phone() -> String {
+    let n = u128::from_le_bytes(*uuid::Uuid::new_v4().as_bytes());
+    let exchange = 200 + (n % 800) as u32;
+    let line = ((n >> 16) % 10_000) as u32;
+    if exchange == 555 || exchange % 100 == 11 {
+        return unique_phone();
+    }
+    format!("+1415{exchange:03}{line:04}")
+}
+
+/// The service's configuration as `make test` exports it, with overrides.
+pub fn config_with(overrides: &[(&str, &str)]) -> Config {
+    Config::from_lookup(|key| {
+        overrides
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| (*v).to_owned())
+            .or_else(|| std::env::var(key).ok())
+    })
+    .expect("the test stack exports a complete configuration")
+}
+
+/// The library wired to the local stack, with a clock the test moves.
+pub struct TestApp {
+    pub app: App,
+    pub clock: ManualClock,
+}
+
+impl TestApp {
+    pub async fn new() -> Self {
+        Self::with_config(config_with(&[])).await
+    }
+
+    pub async fn with_config(config: Config) -> Self {
+        let sdk = load_sdk_config().await;
+        let clock = ManualClock::starting_now();
+        let app = App::new(config, &sdk, Arc::new(clock.clone())).expect("app builds");
+        Self { app, clock }
+    }
+
+    /// The same configuration, with SNS pointed at a port where nothing listens.
+    pub async fn with_dead_sns() -> Self {
+        let config = config_with(&[]);
+        let sdk = load_sdk_config().await;
+        let clock = ManualClock::starting_now();
+        let dead = aws_sdk_sns::config::Builder::from(&sdk)
+            .endpoint_url(format!("http://127.0.0.1:{}", closed_port()))
+            .build();
+        let mut app = App::new(config, &sdk, Arc::new(clock.clone())).expect("app builds");
+        app.notifier = auth_shared::notify::Notifier::new(
+            aws_sdk_sesv2::Client::new(&sdk),
+            aws_sdk_sns::Client::from_conf(dead),
+            &app.config,
+        );
+        Self { app, clock }
+    }
+}
+
+/// A loopback port nothing listens on (bound, then released).
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    drop(listener);
+    port
+}
+
+impl TestApp {
+    pub fn clock_now(&self) -> i64 {
+        use auth_shared::Clock;
+        self.clock.now()
+    }
+}

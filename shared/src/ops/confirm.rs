@@ -71,6 +71,11 @@ pub async fn confirm(
             return Err(AuthError::InvalidCode);
         };
         if user.verified {
+            // Verified by this very code in a concurrent request: that is a lost race.
+            let again = app.store.get::<CodeItem>(&presented.pk, keys::CODE).await?;
+            if again.is_none_or(|c| c.used) {
+                return Err(AuthError::InvalidCode);
+            }
             return Err(AuthError::AlreadyVerified);
         }
         let current = user.code_pk.as_deref() == Some(presented.pk.as_str());

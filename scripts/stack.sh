@@ -1,0 +1,96 @@
+# Functions to run the local stack; sourced by dev.sh and test.sh.
+# Every server started here is recorded by PID and stopped by `stack_stop` (installed as an
+# EXIT trap by the callers), also when a step fails.
+
+STACK_PIDS=()
+STACK_LOG_DIR="${STACK_LOG_DIR:-$(mktemp -d -t auth-stack.XXXXXX)}"
+
+# shellcheck source=scripts/tools.sh
+source "$(dirname "${BASH_SOURCE[0]}")/tools.sh" --env
+
+stack_log() { echo "stack: $*" >&2; }
+
+# A loopback port nothing listens on now.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+port_busy() {
+  python3 -c 'import socket,sys; s=socket.socket(); sys.exit(0 if s.connect_ex(("127.0.0.1",int(sys.argv[1])))==0 else 1)' "$1"
+}
+
+# Fails with a clear message when a fixed port is taken (make dev uses fixed ports).
+require_free_port() {
+  if port_busy "$1"; then
+    stack_log "port $1 ($2) is already in use on 127.0.0.1; stop whatever holds it (e.g. \`ss -ltnp 'sport = :$1'\`) and retry"
+    return 1
+  fi
+}
+
+wait_for_port() { # port name pid seconds
+  local port="$1" name="$2" pid="$3" limit="${4:-60}" waited=0
+  until port_busy "$port"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      stack_log "$name exited during startup; its log:"
+      tail -n 40 "$STACK_LOG_DIR/$name.log" >&2 || true
+      return 1
+    fi
+    if [ "$waited" -ge $((limit * 10)) ]; then
+      stack_log "$name did not listen on port $port within ${limit}s"
+      return 1
+    fi
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+}
+
+start_bg() { # name command...
+  local name="$1"
+  shift
+  # Its own process group, so that stopping it also stops what it spawned.
+  setsid "$@" >"$STACK_LOG_DIR/$name.log" 2>&1 &
+  STACK_PIDS+=("$!")
+  LAST_PID=$!
+}
+
+start_dynamodb() { # port
+  start_bg dynamodb java -Djava.library.path="$DDB_DIR/DynamoDBLocal_lib" -jar "$DDB_DIR/DynamoDBLocal.jar" \
+    -inMemory -sharedDb -port "$1"
+  wait_for_port "$1" dynamodb "$LAST_PID" 60
+  stack_log "DynamoDB Local on http://127.0.0.1:$1 (pid $LAST_PID)"
+}
+
+start_moto() { # port
+  start_bg moto "$MOTO_BIN" -H 127.0.0.1 -p "$1"
+  wait_for_port "$1" moto "$LAST_PID" 60
+  stack_log "moto (SES v2, SNS) on http://127.0.0.1:$1 (pid $LAST_PID)"
+}
+
+# The environment the functions and the tests share.
+export_stack_env() { # ddb_port moto_port
+  export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
+  export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$1"
+  export AWS_ENDPOINT_URL_SESV2="http://127.0.0.1:$2"
+  export AWS_ENDPOINT_URL_SNS="http://127.0.0.1:$2"
+  export MOTO_URL="http://127.0.0.1:$2"
+  export TABLE_NAME="${TABLE_NAME:-auth-local}"
+  export SENDER_EMAIL="${SENDER_EMAIL:-no-reply@auth.local}"
+  export CONFIRM_URL="${CONFIRM_URL:-http://localhost:5173/confirm/{code}}"
+  # Local only: deployed stacks take the key as a NoEcho template parameter.
+  export CODE_HMAC_KEY="${CODE_HMAC_KEY:-local-development-code-hmac-key-not-secret}"
+  export RUST_LOG="${RUST_LOG:-info}"
+}
+
+stack_stop() {
+  local pid
+  for pid in "${STACK_PIDS[@]}"; do
+    # Process groups first (cargo lambda watch spawns function processes), then the pid.
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${STACK_PIDS[@]}"; do
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+  done
+  STACK_PIDS=()
+}

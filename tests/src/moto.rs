@@ -1,0 +1,106 @@
+//! Reads what moto "sent": `GET /moto-api/data.json` lists SES messages under
+//! `ses.Message` and SMS under `sns.SMS`.
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SentEmail {
+    #[serde(default)]
+    pub subject: String,
+    /// moto keeps the HTML part of a message that has one.
+    #[serde(rename = "body", default)]
+    pub html: String,
+    pub destinations: Destinations,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Destinations {
+    #[serde(rename = "ToAddresses", default)]
+    pub to: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Sms {
+    message: String,
+    phone_number: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Ses {
+    #[serde(rename = "Message", default)]
+    messages: Vec<SentEmail>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Sns {
+    #[serde(rename = "SMS", default)]
+    sms: Vec<Sms>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Data {
+    ses: Option<Ses>,
+    sns: Option<Sns>,
+}
+
+/// A snapshot of everything moto has sent so far.
+pub struct Outbox {
+    emails: Vec<SentEmail>,
+    sms: Vec<Sms>,
+}
+
+impl Outbox {
+    pub async fn fetch() -> Self {
+        let base = crate::required_env("MOTO_URL");
+        let data: Data = reqwest::get(format!("{base}/moto-api/data.json"))
+            .await
+            .expect("moto answers")
+            .json()
+            .await
+            .expect("moto's data.json parses");
+        Self {
+            emails: data.ses.map(|s| s.messages).unwrap_or_default(),
+            sms: data.sns.map(|s| s.sms).unwrap_or_default(),
+        }
+    }
+
+    /// Mails to an address, oldest first.
+    pub fn emails_to(&self, address: &str) -> Vec<SentEmail> {
+        self.emails
+            .iter()
+            .filter(|m| m.destinations.to.iter().any(|to| to.eq_ignore_ascii_case(address)))
+            .cloned()
+            .collect()
+    }
+
+    /// SMS texts to a number, oldest first.
+    pub fn sms_to(&self, phone: &str) -> Vec<String> {
+        self.sms
+            .iter()
+            .filter(|s| s.phone_number == phone)
+            .map(|s| s.message.clone())
+            .collect()
+    }
+}
+
+impl SentEmail {
+    /// The code in the confirmation link: what follows `CONFIRM_URL`'s prefix.
+    pub fn confirm_code(&self) -> Option<String> {
+        let template = crate::required_env("CONFIRM_URL");
+        let prefix = template.split("{code}").next().unwrap_or_default();
+        let start = self.html.find(prefix)? + prefix.len();
+        let code: String = self.html[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect();
+        (!code.is_empty()).then_some(code)
+    }
+}
+
+/// The first run of exactly six digits in a text.
+pub fn six_digits(text: &str) -> Option<String> {
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|run| run.len() == 6)
+        .map(str::to_owned)
+}

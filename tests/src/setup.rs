@@ -1,0 +1,63 @@
+//! Creates what the service needs on the local stack: the table (the same shape as
+//! `AuthTable` in template.yaml) and the SES sender identity.
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    StreamSpecification, StreamViewType, TimeToLiveSpecification,
+};
+
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// The table's TTL attribute; template.yaml names the same one.
+pub const TTL_ATTRIBUTE: &str = "expires_at";
+
+pub async fn ensure_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Result<(), Error> {
+    let exists = client.describe_table().table_name(name).send().await.is_ok();
+    if exists {
+        return Ok(());
+    }
+    let attr = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+    };
+    let key = |n: &str, t: KeyType| KeySchemaElement::builder().attribute_name(n).key_type(t).build();
+    client
+        .create_table()
+        .table_name(name)
+        .attribute_definitions(attr("pk")?)
+        .attribute_definitions(attr("sk")?)
+        .key_schema(key("pk", KeyType::Hash)?)
+        .key_schema(key("sk", KeyType::Range)?)
+        .billing_mode(BillingMode::PayPerRequest)
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewImage)
+                .build()?,
+        )
+        .send()
+        .await?;
+    client
+        .update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name(TTL_ATTRIBUTE)
+                .enabled(true)
+                .build()?,
+        )
+        .send()
+        .await?;
+    Ok(())
+}
+
+/// SES rejects mail from an unverified sender; moto accepts any identity it is told about.
+pub async fn ensure_sender(ses: &aws_sdk_sesv2::Client, email: &str) -> Result<(), Error> {
+    if ses.get_email_identity().email_identity(email).send().await.is_ok() {
+        return Ok(());
+    }
+    ses.create_email_identity().email_identity(email).send().await?;
+    Ok(())
+}
