@@ -12,7 +12,10 @@ use crate::registration::{by_email, by_phone};
 pub async fn registered_email(t: &TestApp, email: &str) -> (String, String) {
     let registered = register(&t.app, by_email(email)).await.expect("registered");
     let mails = Outbox::fetch().await.emails_to(email);
-    let code = mails.last().and_then(|m| m.confirm_code()).expect("a link code");
+    let code = mails
+        .last()
+        .and_then(|m| m.confirm_code())
+        .expect("a link code");
     (registered.user_id, code)
 }
 
@@ -39,21 +42,39 @@ async fn an_email_link_verifies_once_and_makes_the_account_permanent() {
     let confirmed = confirm(&t.app, &link_code, None).await.expect("confirmed");
     assert_eq!(confirmed.user_id, user_id);
     assert_eq!(confirmed.verified, IdentifierKind::Email);
-    assert_eq!(code(confirm(&t.app, &link_code, None).await), "invalid_code");
+    assert_eq!(
+        code(confirm(&t.app, &link_code, None).await),
+        "invalid_code"
+    );
 
-    let user: UserItem = t.app.store.get(&keys::user(&user_id), keys::PROFILE).await.unwrap().unwrap();
+    let user: UserItem = t
+        .app
+        .store
+        .get(&keys::user(&user_id), keys::PROFILE)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(user.verified);
     assert_eq!(user.expires_at, None);
     let claim: ClaimItem = t
         .app
         .store
-        .get(&keys::identifier(IdentifierKind::Email, &email), keys::CLAIM)
+        .get(
+            &keys::identifier(IdentifierKind::Email, &email),
+            keys::CLAIM,
+        )
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(claim.expires_at, None, "a verified account never frees its email");
+    assert_eq!(
+        claim.expires_at, None,
+        "a verified account never frees its email"
+    );
     t.clock.advance(8 * 24 * 3600);
-    assert_eq!(code(register(&t.app, by_email(&email)).await), "user_exists");
+    assert_eq!(
+        code(register(&t.app, by_email(&email)).await),
+        "user_exists"
+    );
 }
 
 #[tokio::test]
@@ -62,8 +83,13 @@ async fn an_sms_code_verifies_with_its_phone() {
     let phone = unique_phone();
     let (user_id, sms_code) = registered_phone(&t, &phone).await;
     // The same code with another phone is not this phone's code.
-    assert_eq!(code(confirm(&t.app, &sms_code, phone_body(&unique_phone())).await), "invalid_code");
-    let confirmed = confirm(&t.app, &sms_code, phone_body(&phone)).await.expect("confirmed");
+    assert_eq!(
+        code(confirm(&t.app, &sms_code, phone_body(&unique_phone())).await),
+        "invalid_code"
+    );
+    let confirmed = confirm(&t.app, &sms_code, phone_body(&phone))
+        .await
+        .expect("confirmed");
     assert_eq!(confirmed.user_id, user_id);
     assert_eq!(confirmed.verified, IdentifierKind::Phone);
 }
@@ -75,9 +101,20 @@ async fn twenty_concurrent_confirmations_of_one_code_succeed_once() {
     let attempts = (0..20).map(|_| confirm(&t.app, &link_code, None));
     let results = futures::future::join_all(attempts).await;
     let wins = results.iter().filter(|r| r.is_ok()).count();
-    assert_eq!(wins, 1, "{:?}", results.iter().map(|r| r.as_ref().err().map(|e| e.code())).collect::<Vec<_>>());
+    assert_eq!(
+        wins,
+        1,
+        "{:?}",
+        results
+            .iter()
+            .map(|r| r.as_ref().err().map(|e| e.code()))
+            .collect::<Vec<_>>()
+    );
     for result in results.iter().filter(|r| r.is_err()) {
-        assert_eq!(result.as_ref().err().map(|e| e.code()), Some("invalid_code"));
+        assert_eq!(
+            result.as_ref().err().map(|e| e.code()),
+            Some("invalid_code")
+        );
     }
 }
 
@@ -86,12 +123,18 @@ async fn codes_expire() {
     let t = TestApp::new().await;
     let (_, link_code) = registered_email(&t, &unique_email()).await;
     t.clock.advance(24 * 3600);
-    assert_eq!(code(confirm(&t.app, &link_code, None).await), "invalid_code");
+    assert_eq!(
+        code(confirm(&t.app, &link_code, None).await),
+        "invalid_code"
+    );
 
     let phone = unique_phone();
     let (_, sms_code) = registered_phone(&t, &phone).await;
     t.clock.advance(10 * 60);
-    assert_eq!(code(confirm(&t.app, &sms_code, phone_body(&phone)).await), "invalid_code");
+    assert_eq!(
+        code(confirm(&t.app, &sms_code, phone_body(&phone)).await),
+        "invalid_code"
+    );
 }
 
 #[tokio::test]
@@ -99,7 +142,11 @@ async fn five_wrong_sms_codes_burn_the_code() {
     let t = TestApp::new().await;
     let phone = unique_phone();
     let (_, right) = registered_phone(&t, &phone).await;
-    let wrong = if right == "000000" { "111111" } else { "000000" };
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
     for attempt in 1..=5 {
         assert_eq!(
             code(confirm(&t.app, wrong, phone_body(&phone)).await),
@@ -107,8 +154,14 @@ async fn five_wrong_sms_codes_burn_the_code() {
             "wrong try {attempt}"
         );
     }
-    assert_eq!(code(confirm(&t.app, wrong, phone_body(&phone)).await), "too_many_attempts");
-    assert_eq!(code(confirm(&t.app, &right, phone_body(&phone)).await), "too_many_attempts");
+    assert_eq!(
+        code(confirm(&t.app, wrong, phone_body(&phone)).await),
+        "too_many_attempts"
+    );
+    assert_eq!(
+        code(confirm(&t.app, &right, phone_body(&phone)).await),
+        "too_many_attempts"
+    );
 }
 
 #[tokio::test]
@@ -119,19 +172,36 @@ async fn concurrent_wrong_guesses_get_no_more_than_five_tries() {
     let guesses: Vec<String> = (0..12u32)
         .map(|i| format!("{:06}", (right.parse::<u32>().unwrap() + 1 + i) % 1_000_000))
         .collect();
-    let attempts = guesses.iter().map(|g| confirm(&t.app, g, phone_body(&phone)));
+    let attempts = guesses
+        .iter()
+        .map(|g| confirm(&t.app, g, phone_body(&phone)));
     let results = futures::future::join_all(attempts).await;
-    let counted = results.iter().filter(|r| matches!(r, Err(e) if e.code() == "invalid_code")).count();
+    let counted = results
+        .iter()
+        .filter(|r| matches!(r, Err(e) if e.code() == "invalid_code"))
+        .count();
     assert_eq!(counted, 5, "exactly five wrong tries are evaluated");
-    assert_eq!(code(confirm(&t.app, &right, phone_body(&phone)).await), "too_many_attempts");
+    assert_eq!(
+        code(confirm(&t.app, &right, phone_body(&phone)).await),
+        "too_many_attempts"
+    );
 }
 
 #[tokio::test]
 async fn malformed_codes_and_phones_are_rejected() {
     let t = TestApp::new().await;
-    assert_eq!(code(confirm(&t.app, "not-a-code", None).await), "invalid_code");
-    assert_eq!(code(confirm(&t.app, "12345", phone_body(&unique_phone())).await), "invalid_code");
-    assert_eq!(code(confirm(&t.app, "123456", phone_body("+1")).await), "invalid_phone");
+    assert_eq!(
+        code(confirm(&t.app, "not-a-code", None).await),
+        "invalid_code"
+    );
+    assert_eq!(
+        code(confirm(&t.app, "12345", phone_body(&unique_phone())).await),
+        "invalid_code"
+    );
+    assert_eq!(
+        code(confirm(&t.app, "123456", phone_body("+1")).await),
+        "invalid_phone"
+    );
     let unknown = "A".repeat(43);
     assert_eq!(code(confirm(&t.app, &unknown, None).await), "invalid_code");
 }

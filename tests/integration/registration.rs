@@ -42,7 +42,8 @@ pub async fn items_mentioning(t: &TestApp, normalized: &str) -> Vec<String> {
     out.items()
         .iter()
         .filter(|item| {
-            item.values().any(|v| matches!(v, AttributeValue::S(s) if s.contains(normalized)))
+            item.values()
+                .any(|v| matches!(v, AttributeValue::S(s) if s.contains(normalized)))
         })
         .filter_map(|item| item.get("pk").and_then(|v| v.as_s().ok()).cloned())
         .collect()
@@ -52,17 +53,33 @@ pub async fn items_mentioning(t: &TestApp, normalized: &str) -> Vec<String> {
 async fn registering_by_email_sends_one_confirmation_link() {
     let t = TestApp::new().await;
     let email = unique_email();
-    let registered = register(&t.app, by_email(&email)).await.expect("registered");
+    let registered = register(&t.app, by_email(&email))
+        .await
+        .expect("registered");
     assert_eq!(registered.channel, Channel::Email);
 
     let mails = Outbox::fetch().await.emails_to(&email);
     assert_eq!(mails.len(), 1, "exactly one mail");
-    let code = mails[0].confirm_code().expect("the mail carries a confirmation link");
+    let code = mails[0]
+        .confirm_code()
+        .expect("the mail carries a confirmation link");
     assert_eq!(code.len(), 43);
-    assert!(mails[0].html.contains(&code), "the HTML part carries the same link");
+    assert!(
+        mails[0].html.contains(&code),
+        "the HTML part carries the same link"
+    );
 
     // Committed: the claim now lives as long as an unverified account may.
-    let claim: ClaimItem = t.app.store.get(&keys::identifier(auth_shared::domain::IdentifierKind::Email, &email), keys::CLAIM).await.unwrap().unwrap();
+    let claim: ClaimItem = t
+        .app
+        .store
+        .get(
+            &keys::identifier(auth_shared::domain::IdentifierKind::Email, &email),
+            keys::CLAIM,
+        )
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(claim.user_id, registered.user_id);
     assert_eq!(claim.expires_at, Some(t.clock_now() + 7 * 24 * 3600));
 }
@@ -71,7 +88,9 @@ async fn registering_by_email_sends_one_confirmation_link() {
 async fn registering_by_phone_sends_a_six_digit_sms() {
     let t = TestApp::new().await;
     let phone = unique_phone();
-    let registered = register(&t.app, by_phone(&phone)).await.expect("registered");
+    let registered = register(&t.app, by_phone(&phone))
+        .await
+        .expect("registered");
     assert_eq!(registered.channel, Channel::Sms);
     let sms = Outbox::fetch().await.sms_to(&phone);
     assert_eq!(sms.len(), 1);
@@ -86,7 +105,10 @@ async fn an_email_is_unique_whatever_its_case() {
     register(&t.app, by_email(&email)).await.unwrap();
     t.clock.advance(61);
     let shouted = email.to_uppercase();
-    assert_eq!(code(register(&t.app, by_email(&shouted)).await), "user_exists");
+    assert_eq!(
+        code(register(&t.app, by_email(&shouted)).await),
+        "user_exists"
+    );
 }
 
 #[tokio::test]
@@ -106,7 +128,10 @@ async fn twenty_concurrent_registrations_of_one_email_yield_one_account_and_one_
     }
     assert_eq!(outcomes.get("ok"), Some(&1), "{outcomes:?}");
     for loser in outcomes.keys().filter(|k| **k != "ok") {
-        assert!(["user_exists", "rate_limited"].contains(loser), "{outcomes:?}");
+        assert!(
+            ["user_exists", "rate_limited"].contains(loser),
+            "{outcomes:?}"
+        );
     }
     assert_eq!(Outbox::fetch().await.emails_to(&email).len(), 1);
 }
@@ -117,32 +142,57 @@ async fn a_failed_email_leaves_nothing_stored() {
     let sender = unique_email();
     let setup = TestApp::new().await;
     let ses = aws_sdk_sesv2::Client::new(&auth_shared::ops::load_sdk_config().await);
-    auth_tests::setup::ensure_sender(&ses, &sender).await.unwrap();
-    ses.delete_email_identity().email_identity(&sender).send().await.unwrap();
+    auth_tests::setup::ensure_sender(&ses, &sender)
+        .await
+        .unwrap();
+    ses.delete_email_identity()
+        .email_identity(&sender)
+        .send()
+        .await
+        .unwrap();
     drop(setup);
 
     let t = TestApp::with_config(config_with(&[("SENDER_EMAIL", &sender)])).await;
     let email = unique_email();
-    assert_eq!(code(register(&t.app, by_email(&email)).await), "delivery_failed");
+    assert_eq!(
+        code(register(&t.app, by_email(&email)).await),
+        "delivery_failed"
+    );
     assert!(Outbox::fetch().await.emails_to(&email).is_empty());
     // Only the send counter stays: it must survive a rollback.
     let left = items_mentioning(&t, &email).await;
-    assert_eq!(left, vec![keys::send_limit(&format!("EMAIL#{email}"))], "{left:?}");
+    assert_eq!(
+        left,
+        vec![keys::send_limit(&format!("EMAIL#{email}"))],
+        "{left:?}"
+    );
 }
 
 #[tokio::test]
 async fn a_failed_sms_leaves_nothing_stored_and_still_counts_against_the_limit() {
     let t = TestApp::with_dead_sns().await;
     let phone = unique_phone();
-    assert_eq!(code(register(&t.app, by_phone(&phone)).await), "delivery_failed");
+    assert_eq!(
+        code(register(&t.app, by_phone(&phone)).await),
+        "delivery_failed"
+    );
     let left = items_mentioning(&t, &phone).await;
-    assert_eq!(left, vec![keys::send_limit(&format!("PHONE#{phone}"))], "{left:?}");
+    assert_eq!(
+        left,
+        vec![keys::send_limit(&format!("PHONE#{phone}"))],
+        "{left:?}"
+    );
 
     // The identifier is free again, but the failed send counted.
     let healthy = TestApp::new().await;
-    assert_eq!(code(register(&healthy.app, by_phone(&phone)).await), "rate_limited");
+    assert_eq!(
+        code(register(&healthy.app, by_phone(&phone)).await),
+        "rate_limited"
+    );
     healthy.clock.advance(61);
-    register(&healthy.app, by_phone(&phone)).await.expect("free after the rollback");
+    register(&healthy.app, by_phone(&phone))
+        .await
+        .expect("free after the rollback");
 }
 
 #[tokio::test]
@@ -160,9 +210,14 @@ async fn a_registration_left_pending_by_a_crash_frees_its_identifier_after_15_mi
     let put = t.app.store.put(&claim, None).unwrap();
     t.app.store.transact(vec![put]).await.unwrap();
 
-    assert_eq!(code(register(&t.app, by_phone(&phone)).await), "user_exists");
+    assert_eq!(
+        code(register(&t.app, by_phone(&phone)).await),
+        "user_exists"
+    );
     t.clock.advance(15 * 60);
-    register(&t.app, by_phone(&phone)).await.expect("the pending claim expired");
+    register(&t.app, by_phone(&phone))
+        .await
+        .expect("the pending claim expired");
 }
 
 #[tokio::test]
@@ -171,9 +226,14 @@ async fn an_account_unverified_for_7_days_frees_its_identifier() {
     let email = unique_email();
     let first = register(&t.app, by_email(&email)).await.unwrap();
     t.clock.advance(7 * 24 * 3600 - 1);
-    assert_eq!(code(register(&t.app, by_email(&email)).await), "user_exists");
+    assert_eq!(
+        code(register(&t.app, by_email(&email)).await),
+        "user_exists"
+    );
     t.clock.advance(1);
-    let second = register(&t.app, by_email(&email)).await.expect("expired account frees the email");
+    let second = register(&t.app, by_email(&email))
+        .await
+        .expect("expired account frees the email");
     assert_ne!(first.user_id, second.user_id);
 }
 
@@ -183,7 +243,9 @@ async fn usernames_are_unique_whatever_their_case() {
     let name = format!("Jane.{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     let mut first = by_email(&unique_email());
     first.username = Some(name.clone());
-    register(&t.app, first).await.expect("first claim of the username");
+    register(&t.app, first)
+        .await
+        .expect("first claim of the username");
 
     let mut second = by_email(&unique_email());
     second.username = Some(name.to_lowercase());
@@ -207,13 +269,25 @@ async fn the_first_failing_rule_answers() {
         username: None,
     };
     let cases = [
-        (weak(Some("bad"), Some("+14155552671"), "x", "y"), "invalid_request"),
+        (
+            weak(Some("bad"), Some("+14155552671"), "x", "y"),
+            "invalid_request",
+        ),
         (weak(None, None, "x", "y"), "invalid_request"),
         (weak(Some("not-an-email"), None, "x", "y"), "invalid_email"),
         (weak(None, Some("12345"), "x", "y"), "invalid_phone"),
-        (weak(Some(&unique_email()), None, "password", "different"), "password_mismatch"),
-        (weak(Some(&unique_email()), None, "password", "password"), "weak_password"),
-        (weak(Some(&taken), None, "password", "password"), "weak_password"),
+        (
+            weak(Some(&unique_email()), None, "password", "different"),
+            "password_mismatch",
+        ),
+        (
+            weak(Some(&unique_email()), None, "password", "password"),
+            "weak_password",
+        ),
+        (
+            weak(Some(&taken), None, "password", "password"),
+            "weak_password",
+        ),
         // Within a minute of its code, a taken email is rate limited before it is taken.
         (by_email(&taken), "rate_limited"),
     ];
@@ -221,5 +295,8 @@ async fn the_first_failing_rule_answers() {
         assert_eq!(code(register(&t.app, request).await), expected);
     }
     t.clock.advance(61);
-    assert_eq!(code(register(&t.app, by_email(&taken)).await), "user_exists");
+    assert_eq!(
+        code(register(&t.app, by_email(&taken)).await),
+        "user_exists"
+    );
 }

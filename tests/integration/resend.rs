@@ -1,7 +1,7 @@
+use auth_shared::AuthError;
+use auth_shared::domain::Channel;
 use auth_shared::ops::confirm::confirm;
 use auth_shared::ops::resend::{ResendRequest, resend_code};
-use auth_shared::domain::Channel;
-use auth_shared::AuthError;
 use auth_tests::moto::{Outbox, six_digits};
 use auth_tests::{TestApp, unique_email, unique_phone};
 
@@ -28,7 +28,9 @@ async fn a_resent_link_replaces_the_previous_one() {
     let email = unique_email();
     let (_, first) = registered_email(&t, &email).await;
     t.clock.advance(60);
-    let resent = resend_code(&t.app, for_email(&email)).await.expect("resent");
+    let resent = resend_code(&t.app, for_email(&email))
+        .await
+        .expect("resent");
     assert_eq!(resent.channel, Channel::Email);
     let mails = Outbox::fetch().await.emails_to(&email);
     assert_eq!(mails.len(), 2);
@@ -36,9 +38,14 @@ async fn a_resent_link_replaces_the_previous_one() {
     assert_ne!(first, second);
 
     assert_eq!(code(confirm(&t.app, &first, None).await), "invalid_code");
-    confirm(&t.app, &second, None).await.expect("the new link works");
+    confirm(&t.app, &second, None)
+        .await
+        .expect("the new link works");
     t.clock.advance(60);
-    assert_eq!(code(resend_code(&t.app, for_email(&email)).await), "already_verified");
+    assert_eq!(
+        code(resend_code(&t.app, for_email(&email)).await),
+        "already_verified"
+    );
 }
 
 #[tokio::test]
@@ -47,17 +54,28 @@ async fn a_resent_sms_code_replaces_the_previous_one_and_its_attempts() {
     let phone = unique_phone();
     let (_, first) = registered_phone(&t, &phone).await;
     for _ in 0..5 {
-        let wrong = if first == "000000" { "111111" } else { "000000" };
+        let wrong = if first == "000000" {
+            "111111"
+        } else {
+            "000000"
+        };
         let _ = confirm(&t.app, wrong, phone_body(&phone)).await;
     }
     t.clock.advance(60);
-    resend_code(&t.app, for_phone(&phone)).await.expect("resent");
+    resend_code(&t.app, for_phone(&phone))
+        .await
+        .expect("resent");
     let sms = Outbox::fetch().await.sms_to(&phone);
     let second = six_digits(sms.last().unwrap()).unwrap();
     if second != first {
-        assert_eq!(code(confirm(&t.app, &first, phone_body(&phone)).await), "invalid_code");
+        assert_eq!(
+            code(confirm(&t.app, &first, phone_body(&phone)).await),
+            "invalid_code"
+        );
     }
-    confirm(&t.app, &second, phone_body(&phone)).await.expect("a fresh code with fresh attempts");
+    confirm(&t.app, &second, phone_body(&phone))
+        .await
+        .expect("a fresh code with fresh attempts");
 }
 
 #[tokio::test]
@@ -76,7 +94,9 @@ async fn resends_are_limited_to_one_a_minute_and_five_an_hour() {
     }
     for _ in 2..=5 {
         t.clock.advance(60);
-        resend_code(&t.app, for_email(&email)).await.expect("within the hourly limit");
+        resend_code(&t.app, for_email(&email))
+            .await
+            .expect("within the hourly limit");
     }
     t.clock.advance(60);
     // Five sends at t0, t0+119, .., t0+299; now is t0+359 and the first leaves the window
@@ -91,8 +111,14 @@ async fn resends_are_limited_to_one_a_minute_and_five_an_hour() {
 #[tokio::test]
 async fn unknown_identifiers_are_not_found() {
     let t = TestApp::new().await;
-    assert_eq!(code(resend_code(&t.app, for_email(&unique_email())).await), "user_not_found");
-    assert_eq!(code(resend_code(&t.app, for_phone(&unique_phone())).await), "user_not_found");
+    assert_eq!(
+        code(resend_code(&t.app, for_email(&unique_email())).await),
+        "user_not_found"
+    );
+    assert_eq!(
+        code(resend_code(&t.app, for_phone(&unique_phone())).await),
+        "user_not_found"
+    );
     let both = ResendRequest {
         email: Some(unique_email()),
         phone: Some(unique_phone()),

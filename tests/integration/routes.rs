@@ -6,13 +6,17 @@ use std::collections::BTreeSet;
 use serde_yaml_ng::Value;
 
 fn workspace_file(name: &str) -> String {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// (METHOD, path, binary) from `[workspace.metadata.lambda.watch.router]`.
 fn router_routes() -> BTreeSet<(String, String, String)> {
-    let manifest: toml::Table = workspace_file("Cargo.toml").parse().expect("Cargo.toml parses");
+    let manifest: toml::Table = workspace_file("Cargo.toml")
+        .parse()
+        .expect("Cargo.toml parses");
     let router = manifest["workspace"]["metadata"]["lambda"]["watch"]["router"]
         .as_table()
         .expect("a router table");
@@ -31,7 +35,8 @@ fn router_routes() -> BTreeSet<(String, String, String)> {
 
 /// (METHOD, path, binary) from every HttpApi event of every function in template.yaml.
 fn template_routes() -> BTreeSet<(String, String, String)> {
-    let template: Value = serde_yaml_ng::from_str(&workspace_file("template.yaml")).expect("template parses");
+    let template: Value =
+        serde_yaml_ng::from_str(&workspace_file("template.yaml")).expect("template parses");
     let mut routes = BTreeSet::new();
     for (_, resource) in template["Resources"].as_mapping().expect("resources") {
         if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
@@ -47,7 +52,10 @@ fn template_routes() -> BTreeSet<(String, String, String)> {
         for (_, event) in events {
             if event["Type"].as_str() == Some("HttpApi") {
                 routes.insert((
-                    event["Properties"]["Method"].as_str().unwrap().to_uppercase(),
+                    event["Properties"]["Method"]
+                        .as_str()
+                        .unwrap()
+                        .to_uppercase(),
                     event["Properties"]["Path"].as_str().unwrap().to_owned(),
                     binary.clone(),
                 ));
@@ -62,7 +70,10 @@ fn the_local_router_serves_exactly_the_deployed_routes() {
     let local = router_routes();
     let deployed = template_routes();
     assert!(!local.is_empty());
-    assert_eq!(local, deployed, "Cargo.toml router vs template.yaml HttpApi events");
+    assert_eq!(
+        local, deployed,
+        "Cargo.toml router vs template.yaml HttpApi events"
+    );
 }
 
 #[test]
@@ -75,7 +86,10 @@ fn every_routed_function_is_a_workspace_member() {
         .filter_map(|m| m.as_str())
         .collect();
     for (_, _, function) in router_routes() {
-        assert!(members.contains(&format!("functions/{function}").as_str()), "{function}");
+        assert!(
+            members.contains(&format!("functions/{function}").as_str()),
+            "{function}"
+        );
     }
 }
 
@@ -91,8 +105,16 @@ fn the_local_table_has_the_template_s_key_and_ttl() {
         .as_sequence()
         .unwrap()
         .iter()
-        .map(|k| (k["AttributeName"].as_str().unwrap(), k["KeyType"].as_str().unwrap()))
+        .map(|k| {
+            (
+                k["AttributeName"].as_str().unwrap(),
+                k["KeyType"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(keys, vec![("pk", "HASH"), ("sk", "RANGE")]);
-    assert_eq!(table["StreamSpecification"]["StreamViewType"].as_str(), Some("NEW_IMAGE"));
+    assert_eq!(
+        table["StreamSpecification"]["StreamViewType"].as_str(),
+        Some("NEW_IMAGE")
+    );
 }

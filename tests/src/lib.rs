@@ -7,9 +7,9 @@ pub mod setup;
 
 use std::sync::Arc;
 
+use auth_shared::Config;
 use auth_shared::clock::ManualClock;
 use auth_shared::ops::{App, load_sdk_config};
-use auth_shared::Config;
 
 /// An environment variable the test stack must provide.
 pub fn required_env(name: &str) -> String {

@@ -69,7 +69,12 @@ impl Outbox {
     pub fn emails_to(&self, address: &str) -> Vec<SentEmail> {
         self.emails
             .iter()
-            .filter(|m| m.destinations.to.iter().any(|to| to.eq_ignore_ascii_case(address)))
+            .filter(|m| {
+                m.destinations
+                    .to
+                    .iter()
+                    .any(|to| to.eq_ignore_ascii_case(address))
+            })
             .cloned()
             .collect()
     }

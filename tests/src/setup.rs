@@ -12,7 +12,12 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 
 pub async fn ensure_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Result<(), Error> {
-    let exists = client.describe_table().table_name(name).send().await.is_ok();
+    let exists = client
+        .describe_table()
+        .table_name(name)
+        .send()
+        .await
+        .is_ok();
     if exists {
         return Ok(());
     }
@@ -22,7 +27,12 @@ pub async fn ensure_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Resu
             .attribute_type(ScalarAttributeType::S)
             .build()
     };
-    let key = |n: &str, t: KeyType| KeySchemaElement::builder().attribute_name(n).key_type(t).build();
+    let key = |n: &str, t: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(t)
+            .build()
+    };
     client
         .create_table()
         .table_name(name)
@@ -55,9 +65,18 @@ pub async fn ensure_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Resu
 
 /// SES rejects mail from an unverified sender; moto accepts any identity it is told about.
 pub async fn ensure_sender(ses: &aws_sdk_sesv2::Client, email: &str) -> Result<(), Error> {
-    if ses.get_email_identity().email_identity(email).send().await.is_ok() {
+    if ses
+        .get_email_identity()
+        .email_identity(email)
+        .send()
+        .await
+        .is_ok()
+    {
         return Ok(());
     }
-    ses.create_email_identity().email_identity(email).send().await?;
+    ses.create_email_identity()
+        .email_identity(email)
+        .send()
+        .await?;
     Ok(())
 }

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# `make test`: installs what is missing, checks formatting, lints and the SAM template, starts
+# DynamoDB Local, moto and the API (cargo lambda watch) on free loopback ports, runs every
+# test (unit, integration, end to end), and stops what it started, also on failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "tools"
+bash scripts/tools.sh
+source scripts/stack.sh
+trap stack_stop EXIT
+trap 'exit 130' INT TERM
+export PATH="$CARGO_LAMBDA_BIN_DIR:$PATH"
+
+step "format"
+cargo fmt --all -- --check
+
+step "lint"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "template"
+"$SAM_BIN" validate --lint --region us-east-1
+
+step "build"
+cargo build --workspace --all-targets
+
+step "local stack"
+DDB_PORT=$(free_port)
+MOTO_PORT=$(free_port)
+API_PORT=$(free_port)
+export_stack_env "$DDB_PORT" "$MOTO_PORT"
+export TABLE_NAME="auth-test"
+start_dynamodb "$DDB_PORT"
+start_moto "$MOTO_PORT"
+cargo run --quiet -p auth-tests --bin local-setup
+# Functions inherit this environment. --ignore-changes: the tests must not race a rebuild.
+start_bg api cargo lambda watch -P "$API_PORT" -A 127.0.0.1 --ignore-changes --concurrency 8
+wait_for_port "$API_PORT" api "$LAST_PID" 60
+export API_URL="http://127.0.0.1:$API_PORT"
+stack_log "API on $API_URL (pid $LAST_PID); logs in $STACK_LOG_DIR"
+# Start every function once (the workspace is built, so this only spawns processes).
+for function in $(sed -n 's/.*function = "\([^"]*\)".*/\1/p' Cargo.toml | sort -u); do
+  curl -s -o /dev/null --max-time 120 -X POST "$API_URL/lambda-url/$function/" \
+    -H 'content-type: application/json' -d '{}' || true
+done
+
+step "tests"
+status=0
+cargo test --workspace --all-targets 2>&1 | tee "$STACK_LOG_DIR/tests.log" || status=$?
+if [ "$status" -ne 0 ]; then
+  stack_log "tests failed; the API log ends with:"
+  tail -n 60 "$STACK_LOG_DIR/api.log" >&2 || true
+fi
+# One closing line for the whole run, summed over every test binary.
+awk '/^test result:/ { p += $4; f += $6; i += $8 } END {
+  printf "\ntests: %d passed, %d failed, %d skipped\n", p, f, i
+  if (p == 0) { print "no test ran" > "/dev/stderr"; exit 1 }
+}' "$STACK_LOG_DIR/tests.log"
+exit "$status"
