@@ -19,16 +19,16 @@ require_free_port "$DDB_PORT" "DynamoDB Local"
 require_free_port "$MOTO_PORT" "moto"
 require_free_port "$API_PORT" "the local API"
 
+export_stack_env "$DDB_PORT" "$MOTO_PORT" "$API_PORT"
+cargo build --workspace --bins
+use_auth_secret .local/auth-secret.json
 start_dynamodb "$DDB_PORT"
 start_moto "$MOTO_PORT"
-export_stack_env "$DDB_PORT" "$MOTO_PORT"
-cargo build --workspace --bins
-cargo run --quiet -p auth-tests --bin local-setup
+cargo run --quiet -p auth-tools --bin local-setup
 
 cat <<MSG
 
-  API            http://127.0.0.1:$API_PORT   (POST /registration, PATCH /registration/{code},
-                                             POST /registration/resend_code)
+  API            $API_URL   (routes: README.md; JWKS at /.well-known/jwks.json)
   Sent mail/SMS  http://127.0.0.1:$MOTO_PORT/moto-api/data.json   (ses.Message, sns.SMS)
   DynamoDB Local http://127.0.0.1:$DDB_PORT   table $TABLE_NAME
   Server logs    $STACK_LOG_DIR

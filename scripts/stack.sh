@@ -67,19 +67,37 @@ start_moto() { # port
 }
 
 # The environment the functions and the tests share.
-export_stack_env() { # ddb_port moto_port
+export_stack_env() { # ddb_port moto_port api_port
   export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
   export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
   export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$1"
   export AWS_ENDPOINT_URL_SESV2="http://127.0.0.1:$2"
   export AWS_ENDPOINT_URL_SNS="http://127.0.0.1:$2"
+  export AWS_ENDPOINT_URL_SECRETS_MANAGER="http://127.0.0.1:$2"
   export MOTO_URL="http://127.0.0.1:$2"
+  export API_URL="http://127.0.0.1:$3"
+  export ISSUER="$API_URL"
   export TABLE_NAME="${TABLE_NAME:-auth-local}"
   export SENDER_EMAIL="${SENDER_EMAIL:-no-reply@auth.local}"
   export CONFIRM_URL="${CONFIRM_URL:-http://localhost:5173/confirm/{code}}"
-  # Local only: deployed stacks take the key as a NoEcho template parameter.
-  export CODE_HMAC_KEY="${CODE_HMAC_KEY:-local-development-code-hmac-key-not-secret}"
+  export JWT_AUDIENCE="${JWT_AUDIENCE:-local-app}"
+  export AUTH_SECRET_ID="${AUTH_SECRET_ID:-auth-service/local}"
   export RUST_LOG="${RUST_LOG:-info}"
+}
+
+# The auth secret (HMAC key + RSA signing key): made once into $1 if missing, then published
+# the way a deployment does it: the secret in Secrets Manager (moto), the public JWK set in
+# JWT_PUBLIC_JWKS, the signing kid in JWT_SIGNING_KID.
+use_auth_secret() { # file
+  if [ ! -s "$1" ]; then
+    mkdir -p "$(dirname "$1")"
+    (umask 077 && cargo run --quiet -p auth-tools --bin auth-keygen -- new --kid local-1 >"$1")
+    stack_log "made a local signing key in $1 (kept out of git)"
+  fi
+  export AUTH_SECRET_FILE="$1"
+  JWT_PUBLIC_JWKS="$(cargo run --quiet -p auth-tools --bin auth-keygen -- public <"$1")"
+  JWT_SIGNING_KID="$(python3 -c 'import json,sys; print(sorted(json.load(open(sys.argv[1]))["signing_keys"])[-1])' "$1")"
+  export JWT_PUBLIC_JWKS JWT_SIGNING_KID
 }
 
 stack_stop() {

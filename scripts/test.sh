@@ -30,15 +30,15 @@ step "local stack"
 DDB_PORT=$(free_port)
 MOTO_PORT=$(free_port)
 API_PORT=$(free_port)
-export_stack_env "$DDB_PORT" "$MOTO_PORT"
 export TABLE_NAME="auth-test"
+export_stack_env "$DDB_PORT" "$MOTO_PORT" "$API_PORT"
+use_auth_secret "$STACK_LOG_DIR/auth-secret.json"
 start_dynamodb "$DDB_PORT"
 start_moto "$MOTO_PORT"
-cargo run --quiet -p auth-tests --bin local-setup
+cargo run --quiet -p auth-tools --bin local-setup
 # Functions inherit this environment. --ignore-changes: the tests must not race a rebuild.
 start_bg api cargo lambda watch -P "$API_PORT" -A 127.0.0.1 --ignore-changes --concurrency 8
 wait_for_port "$API_PORT" api "$LAST_PID" 60
-export API_URL="http://127.0.0.1:$API_PORT"
 stack_log "API on $API_URL (pid $LAST_PID); logs in $STACK_LOG_DIR"
 # Start every function once (the workspace is built, so this only spawns processes).
 for function in $(sed -n 's/.*function = "\([^"]*\)".*/\1/p' Cargo.toml | sort -u); do
@@ -48,7 +48,8 @@ done
 
 step "tests"
 status=0
-cargo test --workspace --all-targets 2>&1 | tee "$STACK_LOG_DIR/tests.log" || status=$?
+# Many threads: several end-to-end tests wait out a real one-minute send limit side by side.
+RUST_TEST_THREADS="${RUST_TEST_THREADS:-8}" cargo test --workspace --all-targets 2>&1 | tee "$STACK_LOG_DIR/tests.log" || status=$?
 if [ "$status" -ne 0 ]; then
   stack_log "tests failed; the API log ends with:"
   tail -n 60 "$STACK_LOG_DIR/api.log" >&2 || true

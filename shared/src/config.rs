@@ -10,8 +10,18 @@ pub struct Config {
     pub sender_email: String,
     /// Where an email confirmation link points; the literal `{code}` is replaced by the code.
     pub confirm_url: String,
-    /// Key of the HMAC that short (SMS) codes are stored under.
-    pub code_hmac_key: Vec<u8>,
+    /// `iss` of access tokens: the API's base URL, no trailing slash.
+    pub issuer: String,
+    /// `aud` of access tokens.
+    pub audience: String,
+    /// Which configured key signs; every configured key is published.
+    pub signing_kid: String,
+    pub access_token_ttl_secs: i64,
+    /// Absolute lifetime of a refresh-token family, counted from sign-in.
+    pub refresh_lifetime_secs: i64,
+    /// How long a rotated refresh token may be presented again (two tabs refreshing together).
+    pub refresh_grace_secs: i64,
+    pub login_otp_ttl_secs: i64,
     pub sms_code_ttl_secs: i64,
     pub email_code_ttl_secs: i64,
     /// How long a registration may stay between its write and its commit (a crash in between).
@@ -29,7 +39,9 @@ impl std::fmt::Debug for Config {
             .field("table_name", &self.table_name)
             .field("sender_email", &self.sender_email)
             .field("confirm_url", &self.confirm_url)
-            .field("code_hmac_key", &"***")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("signing_kid", &self.signing_kid)
             .finish_non_exhaustive()
     }
 }
@@ -60,17 +72,18 @@ impl Config {
                 "CONFIRM_URL must contain the literal {code}",
             ));
         }
-        let code_hmac_key = required("CODE_HMAC_KEY")?.into_bytes();
-        if code_hmac_key.len() < 32 {
-            return Err(AuthError::internal(
-                "CODE_HMAC_KEY must be at least 32 bytes",
-            ));
-        }
+        let issuer = required("ISSUER")?.trim_end_matches('/').to_owned();
         Ok(Self {
             table_name: required("TABLE_NAME")?,
             sender_email: required("SENDER_EMAIL")?,
             confirm_url,
-            code_hmac_key,
+            issuer,
+            audience: required("JWT_AUDIENCE")?,
+            signing_kid: required("JWT_SIGNING_KID")?,
+            access_token_ttl_secs: number("ACCESS_TOKEN_TTL_SECONDS", 15 * 60)?,
+            refresh_lifetime_secs: number("REFRESH_TOKEN_LIFETIME_SECONDS", 30 * 24 * 60 * 60)?,
+            refresh_grace_secs: number("REFRESH_TOKEN_GRACE_SECONDS", 10)?,
+            login_otp_ttl_secs: number("LOGIN_OTP_TTL_SECONDS", 10 * 60)?,
             sms_code_ttl_secs: number("SMS_CODE_TTL_SECONDS", 10 * 60)?,
             email_code_ttl_secs: number("EMAIL_CODE_TTL_SECONDS", 24 * 60 * 60)?,
             pending_ttl_secs: number("PENDING_REGISTRATION_TTL_SECONDS", 15 * 60)?,
@@ -103,7 +116,9 @@ mod tests {
         ("TABLE_NAME", "auth"),
         ("SENDER_EMAIL", "no-reply@example.com"),
         ("CONFIRM_URL", "https://app.example.com/confirm/{code}"),
-        ("CODE_HMAC_KEY", "0123456789abcdef0123456789abcdef"),
+        ("ISSUER", "https://auth.example.com/"),
+        ("JWT_AUDIENCE", "example-app"),
+        ("JWT_SIGNING_KID", "k1"),
     ];
 
     #[test]
@@ -118,12 +133,22 @@ mod tests {
             config.confirm_link("abc"),
             "https://app.example.com/confirm/abc"
         );
-        assert!(!format!("{config:?}").contains("0123456789abcdef"));
+        assert_eq!(config.issuer, "https://auth.example.com");
+        assert_eq!(config.access_token_ttl_secs, 900);
+        assert_eq!(config.refresh_lifetime_secs, 30 * 86_400);
+        assert_eq!(config.refresh_grace_secs, 10);
     }
 
     #[test]
     fn fails_fast_on_missing_or_bad_values() {
-        for drop in ["TABLE_NAME", "SENDER_EMAIL", "CONFIRM_URL", "CODE_HMAC_KEY"] {
+        for drop in [
+            "TABLE_NAME",
+            "SENDER_EMAIL",
+            "CONFIRM_URL",
+            "ISSUER",
+            "JWT_AUDIENCE",
+            "JWT_SIGNING_KID",
+        ] {
             let pairs: Vec<_> = BASE.iter().copied().filter(|(k, _)| *k != drop).collect();
             assert!(Config::from_lookup(env(&pairs)).is_err(), "{drop} missing");
         }
@@ -137,12 +162,8 @@ mod tests {
             Config::from_lookup(env(&pairs)).is_err(),
             "CONFIRM_URL without {{code}}"
         );
-        let mut pairs: Vec<_> = BASE
-            .iter()
-            .copied()
-            .filter(|(k, _)| *k != "CODE_HMAC_KEY")
-            .collect();
-        pairs.push(("CODE_HMAC_KEY", "short"));
-        assert!(Config::from_lookup(env(&pairs)).is_err(), "short HMAC key");
+        let mut pairs = BASE.to_vec();
+        pairs.push(("REFRESH_TOKEN_GRACE_SECONDS", "-3"));
+        assert!(Config::from_lookup(env(&pairs)).is_err(), "negative grace");
     }
 }

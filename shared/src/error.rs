@@ -32,6 +32,17 @@ pub enum AuthError {
     TooManyAttempts,
     #[error("no account with this identifier")]
     UserNotFound,
+    #[error("wrong identifier or password")]
+    InvalidCredentials,
+    #[error("the identifier is not verified; a one-time code was sent")]
+    VerificationRequired {
+        challenge_id: String,
+        channel: crate::domain::Channel,
+    },
+    #[error("the refresh token is unknown, expired or revoked")]
+    InvalidGrant,
+    #[error("only grant_type=refresh_token is supported")]
+    UnsupportedGrantType,
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("the request body must be application/json")]
@@ -60,6 +71,10 @@ impl AuthError {
             Self::AlreadyVerified => "already_verified",
             Self::TooManyAttempts => "too_many_attempts",
             Self::UserNotFound => "user_not_found",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::VerificationRequired { .. } => "verification_required",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Internal(_) => "internal_error",

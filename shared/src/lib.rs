@@ -16,6 +16,7 @@ pub mod error;
 pub mod http;
 pub mod notify;
 pub mod ops;
+pub mod secrets;
 pub mod store;
 pub mod telemetry;
 

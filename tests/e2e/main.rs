@@ -2,16 +2,18 @@
 //! `cargo lambda watch` (the same paths as the deployed API), reading sent mail and SMS
 //! from moto.
 
+mod signin;
+
 use auth_tests::moto::{Outbox, six_digits};
 use auth_tests::{required_env, unique_email, unique_phone};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-fn api(path: &str) -> String {
+pub fn api(path: &str) -> String {
     format!("{}{path}", required_env("API_URL").trim_end_matches('/'))
 }
 
-async fn send(
+pub async fn send(
     method: Method,
     path: &str,
     content_type: Option<&str>,
@@ -38,7 +40,7 @@ async fn send(
     (status, content_type, json)
 }
 
-async fn post_json(path: &str, body: Value) -> (StatusCode, String, Value) {
+pub async fn post_json(path: &str, body: Value) -> (StatusCode, String, Value) {
     send(
         Method::POST,
         path,
@@ -48,7 +50,7 @@ async fn post_json(path: &str, body: Value) -> (StatusCode, String, Value) {
     .await
 }
 
-fn registration(identifier: (&str, &str)) -> Value {
+pub fn registration(identifier: (&str, &str)) -> Value {
     json!({
         identifier.0: identifier.1,
         "password": "correct horse battery staple",
@@ -56,7 +58,7 @@ fn registration(identifier: (&str, &str)) -> Value {
     })
 }
 
-fn assert_problem(
+pub fn assert_problem(
     status: StatusCode,
     content_type: &str,
     body: &Value,
@@ -86,7 +88,11 @@ async fn register_by_email_then_confirm_through_the_link() {
 
     let (status, _, body) = send(Method::PATCH, &format!("/registration/{code}"), None, None).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body, json!({"user_id": user_id, "verified": "email"}));
+    assert_eq!(body["user_id"], user_id.as_str());
+    assert_eq!(body["verified"], "email");
+    // Verified, so signed in: the confirmation carries a token pair.
+    assert_eq!(body["token_type"], "Bearer");
+    assert!(body["access_token"].is_string() && body["refresh_token"].is_string());
 
     let (status, content_type, body) =
         send(Method::PATCH, &format!("/registration/{code}"), None, None).await;

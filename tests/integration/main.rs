@@ -5,6 +5,8 @@ mod confirmation;
 mod registration;
 mod resend;
 mod routes;
+mod sessions;
+mod signin;
 
 use auth_shared::AuthError;
 

@@ -142,7 +142,7 @@ async fn a_failed_email_leaves_nothing_stored() {
     let sender = unique_email();
     let setup = TestApp::new().await;
     let ses = aws_sdk_sesv2::Client::new(&auth_shared::ops::load_sdk_config().await);
-    auth_tests::setup::ensure_sender(&ses, &sender)
+    auth_tools::setup::ensure_sender(&ses, &sender)
         .await
         .unwrap();
     ses.delete_email_identity()

@@ -76,6 +76,40 @@ fn the_local_router_serves_exactly_the_deployed_routes() {
     );
 }
 
+/// (METHOD, path, binary) from the HttpApi's OpenAPI body, which names each function by its
+/// `FunctionName` (`${AWS::StackName}-<binary>`) so the API does not depend on the functions.
+fn definition_body_routes() -> BTreeSet<(String, String, String)> {
+    let template: Value = serde_yaml_ng::from_str(&workspace_file("template.yaml")).unwrap();
+    let paths = template["Resources"]["HttpApi"]["Properties"]["DefinitionBody"]["paths"]
+        .as_mapping()
+        .expect("an OpenAPI body with paths");
+    let mut routes = BTreeSet::new();
+    for (path, methods) in paths {
+        for (method, operation) in methods.as_mapping().unwrap() {
+            let uri =
+                serde_yaml_ng::to_string(&operation["x-amazon-apigateway-integration"]["uri"])
+                    .unwrap();
+            let function = uri
+                .split("function:${AWS::StackName}-")
+                .nth(1)
+                .and_then(|rest| rest.split('/').next())
+                .unwrap_or_else(|| panic!("{uri}"))
+                .to_owned();
+            routes.insert((
+                method.as_str().unwrap().to_uppercase(),
+                path.as_str().unwrap().to_owned(),
+                function,
+            ));
+        }
+    }
+    routes
+}
+
+#[test]
+fn the_api_definition_names_the_same_functions_as_the_events() {
+    assert_eq!(definition_body_routes(), template_routes());
+}
+
 #[test]
 fn every_routed_function_is_a_workspace_member() {
     let manifest: toml::Table = workspace_file("Cargo.toml").parse().unwrap();
@@ -99,7 +133,7 @@ fn the_local_table_has_the_template_s_key_and_ttl() {
     let table = &template["Resources"]["AuthTable"]["Properties"];
     assert_eq!(
         table["TimeToLiveSpecification"]["AttributeName"].as_str(),
-        Some(auth_tests::setup::TTL_ATTRIBUTE)
+        Some(auth_tools::setup::TTL_ATTRIBUTE)
     );
     let keys: Vec<(&str, &str)> = table["KeySchema"]
         .as_sequence()

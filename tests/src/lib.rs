@@ -2,14 +2,15 @@
 //! end-to-end tests, the API served by `cargo lambda watch`. `make test` starts all three
 //! and exports where they listen; the tests fail loudly if they are missing.
 
+pub mod downstream;
 pub mod moto;
-pub mod setup;
 
 use std::sync::Arc;
 
 use auth_shared::Config;
 use auth_shared::clock::ManualClock;
 use auth_shared::ops::{App, load_sdk_config};
+use auth_shared::secrets::Secrets;
 
 /// An environment variable the test stack must provide.
 pub fn required_env(name: &str) -> String {
@@ -60,25 +61,25 @@ impl TestApp {
     pub async fn with_config(config: Config) -> Self {
         let sdk = load_sdk_config().await;
         let clock = ManualClock::starting_now();
-        let app = App::new(config, &sdk, Arc::new(clock.clone())).expect("app builds");
+        let secrets = Secrets::load(&sdk).await.expect("the auth secret loads");
+        let app = App::new(config, secrets, &sdk, Arc::new(clock.clone())).expect("app builds");
         Self { app, clock }
     }
 
     /// The same configuration, with SNS pointed at a port where nothing listens.
     pub async fn with_dead_sns() -> Self {
-        let config = config_with(&[]);
+        let mut t = Self::new().await;
         let sdk = load_sdk_config().await;
-        let clock = ManualClock::starting_now();
         let dead = aws_sdk_sns::config::Builder::from(&sdk)
             .endpoint_url(format!("http://127.0.0.1:{}", closed_port()))
             .build();
-        let mut app = App::new(config, &sdk, Arc::new(clock.clone())).expect("app builds");
+        let app = &mut t.app;
         app.notifier = auth_shared::notify::Notifier::new(
             aws_sdk_sesv2::Client::new(&sdk),
             aws_sdk_sns::Client::from_conf(dead),
             &app.config,
         );
-        Self { app, clock }
+        t
     }
 }
 

@@ -1,8 +1,10 @@
 //! Randomness, digests and password hashing. Nothing here may panic.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod jwt;
 mod password;
 
+pub use jwt::{AccessClaims, TokenSigner};
 pub use password::PasswordHasher;
 
 use base64::Engine;
@@ -27,16 +29,20 @@ pub fn sha256_hex(data: &[u8]) -> String {
 }
 
 /// HMAC-SHA-256 over the concatenation of `parts`.
-pub fn hmac_sha256_hex(key: &[u8], parts: &[&[u8]]) -> String {
+pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     let mut mac = match <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key) {
         Ok(mac) => mac,
         // HMAC takes keys of any length; this arm is unreachable in practice.
-        Err(_) => return sha256_hex(&[key, &parts.concat()].concat()),
+        Err(_) => return Sha256::digest([key, &parts.concat()].concat()).to_vec(),
     };
     for part in parts {
         mac.update(part);
     }
-    hex(&mac.finalize().into_bytes())
+    mac.finalize().into_bytes().to_vec()
+}
+
+pub fn hmac_sha256_hex(key: &[u8], parts: &[&[u8]]) -> String {
+    hex(&hmac_sha256(key, parts))
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -33,6 +33,25 @@ pub fn optional_json_body<T: DeserializeOwned>(request: &Request) -> Result<Opti
         .map_err(|e| AuthError::InvalidRequest(format!("malformed JSON body: {e}")))
 }
 
+/// Parses a JSON body, or an `application/x-www-form-urlencoded` one (the OAuth 2.0 form).
+pub fn json_or_form_body<T: DeserializeOwned>(request: &Request) -> Result<T, AuthError> {
+    let bytes = body_bytes(request)?;
+    let form = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| {
+            m.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if form {
+        return serde_urlencoded::from_bytes(bytes)
+            .map_err(|e| AuthError::InvalidRequest(format!("malformed form body: {e}")));
+    }
+    json_body(request)
+}
+
 fn body_bytes(request: &Request) -> Result<&[u8], AuthError> {
     let bytes: &[u8] = match request.body() {
         Body::Empty => &[],
@@ -76,6 +95,26 @@ pub fn ok<T: Serialize>(value: &T) -> Response<Body> {
     json_response(StatusCode::OK, value, "application/json")
 }
 
+/// `204 No Content`.
+pub fn no_content() -> Response<Body> {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// A `200 OK` JSON response that caches and proxies may keep for `max_age_secs`.
+pub fn cacheable<T: Serialize>(value: &T, max_age_secs: u32) -> Response<Body> {
+    let mut response = ok(value);
+    let cache = format!("public, max-age={max_age_secs}");
+    if let Ok(value) = HeaderValue::from_str(&cache) {
+        response.headers_mut().insert(header::CACHE_CONTROL, value);
+    }
+    response
+}
+
 /// Turns an operation's outcome into the response API Gateway relays. Every failure
 /// becomes a response here; the handler never returns `Err` for a request it understood.
 pub fn respond(result: Result<Response<Body>, AuthError>) -> Response<Body> {
@@ -90,11 +129,33 @@ struct Problem<'a> {
     status: u16,
     code: &'a str,
     detail: String,
+    #[serde(flatten)]
+    extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Like [`respond`], for the OAuth token endpoint: errors also carry RFC 6749 §5.2's
+/// `error` member.
+pub fn respond_oauth(result: Result<Response<Body>, AuthError>) -> Response<Body> {
+    result.unwrap_or_else(|err| {
+        let oauth_error = match &err {
+            AuthError::InvalidGrant => "invalid_grant",
+            AuthError::UnsupportedGrantType => "unsupported_grant_type",
+            _ => "invalid_request",
+        };
+        problem_with(&err, [("error", oauth_error.into())])
+    })
 }
 
 /// The problem document for an error. 5xx bodies say nothing about the cause, which is
 /// logged instead.
 pub fn problem(err: &AuthError) -> Response<Body> {
+    problem_with(err, [])
+}
+
+fn problem_with<const N: usize>(
+    err: &AuthError,
+    extra: [(&str, serde_json::Value); N],
+) -> Response<Body> {
     let (status, title) = status_and_title(err);
     let detail = match err {
         AuthError::Internal(source) => {
@@ -108,6 +169,19 @@ pub fn problem(err: &AuthError) -> Response<Body> {
         _ => err.to_string(),
     };
     let code = err.code();
+    let mut extra: serde_json::Map<String, serde_json::Value> =
+        extra.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    if let AuthError::VerificationRequired {
+        challenge_id,
+        channel,
+    } = err
+    {
+        extra.insert("challenge_id".into(), challenge_id.as_str().into());
+        extra.insert(
+            "channel".into(),
+            serde_json::to_value(channel).unwrap_or_default(),
+        );
+    }
     let body = Problem {
         kind: format!(
             "https://auth-service.dev/problems/{}",
@@ -117,6 +191,7 @@ pub fn problem(err: &AuthError) -> Response<Body> {
         status: status.as_u16(),
         code,
         detail,
+        extra,
     };
     let mut response = json_response(status, &body, PROBLEM_JSON);
     if let AuthError::RateLimited { retry_after } = err {
@@ -142,6 +217,10 @@ fn status_and_title(err: &AuthError) -> (StatusCode, &'static str) {
         AuthError::TooManyAttempts => (StatusCode::BAD_REQUEST, "Too many attempts"),
         AuthError::UserNotFound => (StatusCode::BAD_REQUEST, "User not found"),
         AuthError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "Too many requests"),
+        AuthError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "Invalid credentials"),
+        AuthError::VerificationRequired { .. } => (StatusCode::FORBIDDEN, "Verification required"),
+        AuthError::InvalidGrant => (StatusCode::BAD_REQUEST, "Invalid grant"),
+        AuthError::UnsupportedGrantType => (StatusCode::BAD_REQUEST, "Unsupported grant type"),
         AuthError::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "Payload too large"),
         AuthError::UnsupportedMediaType => {
             (StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported media type")

@@ -16,8 +16,10 @@ pub use templates::Email;
 pub enum Outgoing {
     /// A confirmation link by email.
     ConfirmLink { to: EmailAddress, code: EmailCode },
-    /// A 6-digit code by SMS.
+    /// A 6-digit code by SMS (registration, resend, sign-in).
     SmsCode { to: PhoneNumber, code: SmsCode },
+    /// A 6-digit sign-in code by email.
+    EmailOtp { to: EmailAddress, code: SmsCode },
 }
 
 #[derive(Debug, Clone)]
@@ -28,6 +30,7 @@ pub struct Notifier {
     confirm_url: String,
     email_code_ttl_secs: i64,
     sms_code_ttl_secs: i64,
+    login_otp_ttl_secs: i64,
 }
 
 impl Notifier {
@@ -39,6 +42,7 @@ impl Notifier {
             confirm_url: config.confirm_url.clone(),
             email_code_ttl_secs: config.email_code_ttl_secs,
             sms_code_ttl_secs: config.sms_code_ttl_secs,
+            login_otp_ttl_secs: config.login_otp_ttl_secs,
         }
     }
 
@@ -55,6 +59,11 @@ impl Notifier {
                 tracing::Span::current().record("channel", "sms");
                 let text = templates::sms_code(code.expose(), self.sms_code_ttl_secs);
                 self.send_sms(to, &text).await
+            }
+            Outgoing::EmailOtp { to, code } => {
+                tracing::Span::current().record("channel", "email");
+                let email = templates::sign_in_code(code.expose(), self.login_otp_ttl_secs);
+                self.send_email(to, &email).await
             }
         }
     }

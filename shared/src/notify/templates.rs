@@ -29,6 +29,24 @@ pub fn confirm_link(link: &str, ttl_secs: i64) -> Email {
     }
 }
 
+pub fn sign_in_code(code: &str, ttl_secs: i64) -> Email {
+    let lifetime = human_duration(ttl_secs);
+    Email {
+        subject: format!("Your sign-in code: {code}"),
+        text: format!(
+            "Your sign-in code is {code}.\n\nIt expires in {lifetime}. Entering it also \
+             confirms this email address. If you did not try to sign in, change your password.\n"
+        ),
+        html: format!(
+            "<!doctype html><html><body>\
+             <p>Your sign-in code is <strong>{code}</strong>.</p>\
+             <p>It expires in {lifetime}. Entering it also confirms this email address. \
+             If you did not try to sign in, change your password.</p>\
+             </body></html>"
+        ),
+    }
+}
+
 pub fn sms_code(code: &str, ttl_secs: i64) -> String {
     format!(
         "Your verification code is {code}. It expires in {}. Do not share it.",

@@ -36,7 +36,7 @@ pub fn issue(
         }
         Identifier::Phone(phone) => {
             let code = SmsCode::generate()?;
-            let digest = code.digest(&config.code_hmac_key, phone.as_str());
+            let digest = code.digest(&app.secrets.hmac_key, phone.as_str());
             let message = Outgoing::SmsCode {
                 to: phone.clone(),
                 code,
@@ -86,7 +86,7 @@ impl PresentedCode {
                 let code = SmsCode::parse(raw)?;
                 Ok(Self {
                     pk: keys::sms_code(phone.as_str()),
-                    digest: code.digest(&app.config.code_hmac_key, phone.as_str()),
+                    digest: code.digest(&app.secrets.hmac_key, phone.as_str()),
                 })
             }
         }

@@ -7,7 +7,8 @@ use subtle::ConstantTimeEq;
 use crate::AuthError;
 use crate::domain::{IdentifierKind, PhoneNumber};
 use crate::ops::codes::PresentedCode;
-use crate::ops::{App, MAX_ROUNDS};
+use crate::ops::session::{self, TokenPair};
+use crate::ops::{App, MAX_ROUNDS, verify};
 use crate::store::{CodeItem, Expr, TxOutcome, UserItem, UserStatus, keys};
 
 /// The body that goes with a 6-digit SMS code; a link code comes without a body.
@@ -17,11 +18,13 @@ pub struct ConfirmBody {
     pub phone: String,
 }
 
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Confirmed {
     pub user_id: String,
     /// What was verified: `"email"` or `"phone"`.
     pub verified: IdentifierKind,
+    #[serde(flatten)]
+    pub tokens: TokenPair,
 }
 
 #[tracing::instrument(skip_all, fields(user_id))]
@@ -48,19 +51,9 @@ pub async fn confirm(
         if !bool::from(code.digest.as_bytes().ct_eq(presented.digest.as_bytes())) {
             // A wrong SMS code: count it against the live code, unless another request
             // changed the code first (then look again).
-            let counted = app
-                .store
-                .update_if(
-                    &code.pk,
-                    keys::CODE,
-                    Expr::new("SET #attempts = #attempts + :one").n(":one", 1),
-                    Expr::new("#digest = :digest AND #attempts = :seen AND #used = :no")
-                        .s(":digest", code.digest.as_str())
-                        .n(":seen", code.attempts)
-                        .bool(":no", false),
-                )
-                .await?;
-            if counted {
+            if verify::count_wrong_attempt(app, &code.pk, keys::CODE, &code.digest, code.attempts)
+                .await?
+            {
                 return Err(AuthError::InvalidCode);
             }
             continue;
@@ -82,60 +75,42 @@ pub async fn confirm(
         if !current || user.status != UserStatus::Active || !user.is_live(now) {
             return Err(AuthError::InvalidCode);
         }
-        let kind = IdentifierKind::parse(&user.identifier_type)
-            .ok_or_else(|| AuthError::internal("user item with an unknown identifier type"))?;
+        let kind = verify::kind_of(&user)?;
 
-        let mut items = vec![
-            app.store.update(
-                &code.pk,
-                keys::CODE,
-                Expr::new("SET #used = :yes").bool(":yes", true),
-                Some(
-                    Expr::new("#used = :no AND #digest = :digest AND #attempts < :max AND #expires_at > :now")
-                        .bool(":no", false)
-                        .s(":digest", code.digest.as_str())
-                        .n(":max", max_attempts)
-                        .n(":now", now),
-                ),
-            )?,
-            app.store.update(
-                &user_pk,
-                keys::PROFILE,
-                Expr::new("SET #verified = :yes REMOVE #expires_at").bool(":yes", true),
-                Some(
-                    Expr::new(
-                        "#verified = :no AND #code_pk = :code AND #status = :active AND #expires_at > :now",
-                    )
+        let mut items = vec![app.store.update(
+            &code.pk,
+            keys::CODE,
+            Expr::new("SET #used = :yes").bool(":yes", true),
+            Some(
+                Expr::new("#used = :no AND #digest = :digest AND #attempts < :max AND #expires_at > :now")
                     .bool(":no", false)
-                    .s(":code", presented.pk.as_str())
-                    .s(":active", "active")
+                    .s(":digest", code.digest.as_str())
+                    .n(":max", max_attempts)
                     .n(":now", now),
-                ),
-            )?,
-        ];
-        // Verified accounts keep their identifier and username for good.
-        let mut claims = vec![keys::identifier(kind, &user.identifier)];
-        claims.extend(
-            user.username
-                .as_deref()
-                .map(|u| keys::username(&u.to_ascii_lowercase())),
-        );
-        for claim in &claims {
-            items.push(app.store.update(
-                claim,
-                keys::CLAIM,
-                Expr::new("REMOVE #expires_at"),
-                Some(Expr::new("#user_id = :uid").s(":uid", user.user_id.as_str())),
-            )?);
-        }
+            ),
+        )?];
+        items.extend(verify::verify_account(
+            app,
+            &user,
+            Expr::new(
+                "#verified = :no AND #code_pk = :code AND #status = :active AND #expires_at > :now",
+            )
+            .bool(":no", false)
+            .s(":code", presented.pk.as_str())
+            .s(":active", "active")
+            .n(":now", now),
+        )?);
 
         match app.store.transact(items).await? {
             TxOutcome::Committed => {
                 tracing::Span::current().record("user_id", user.user_id.as_str());
                 tracing::info!(verified = kind.as_str(), "identifier verified");
+                // Verified, so signed in (seed 002): the answer carries a token pair.
+                let tokens = session::start(app, &user.user_id).await?;
                 return Ok(Confirmed {
                     user_id: user.user_id,
                     verified: kind,
+                    tokens,
                 });
             }
             // Someone else used, replaced or burned the code meanwhile: look again.

@@ -85,7 +85,9 @@ mod tests {
                     "TABLE_NAME" => "t",
                     "SENDER_EMAIL" => "a@example.com",
                     "CONFIRM_URL" => "https://x.example/{code}",
-                    "CODE_HMAC_KEY" => "0123456789abcdef0123456789abcdef",
+                    "ISSUER" => "https://auth.example.com",
+                    "JWT_AUDIENCE" => "app",
+                    "JWT_SIGNING_KID" => "k1",
                     _ => return None,
                 }
                 .to_owned(),

@@ -3,9 +3,13 @@
 
 mod codes;
 pub mod confirm;
+pub mod discovery;
 mod limits;
+pub mod login;
 pub mod register;
 pub mod resend;
+pub mod session;
+mod verify;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,8 +17,9 @@ use std::time::Duration;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
-use crate::crypto::PasswordHasher;
+use crate::crypto::{PasswordHasher, TokenSigner};
 use crate::notify::Notifier;
+use crate::secrets::Secrets;
 use crate::store::{ClaimItem, Store, UserItem, UserStatus, keys};
 use crate::{AuthError, Clock, Config, SystemClock};
 
@@ -25,18 +30,43 @@ pub struct App {
     pub store: Store,
     pub notifier: Notifier,
     pub hasher: PasswordHasher,
+    pub secrets: Arc<Secrets>,
+    pub signer: TokenSigner,
     pub clock: Arc<dyn Clock>,
 }
 
 impl App {
-    /// Reads the environment and builds the SDK clients; fails fast on bad configuration.
+    /// Reads the environment and the secret and builds the SDK clients; fails fast on bad
+    /// configuration.
     pub async fn from_env() -> Result<Self, AuthError> {
         let config = Config::from_env()?;
         let sdk = load_sdk_config().await;
-        Self::new(config, &sdk, Arc::new(SystemClock))
+        let secrets = Secrets::load(&sdk).await?;
+        Self::new(config, secrets, &sdk, Arc::new(SystemClock))
     }
 
-    pub fn new(config: Config, sdk: &SdkConfig, clock: Arc<dyn Clock>) -> Result<Self, AuthError> {
+    pub fn new(
+        config: Config,
+        secrets: Secrets,
+        sdk: &SdkConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, AuthError> {
+        let key = secrets
+            .signing_keys
+            .get(&config.signing_kid)
+            .ok_or_else(|| {
+                AuthError::internal(format!(
+                    "JWT_SIGNING_KID {} names no key of the auth secret",
+                    config.signing_kid
+                ))
+            })?;
+        let signer = TokenSigner::new(
+            &config.signing_kid,
+            key.clone(),
+            &config.issuer,
+            &config.audience,
+            config.access_token_ttl_secs,
+        );
         let store = Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name);
         let notifier = Notifier::new(
             aws_sdk_sesv2::Client::new(sdk),
@@ -48,6 +78,8 @@ impl App {
             store,
             notifier,
             hasher: PasswordHasher::new()?,
+            secrets: Arc::new(secrets),
+            signer,
             clock,
         })
     }

@@ -40,6 +40,31 @@ pub mod keys {
     pub fn send_limit(identifier_key: &str) -> String {
         format!("SENDS#{identifier_key}")
     }
+
+    pub const LOCK: &str = "LOCK";
+    pub const TOKEN: &str = "TOKEN";
+    pub const FAMILY: &str = "FAMILY";
+    pub const OTP: &str = "OTP";
+
+    /// Failed sign-ins of an identifier, whether or not an account holds it.
+    pub fn login_gate(identifier_key: &str) -> String {
+        format!("LOGIN#{identifier_key}")
+    }
+
+    /// A refresh token, by the SHA-256 of its value.
+    pub fn refresh_token(digest: &str) -> String {
+        format!("REFRESH#{digest}")
+    }
+
+    /// A refresh-token family: every token rotated from one sign-in.
+    pub fn family(family_id: &str) -> String {
+        format!("FAMILY#{family_id}")
+    }
+
+    /// A sign-in OTP challenge.
+    pub fn challenge(challenge_id: &str) -> String {
+        format!("CHALLENGE#{challenge_id}")
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,4 +145,53 @@ pub struct RateItem {
     pub sends: Vec<i64>,
     pub version: u64,
     pub expires_at: i64,
+}
+
+/// Consecutive failed sign-ins of one identifier and the lock they caused.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LoginGateItem {
+    pub pk: String,
+    pub sk: String,
+    pub failures: u32,
+    pub locked_until: i64,
+    pub version: u64,
+    pub expires_at: i64,
+}
+
+/// One refresh token, stored by its digest. `rotated_at` is set once, when it is exchanged.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefreshItem {
+    pub pk: String,
+    pub sk: String,
+    pub family_id: String,
+    pub user_id: String,
+    pub created_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotated_at: Option<i64>,
+    /// The family's end: tokens never outlive the sign-in they descend from.
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FamilyItem {
+    pub pk: String,
+    pub sk: String,
+    pub family_id: String,
+    pub user_id: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub revoked: bool,
+}
+
+/// A sign-in OTP sent to an unverified identifier after the right password.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChallengeItem {
+    pub pk: String,
+    pub sk: String,
+    pub user_id: String,
+    pub digest: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub attempts: u32,
+    pub used: bool,
 }

@@ -4,5 +4,8 @@
 mod items;
 mod table;
 
-pub use items::{ClaimItem, CodeItem, RateItem, UserItem, UserStatus, keys};
+pub use items::{
+    ChallengeItem, ClaimItem, CodeItem, FamilyItem, LoginGateItem, RateItem, RefreshItem, UserItem,
+    UserStatus, keys,
+};
 pub use table::{Expr, Store, TxOutcome};

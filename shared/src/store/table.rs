@@ -8,7 +8,9 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -209,6 +211,25 @@ impl Store {
             .build()
             .map_err(AuthError::internal)?;
         Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    /// A condition on an item the transaction does not write.
+    pub fn check(
+        &self,
+        pk: &str,
+        sk: &str,
+        condition: Expr,
+    ) -> Result<TransactWriteItem, AuthError> {
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .key("sk", AttributeValue::S(sk.to_owned()))
+            .condition_expression(condition.text.clone())
+            .set_expression_attribute_names(Expr::merged_names(&[&condition]))
+            .set_expression_attribute_values(Expr::merged_values(&[&condition]))
+            .build()
+            .map_err(AuthError::internal)?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
     }
 
     /// Runs one transaction. A cancellation caused only by concurrent transactions

@@ -80,3 +80,28 @@ pub async fn ensure_sender(ses: &aws_sdk_sesv2::Client, email: &str) -> Result<(
         .await?;
     Ok(())
 }
+
+/// Creates the secret, or stores a new version of it.
+pub async fn put_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    id: &str,
+    value: &str,
+) -> Result<(), Error> {
+    let exists = client.describe_secret().secret_id(id).send().await.is_ok();
+    if exists {
+        client
+            .put_secret_value()
+            .secret_id(id)
+            .secret_string(value)
+            .send()
+            .await?;
+    } else {
+        client
+            .create_secret()
+            .name(id)
+            .secret_string(value)
+            .send()
+            .await?;
+    }
+    Ok(())
+}

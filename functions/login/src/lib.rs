@@ -1,0 +1,16 @@
+//! `POST /login`.
+
+use auth_shared::http;
+use auth_shared::ops::App;
+use auth_shared::ops::login::login;
+use lambda_http::{Body, Request, Response};
+
+pub async fn handle(app: &App, request: Request) -> Response<Body> {
+    http::respond(
+        async {
+            let body = http::json_body(&request)?;
+            Ok(http::ok(&login(app, body).await?))
+        }
+        .await,
+    )
+}

@@ -1,0 +1,74 @@
+//! `GET /.well-known/jwks.json` and `GET /.well-known/openid-configuration`: public data
+//! only. The function serving them is given the public keys (`JWT_PUBLIC_JWKS`), never a
+//! private one.
+
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse};
+use serde_json::{Value, json};
+
+use crate::AuthError;
+
+#[derive(Debug, Clone)]
+pub struct Discovery {
+    pub jwks: JwkSet,
+    pub openid_configuration: Value,
+}
+
+impl Discovery {
+    pub fn from_env() -> Result<Self, AuthError> {
+        let var = |key: &str| {
+            std::env::var(key)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .ok_or_else(|| AuthError::internal(format!("{key} is not set")))
+        };
+        Self::new(&var("ISSUER")?, &var("JWT_PUBLIC_JWKS")?)
+    }
+
+    /// `public_jwks`: a JWK set (`{"keys": [...]}`) or a bare array of RSA public JWKs.
+    pub fn new(issuer: &str, public_jwks: &str) -> Result<Self, AuthError> {
+        let issuer = issuer.trim_end_matches('/');
+        let value: Value = serde_json::from_str(public_jwks)
+            .map_err(|e| AuthError::internal(format!("JWT_PUBLIC_JWKS is not JSON: {e}")))?;
+        let keys = match value {
+            Value::Array(keys) => keys,
+            Value::Object(mut set) => match set.remove("keys") {
+                Some(Value::Array(keys)) => keys,
+                _ => return Err(AuthError::internal("JWT_PUBLIC_JWKS has no `keys` array")),
+            },
+            _ => return Err(AuthError::internal("JWT_PUBLIC_JWKS must be a JWK set")),
+        };
+        let mut set = JwkSet { keys: Vec::new() };
+        for key in keys {
+            let mut jwk: Jwk = serde_json::from_value(key).map_err(|e| {
+                AuthError::internal(format!("JWT_PUBLIC_JWKS holds a bad key: {e}"))
+            })?;
+            let public_rsa = matches!(&jwk.algorithm, AlgorithmParameters::RSA(_));
+            if !public_rsa || jwk.common.key_id.is_none() {
+                return Err(AuthError::internal(
+                    "every published key must be an RSA public JWK with a kid",
+                ));
+            }
+            jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+            jwk.common.key_algorithm = Some(KeyAlgorithm::RS256);
+            set.keys.push(jwk);
+        }
+        if set.keys.is_empty() {
+            return Err(AuthError::internal("JWT_PUBLIC_JWKS publishes no key"));
+        }
+        let openid_configuration = json!({
+            "issuer": issuer,
+            "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+            "token_endpoint": format!("{issuer}/token"),
+            "grant_types_supported": ["refresh_token"],
+            "response_types_supported": ["token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "token_endpoint_auth_methods_supported": ["none"],
+            "claims_supported": ["iss", "sub", "aud", "iat", "exp", "jti"],
+        });
+        Ok(Self {
+            jwks: set,
+            openid_configuration,
+        })
+    }
+}

@@ -1,0 +1,295 @@
+//! `POST /login` and `POST /login/otp`. Unknown users and wrong passwords get the same answer
+//! after the same work. Failures are counted per identifier, whether or not an account holds
+//! it; the n-th consecutive failure (n ≥ 5) locks for min(2^(n−5), 900) seconds. An unverified
+//! identifier with the right password gets an OTP, and the OTP verifies it.
+
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use crate::AuthError;
+use crate::crypto;
+use crate::domain::{Identifier, Password, SmsCode};
+use crate::notify::Outgoing;
+use crate::ops::limits::SendSlot;
+use crate::ops::session::{self, TokenPair};
+use crate::ops::{App, MAX_ROUNDS, find_account, verify};
+use crate::store::{ChallengeItem, Expr, LoginGateItem, TxOutcome, UserItem, keys};
+
+/// Failures before the first lock.
+const FREE_FAILURES: u32 = 5;
+/// The longest lock.
+const MAX_LOCK_SECS: i64 = 900;
+/// How long failures are remembered without a new attempt.
+const GATE_MEMORY_SECS: i64 = 24 * 3600;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtpRequest {
+    pub challenge_id: String,
+    pub otp: String,
+}
+
+/// How long the n-th consecutive failure locks the identifier.
+pub fn lock_secs(failures: u32) -> i64 {
+    if failures < FREE_FAILURES {
+        return 0;
+    }
+    let exponent = (failures - FREE_FAILURES).min(10);
+    (1i64 << exponent).min(MAX_LOCK_SECS)
+}
+
+/// Takes one attempt for an identifier, counting it as a failure until it succeeds, so that
+/// concurrent attempts cannot get more tries than the lock allows.
+async fn take_attempt(app: &App, gate_pk: &str) -> Result<LoginGateItem, AuthError> {
+    for _ in 0..MAX_ROUNDS * 4 {
+        let now = app.now();
+        let current: Option<LoginGateItem> = app.store.get(gate_pk, keys::LOCK).await?;
+        if let Some(gate) = &current
+            && gate.locked_until > now
+        {
+            return Err(AuthError::RateLimited {
+                retry_after: (gate.locked_until - now) as u64,
+            });
+        }
+        let failures = current.as_ref().map_or(0, |g| g.failures) + 1;
+        let locked_until = match lock_secs(failures) {
+            0 => 0,
+            secs => now + secs,
+        };
+        let next = LoginGateItem {
+            pk: gate_pk.to_owned(),
+            sk: keys::LOCK.to_owned(),
+            failures,
+            locked_until,
+            version: current.as_ref().map_or(0, |g| g.version) + 1,
+            expires_at: now.max(locked_until) + GATE_MEMORY_SECS,
+        };
+        let condition = match &current {
+            None => Expr::new("attribute_not_exists(pk)"),
+            Some(gate) => Expr::new("#version = :seen").n(":seen", gate.version),
+        };
+        match app
+            .store
+            .transact(vec![app.store.put(&next, Some(condition))?])
+            .await?
+        {
+            TxOutcome::Committed => return Ok(next),
+            TxOutcome::Cancelled(_) => continue,
+        }
+    }
+    Err(AuthError::internal("login gate kept conflicting"))
+}
+
+/// A success ends the run of failures.
+async fn reset_attempts(app: &App, gate: &LoginGateItem) -> Result<(), AuthError> {
+    app.store
+        .update_if(
+            &gate.pk,
+            keys::LOCK,
+            Expr::new("SET #failures = :zero, #locked_until = :zero, #version = #version + :one")
+                .n(":zero", 0)
+                .n(":one", 1),
+            Expr::new("attribute_exists(pk)"),
+        )
+        .await
+        .map(drop)
+}
+
+#[tracing::instrument(skip_all, fields(user_id))]
+pub async fn login(app: &App, request: LoginRequest) -> Result<TokenPair, AuthError> {
+    let identifier = Identifier::from_pair(request.email.as_deref(), request.phone.as_deref())?;
+    let password = Password::for_login(request.password);
+    let claim_pk = keys::identifier(identifier.kind(), identifier.normalized());
+
+    let gate = take_attempt(app, &keys::login_gate(&claim_pk)).await?;
+    let account = find_account(app, &claim_pk, app.now()).await?;
+    let hash = account.as_ref().map(|u| u.password_hash.as_str());
+    if !app.hasher.verify(&password, hash).await? {
+        tracing::info!(failures = gate.failures, "sign-in failed");
+        return Err(AuthError::InvalidCredentials);
+    }
+    let Some(user) = account else {
+        return Err(AuthError::InvalidCredentials);
+    };
+    tracing::Span::current().record("user_id", user.user_id.as_str());
+    reset_attempts(app, &gate).await?;
+
+    if !user.verified {
+        return Err(challenge(app, &user, &identifier).await?);
+    }
+    session::start(app, &user.user_id).await
+}
+
+/// Sends a sign-in OTP to an unverified identifier and answers `verification_required`.
+async fn challenge(
+    app: &App,
+    user: &UserItem,
+    identifier: &Identifier,
+) -> Result<AuthError, AuthError> {
+    let claim_pk = keys::identifier(identifier.kind(), identifier.normalized());
+    for _ in 0..MAX_ROUNDS {
+        let now = app.now();
+        let slot = SendSlot::take(&app.store, &app.config, &claim_pk, now).await?;
+        let challenge_id = uuid::Uuid::new_v4().to_string();
+        let otp = SmsCode::generate()?;
+        let item = ChallengeItem {
+            pk: keys::challenge(&challenge_id),
+            sk: keys::OTP.to_owned(),
+            user_id: user.user_id.clone(),
+            digest: otp_digest(app, &challenge_id, otp.expose()),
+            created_at: now,
+            expires_at: now + app.config.login_otp_ttl_secs,
+            attempts: 0,
+            used: false,
+        };
+        let items = vec![
+            slot.write(&app.store)?,
+            app.store
+                .put(&item, Some(Expr::new("attribute_not_exists(pk)")))?,
+        ];
+        match app.store.transact(items).await? {
+            TxOutcome::Committed => {}
+            TxOutcome::Cancelled(_) => continue,
+        }
+        let message = match identifier {
+            Identifier::Email(to) => Outgoing::EmailOtp {
+                to: to.clone(),
+                code: otp,
+            },
+            Identifier::Phone(to) => Outgoing::SmsCode {
+                to: to.clone(),
+                code: otp,
+            },
+        };
+        app.notifier
+            .send(&message)
+            .await
+            .map_err(AuthError::DeliveryFailed)?;
+        tracing::info!("sign-in OTP sent to an unverified identifier");
+        return Ok(AuthError::VerificationRequired {
+            challenge_id,
+            channel: identifier.kind().channel(),
+        });
+    }
+    Err(AuthError::internal("sign-in challenge kept conflicting"))
+}
+
+fn otp_digest(app: &App, challenge_id: &str, otp: &str) -> String {
+    crypto::hmac_sha256_hex(
+        &app.secrets.hmac_key,
+        &[
+            b"login-otp\0",
+            challenge_id.as_bytes(),
+            b"\0",
+            otp.as_bytes(),
+        ],
+    )
+}
+
+#[tracing::instrument(skip_all, fields(user_id))]
+pub async fn login_with_otp(app: &App, request: OtpRequest) -> Result<TokenPair, AuthError> {
+    let challenge_id = uuid::Uuid::parse_str(&request.challenge_id)
+        .map_err(|_| AuthError::InvalidCode)?
+        .to_string();
+    let otp = SmsCode::parse(&request.otp)?;
+    let pk = keys::challenge(&challenge_id);
+    let presented = otp_digest(app, &challenge_id, otp.expose());
+    let max_attempts = app.config.max_code_attempts;
+
+    for _ in 0..MAX_ROUNDS {
+        let now = app.now();
+        let Some(challenge) = app.store.get::<ChallengeItem>(&pk, keys::OTP).await? else {
+            return Err(AuthError::InvalidCode);
+        };
+        if challenge.used || challenge.expires_at <= now {
+            return Err(AuthError::InvalidCode);
+        }
+        if challenge.attempts >= max_attempts {
+            return Err(AuthError::TooManyAttempts);
+        }
+        if !bool::from(challenge.digest.as_bytes().ct_eq(presented.as_bytes())) {
+            if verify::count_wrong_attempt(
+                app,
+                &pk,
+                keys::OTP,
+                &challenge.digest,
+                challenge.attempts,
+            )
+            .await?
+            {
+                return Err(AuthError::InvalidCode);
+            }
+            continue;
+        }
+        let Some(user) = app
+            .store
+            .get::<UserItem>(&keys::user(&challenge.user_id), keys::PROFILE)
+            .await?
+            .filter(|u| u.is_live(now))
+        else {
+            return Err(AuthError::InvalidCode);
+        };
+        tracing::Span::current().record("user_id", user.user_id.as_str());
+
+        let mut items = vec![app.store.update(
+            &pk,
+            keys::OTP,
+            Expr::new("SET #used = :yes").bool(":yes", true),
+            Some(
+                Expr::new("#used = :no AND #digest = :digest AND #attempts < :max AND #expires_at > :now")
+                    .bool(":no", false)
+                    .s(":digest", challenge.digest.as_str())
+                    .n(":max", max_attempts)
+                    .n(":now", now),
+            ),
+        )?];
+        // Already verified some other way meanwhile is fine; an expired account is not.
+        items.extend(verify::verify_account(
+            app,
+            &user,
+            Expr::new("attribute_exists(pk) AND (attribute_not_exists(#expires_at) OR #expires_at > :now)")
+                .n(":now", now),
+        )?);
+        match app.store.transact(items).await? {
+            TxOutcome::Committed => {
+                tracing::info!("identifier verified by sign-in OTP");
+                return session::start(app, &user.user_id).await;
+            }
+            TxOutcome::Cancelled(_) => continue,
+        }
+    }
+    Err(AuthError::InvalidCode)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lock_doubles_from_the_fifth_failure_up_to_15_minutes() {
+        let expected = [
+            (1, 0),
+            (4, 0),
+            (5, 1),
+            (6, 2),
+            (7, 4),
+            (10, 32),
+            (14, 512),
+            (15, 900),
+            (40, 900),
+        ];
+        for (failures, secs) in expected {
+            assert_eq!(lock_secs(failures), secs, "failure {failures}");
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! Key material: the HMAC key and the JWT signing keys. In AWS it is one Secrets Manager
+//! secret (`AUTH_SECRET_ID`), fetched once per execution environment; locally it can also be
+//! given inline (`AUTH_SECRET`). Never logged, never in code.
+
+use std::collections::BTreeMap;
+
+use jsonwebtoken::EncodingKey;
+use serde::{Deserialize, Serialize};
+
+use crate::AuthError;
+
+/// The secret's JSON document.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretDocument {
+    /// Keys the HMACs of short codes and the derivation of refresh tokens.
+    pub hmac_key: String,
+    /// `kid` → PKCS#8 PEM of an RSA-2048 (or larger) private key.
+    pub signing_keys: BTreeMap<String, String>,
+}
+
+#[derive(Clone)]
+pub struct Secrets {
+    pub hmac_key: Vec<u8>,
+    /// Every configured key, by `kid`, parsed once.
+    pub signing_keys: BTreeMap<String, EncodingKey>,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Secrets")
+            .field(
+                "signing_kids",
+                &self.signing_keys.keys().collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl Secrets {
+    pub fn from_json(json: &str) -> Result<Self, AuthError> {
+        let doc: SecretDocument = serde_json::from_str(json)
+            .map_err(|e| AuthError::internal(format!("the auth secret is not valid JSON: {e}")))?;
+        Self::from_document(&doc)
+    }
+
+    pub fn from_document(doc: &SecretDocument) -> Result<Self, AuthError> {
+        if doc.hmac_key.len() < 32 {
+            return Err(AuthError::internal("hmac_key must be at least 32 bytes"));
+        }
+        let mut signing_keys = BTreeMap::new();
+        for (kid, pem) in &doc.signing_keys {
+            let key = EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| {
+                AuthError::internal(format!("signing key {kid} is not an RSA PEM: {e}"))
+            })?;
+            signing_keys.insert(kid.clone(), key);
+        }
+        Ok(Self {
+            hmac_key: doc.hmac_key.as_bytes().to_vec(),
+            signing_keys,
+        })
+    }
+
+    /// Reads `AUTH_SECRET_ID` from Secrets Manager, or else `AUTH_SECRET` inline.
+    pub async fn load(sdk: &aws_config::SdkConfig) -> Result<Self, AuthError> {
+        if let Some(id) = std::env::var("AUTH_SECRET_ID")
+            .ok()
+            .filter(|v| !v.is_empty())
+        {
+            let client = aws_sdk_secretsmanager::Client::new(sdk);
+            let out = client
+                .get_secret_value()
+                .secret_id(&id)
+                .send()
+                .await
+                .map_err(|e| AuthError::internal(aws_sdk_secretsmanager::Error::from(e)))?;
+            let json = out
+                .secret_string()
+                .ok_or_else(|| AuthError::internal("the auth secret has no string value"))?;
+            return Self::from_json(json);
+        }
+        match std::env::var("AUTH_SECRET") {
+            Ok(json) if !json.is_empty() => Self::from_json(&json),
+            _ => Err(AuthError::internal(
+                "set AUTH_SECRET_ID (Secrets Manager) or AUTH_SECRET",
+            )),
+        }
+    }
+}

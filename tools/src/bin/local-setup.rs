@@ -1,0 +1,28 @@
+//! `cargo run -p auth-tools --bin local-setup`: prepares the local stack (endpoints from
+//! `AWS_ENDPOINT_URL_*`): the table, the SES sender identity, and the auth secret in Secrets
+//! Manager (from the file `AUTH_SECRET_FILE`, under the name `AUTH_SECRET_ID`). Idempotent.
+
+use auth_tools::setup;
+
+fn env(name: &str) -> Result<String, setup::Error> {
+    std::env::var(name).map_err(|_| format!("{name} is not set").into())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), setup::Error> {
+    let sdk = auth_shared::ops::load_sdk_config().await;
+    let table = env("TABLE_NAME")?;
+    let sender = env("SENDER_EMAIL")?;
+    setup::ensure_table(&aws_sdk_dynamodb::Client::new(&sdk), &table).await?;
+    setup::ensure_sender(&aws_sdk_sesv2::Client::new(&sdk), &sender).await?;
+    let secret_id = env("AUTH_SECRET_ID")?;
+    let secret = std::fs::read_to_string(env("AUTH_SECRET_FILE")?)?;
+    setup::put_secret(
+        &aws_sdk_secretsmanager::Client::new(&sdk),
+        &secret_id,
+        &secret,
+    )
+    .await?;
+    println!("local-setup: table {table}, sender {sender} and secret {secret_id} are ready");
+    Ok(())
+}
