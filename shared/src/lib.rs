@@ -13,6 +13,7 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod notify;
 pub mod ops;

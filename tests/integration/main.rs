@@ -2,6 +2,7 @@
 //! One binary, a module per area; every test uses identifiers no other test uses.
 
 mod confirmation;
+mod events;
 mod registration;
 mod resend;
 mod routes;

@@ -3,6 +3,7 @@
 //! and exports where they listen; the tests fail loudly if they are missing.
 
 pub mod downstream;
+pub mod events;
 pub mod moto;
 
 use std::sync::Arc;

@@ -1,9 +1,11 @@
 //! Creates what the service needs on the local stack: the table (the same shape as
 //! `AuthTable` in template.yaml) and the SES sender identity.
 
+use auth_shared::events::PENDING_INDEX;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    StreamSpecification, StreamViewType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification,
 };
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -21,10 +23,10 @@ pub async fn ensure_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Resu
     if exists {
         return Ok(());
     }
-    let attr = |n: &str| {
+    let attr = |n: &str, t: ScalarAttributeType| {
         AttributeDefinition::builder()
             .attribute_name(n)
-            .attribute_type(ScalarAttributeType::S)
+            .attribute_type(t)
             .build()
     };
     let key = |n: &str, t: KeyType| {
@@ -36,10 +38,24 @@ pub async fn ensure_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Resu
     client
         .create_table()
         .table_name(name)
-        .attribute_definitions(attr("pk")?)
-        .attribute_definitions(attr("sk")?)
+        .attribute_definitions(attr("pk", ScalarAttributeType::S)?)
+        .attribute_definitions(attr("sk", ScalarAttributeType::S)?)
+        .attribute_definitions(attr("outbox_pending", ScalarAttributeType::S)?)
+        .attribute_definitions(attr("pending_since", ScalarAttributeType::N)?)
         .key_schema(key("pk", KeyType::Hash)?)
         .key_schema(key("sk", KeyType::Range)?)
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(PENDING_INDEX)
+                .key_schema(key("outbox_pending", KeyType::Hash)?)
+                .key_schema(key("pending_since", KeyType::Range)?)
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()?,
+        )
         .billing_mode(BillingMode::PayPerRequest)
         .stream_specification(
             StreamSpecification::builder()
@@ -104,4 +120,10 @@ pub async fn put_secret(
             .await?;
     }
     Ok(())
+}
+
+/// Creates the user-events topic (idempotent in SNS) and returns its ARN.
+pub async fn ensure_topic(sns: &aws_sdk_sns::Client, name: &str) -> Result<String, Error> {
+    let out = sns.create_topic().name(name).send().await?;
+    Ok(out.topic_arn.unwrap_or_default())
 }

@@ -99,6 +99,7 @@ pub async fn confirm(
             .s(":code", presented.pk.as_str())
             .s(":active", "active")
             .n(":now", now),
+            now,
         )?);
 
         match app.store.transact(items).await? {

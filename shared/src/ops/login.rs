@@ -253,13 +253,20 @@ pub async fn login_with_otp(app: &App, request: OtpRequest) -> Result<TokenPair,
                     .n(":now", now),
             ),
         )?];
-        // Already verified some other way meanwhile is fine; an expired account is not.
-        items.extend(verify::verify_account(
-            app,
-            &user,
-            Expr::new("attribute_exists(pk) AND (attribute_not_exists(#expires_at) OR #expires_at > :now)")
+        // Verified some other way meanwhile: the OTP still signs in, and no second
+        // `user.verified` is announced. An expired account cannot be verified.
+        if !user.verified {
+            items.extend(verify::verify_account(
+                app,
+                &user,
+                Expr::new(
+                    "#verified = :no AND (attribute_not_exists(#expires_at) OR #expires_at > :now)",
+                )
+                .bool(":no", false)
                 .n(":now", now),
-        )?);
+                now,
+            )?);
+        }
         match app.store.transact(items).await? {
             TxOutcome::Committed => {
                 tracing::info!("identifier verified by sign-in OTP");

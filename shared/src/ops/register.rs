@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::AuthError;
 use crate::domain::{Channel, Identifier, Password, Username};
+use crate::events;
 use crate::ops::codes::{self, IssuedCode};
 use crate::ops::limits::SendSlot;
 use crate::ops::{App, MAX_ROUNDS, claim_is_taken};
@@ -167,6 +168,13 @@ async fn deliver_and_commit(
             Some(owned()),
         )?);
     }
+    // Announced in the commit itself: a rolled-back registration announces nothing.
+    items.push(events::outbox_put(
+        &app.store,
+        events::USER_CREATED,
+        &written.user,
+        now,
+    )?);
     match app.store.transact(items).await? {
         TxOutcome::Committed => {
             tracing::info!(%user_id, ?channel, latency_s = now - written.user.created_at, "registration committed");

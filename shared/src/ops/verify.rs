@@ -5,6 +5,7 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 
 use crate::AuthError;
 use crate::domain::IdentifierKind;
+use crate::events;
 use crate::ops::App;
 use crate::store::{Expr, UserItem, keys};
 
@@ -36,12 +37,14 @@ pub fn kind_of(user: &UserItem) -> Result<IdentifierKind, AuthError> {
         .ok_or_else(|| AuthError::internal("user item with an unknown identifier type"))
 }
 
-/// The writes that verify `user`: the account and its claims stop expiring. `condition` is
-/// what must still hold of the account for the verification to count.
+/// The writes that verify `user`: the account and its claims stop expiring, and a
+/// `user.verified` event is recorded. `condition` is what must still hold of the account for
+/// the verification to count.
 pub fn verify_account(
     app: &App,
     user: &UserItem,
     condition: Expr,
+    now: i64,
 ) -> Result<Vec<TransactWriteItem>, AuthError> {
     let kind = kind_of(user)?;
     let mut items = vec![app.store.update(
@@ -65,5 +68,11 @@ pub fn verify_account(
             Some(Expr::new("#user_id = :uid").s(":uid", user.user_id.as_str())),
         )?);
     }
+    items.push(events::outbox_put(
+        &app.store,
+        events::USER_VERIFIED,
+        user,
+        now,
+    )?);
     Ok(items)
 }

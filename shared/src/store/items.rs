@@ -61,6 +61,13 @@ pub mod keys {
         format!("FAMILY#{family_id}")
     }
 
+    pub const EVENT: &str = "EVENT";
+
+    /// An outbox item: one event to publish.
+    pub fn outbox(event_id: &str) -> String {
+        format!("OUTBOX#{event_id}")
+    }
+
     /// A sign-in OTP challenge.
     pub fn challenge(challenge_id: &str) -> String {
         format!("CHALLENGE#{challenge_id}")

@@ -1,6 +1,7 @@
 //! `cargo run -p auth-tools --bin local-setup`: prepares the local stack (endpoints from
 //! `AWS_ENDPOINT_URL_*`): the table, the SES sender identity, and the auth secret in Secrets
-//! Manager (from the file `AUTH_SECRET_FILE`, under the name `AUTH_SECRET_ID`). Idempotent.
+//! Manager (from the file `AUTH_SECRET_FILE`, under the name `AUTH_SECRET_ID`), and the SNS
+//! topic `USER_EVENTS_TOPIC_ARN`. Idempotent.
 
 use auth_tools::setup;
 
@@ -23,6 +24,14 @@ async fn main() -> Result<(), setup::Error> {
         &secret,
     )
     .await?;
-    println!("local-setup: table {table}, sender {sender} and secret {secret_id} are ready");
+    let topic_arn = env("USER_EVENTS_TOPIC_ARN")?;
+    let topic_name = topic_arn.rsplit(':').next().unwrap_or_default();
+    let created = setup::ensure_topic(&aws_sdk_sns::Client::new(&sdk), topic_name).await?;
+    if created != topic_arn {
+        return Err(format!("created topic {created}, expected {topic_arn}").into());
+    }
+    println!(
+        "local-setup: table {table}, sender {sender}, secret {secret_id} and topic {topic_name} are ready"
+    );
     Ok(())
 }

@@ -1,0 +1,278 @@
+//! New users reach other services through an outbox: the event is written in the same
+//! transaction as the change it announces, stays pending until it is published to the SNS
+//! topic (by the stream consumer, or by the sweeper when the stream record was missed), and
+//! then expires. Delivery is at least once; `event_id` lets a subscriber deduplicate.
+
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use aws_sdk_sns::types::MessageAttributeValue;
+use serde::{Deserialize, Serialize};
+
+use crate::store::{Expr, Store, UserItem, keys};
+use crate::{AuthError, Clock};
+
+pub const USER_CREATED: &str = "user.created";
+pub const USER_VERIFIED: &str = "user.verified";
+/// The sparse index that lists outbox items still waiting to be published.
+pub const PENDING_INDEX: &str = "outbox-pending";
+const PENDING: &str = "PENDING";
+/// How long a published item stays in the table for inspection before TTL removes it.
+const PUBLISHED_RETENTION_SECS: i64 = 7 * 24 * 3600;
+
+/// The event body subscribers receive, version 1. Only what a subscriber needs to create its
+/// own record: no email, phone, password hash or code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserEvent {
+    pub event_id: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub version: u32,
+    /// RFC 3339, UTC.
+    pub occurred_at: String,
+    pub user_id: String,
+    /// `"email"` or `"phone"`.
+    pub identifier_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OutboxItem {
+    pub pk: String,
+    pub sk: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub user_id: String,
+    /// The message as published, fixed when the event is written.
+    pub payload: String,
+    /// `"pending"` or `"published"`.
+    pub status: String,
+    pub created_at: i64,
+    /// Partition key of [`PENDING_INDEX`]; removed on publication, so the index only holds
+    /// what is pending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbox_pending: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_since: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+}
+
+impl OutboxItem {
+    pub fn event(&self) -> Result<UserEvent, AuthError> {
+        serde_json::from_str(&self.payload).map_err(AuthError::internal)
+    }
+}
+
+/// The transaction item that records `event_type` for `user`, pending.
+pub fn outbox_put(
+    store: &Store,
+    event_type: &str,
+    user: &UserItem,
+    now: i64,
+) -> Result<TransactWriteItem, AuthError> {
+    let event = UserEvent {
+        event_id: uuid::Uuid::new_v4().to_string(),
+        event_type: event_type.to_owned(),
+        version: 1,
+        occurred_at: rfc3339(now),
+        user_id: user.user_id.clone(),
+        identifier_type: user.identifier_type.clone(),
+        username: user.username.clone(),
+    };
+    let item = OutboxItem {
+        pk: keys::outbox(&event.event_id),
+        sk: keys::EVENT.to_owned(),
+        event_id: event.event_id.clone(),
+        event_type: event_type.to_owned(),
+        user_id: user.user_id.clone(),
+        payload: serde_json::to_string(&event).map_err(AuthError::internal)?,
+        status: "pending".to_owned(),
+        created_at: now,
+        outbox_pending: Some(PENDING.to_owned()),
+        pending_since: Some(now),
+        published_at: None,
+        expires_at: None,
+    };
+    store.put(&item, Some(Expr::new("attribute_not_exists(pk)")))
+}
+
+/// Publishes outbox items to the topic and marks them published.
+#[derive(Clone)]
+pub struct Publisher {
+    store: Store,
+    sns: aws_sdk_sns::Client,
+    topic_arn: String,
+    clock: std::sync::Arc<dyn Clock>,
+}
+
+impl Publisher {
+    pub fn new(
+        store: Store,
+        sns: aws_sdk_sns::Client,
+        topic_arn: &str,
+        clock: std::sync::Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            store,
+            sns,
+            topic_arn: topic_arn.to_owned(),
+            clock,
+        }
+    }
+
+    /// From `TABLE_NAME` and `USER_EVENTS_TOPIC_ARN`.
+    pub async fn from_env() -> Result<Self, AuthError> {
+        let var = |key: &str| {
+            std::env::var(key)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| AuthError::internal(format!("{key} is not set")))
+        };
+        let sdk = crate::ops::load_sdk_config().await;
+        Ok(Self::new(
+            Store::new(aws_sdk_dynamodb::Client::new(&sdk), var("TABLE_NAME")?),
+            aws_sdk_sns::Client::new(&sdk),
+            &var("USER_EVENTS_TOPIC_ARN")?,
+            std::sync::Arc::new(crate::SystemClock),
+        ))
+    }
+
+    /// Publishes one item (again, if it was already) with an `event_type` attribute that
+    /// subscriptions filter on, then marks it published.
+    #[tracing::instrument(skip_all, fields(event_id = %item.event_id, event_type = %item.event_type))]
+    pub async fn publish(&self, item: &OutboxItem) -> Result<(), AuthError> {
+        let attribute = MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(&item.event_type)
+            .build()
+            .map_err(AuthError::internal)?;
+        self.sns
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .message(&item.payload)
+            .message_attributes("event_type", attribute)
+            .send()
+            .await
+            .map_err(|e| AuthError::internal(aws_sdk_sns::Error::from(e)))?;
+        let now = self.clock.now();
+        self.store
+            .update_if(
+                &item.pk,
+                keys::EVENT,
+                Expr::new(
+                    "SET #status = :published, #published_at = :now, #expires_at = :expires \
+                     REMOVE #outbox_pending, #pending_since",
+                )
+                .s(":published", "published")
+                .n(":now", now)
+                .n(":expires", now + PUBLISHED_RETENTION_SECS),
+                Expr::new("attribute_exists(pk)"),
+            )
+            .await?;
+        tracing::info!("event published");
+        Ok(())
+    }
+
+    /// Publishes what has been pending for at least `min_age_secs`, oldest first, at most
+    /// `limit` items. Returns how many were published; stops at the first failure.
+    pub async fn sweep(&self, min_age_secs: i64, limit: usize) -> Result<usize, AuthError> {
+        let cutoff = self.clock.now() - min_age_secs;
+        let mut published = 0;
+        let mut start = None;
+        loop {
+            let page = self
+                .store
+                .client()
+                .query()
+                .table_name(self.store.table())
+                .index_name(PENDING_INDEX)
+                .key_condition_expression("outbox_pending = :pending AND pending_since <= :cutoff")
+                .expression_attribute_values(":pending", AttributeValue::S(PENDING.to_owned()))
+                .expression_attribute_values(":cutoff", AttributeValue::N(cutoff.to_string()))
+                .set_exclusive_start_key(start)
+                .limit(100)
+                .send()
+                .await
+                .map_err(|e| AuthError::internal(aws_sdk_dynamodb::Error::from(e)))?;
+            for raw in page.items.unwrap_or_default() {
+                let item: OutboxItem = serde_dynamo::from_item(raw).map_err(AuthError::internal)?;
+                self.publish(&item).await?;
+                published += 1;
+                if published >= limit {
+                    return Ok(published);
+                }
+            }
+            match page.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(published),
+            }
+        }
+    }
+}
+
+/// `2026-11-22T00:40:00Z` from epoch seconds (days-to-civil, proleptic Gregorian).
+pub fn rfc3339(epoch_secs: i64) -> String {
+    let days = epoch_secs.div_euclid(86_400);
+    let secs = epoch_secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_rfc3339_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_307_045), "2026-11-22T00:24:05Z");
+        assert_eq!(rfc3339(4_107_542_399), "2100-02-28T23:59:59Z");
+    }
+
+    #[test]
+    fn events_carry_no_personal_data() {
+        let event = UserEvent {
+            event_id: "e".into(),
+            event_type: USER_CREATED.into(),
+            version: 1,
+            occurred_at: rfc3339(0),
+            user_id: "u".into(),
+            identifier_type: "email".into(),
+            username: None,
+        };
+        let json: serde_json::Value = serde_json::to_value(&event).unwrap();
+        let keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "event_id",
+                "identifier_type",
+                "occurred_at",
+                "type",
+                "user_id",
+                "version"
+            ]
+        );
+    }
+}
