@@ -1,0 +1,263 @@
+//! Loopback stand-ins: the AWS services the functions call (DynamoDB, SES v2, SNS, Secrets
+//! Manager) answered from memory, and the Lambda Runtime API that feeds them events.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde_json::{Value, json};
+use tokio::sync::{Notify, mpsc};
+
+use crate::http::{Handler, Request, Response, serve};
+
+/// What the fake table returns for accounts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Account {
+    /// No account holds the identifier.
+    Absent,
+    Verified,
+    Unverified,
+}
+
+pub struct AwsState {
+    pub secret_json: String,
+    pub password_hash: String,
+    pub account: Mutex<Account>,
+    last_code_pk: Mutex<String>,
+}
+
+impl AwsState {
+    pub fn new(secret_json: String, password_hash: String) -> Arc<Self> {
+        Arc::new(Self {
+            secret_json,
+            password_hash,
+            account: Mutex::new(Account::Verified),
+            last_code_pk: Mutex::new(String::new()),
+        })
+    }
+}
+
+fn s(v: &str) -> Value {
+    json!({ "S": v })
+}
+
+fn n(v: i64) -> Value {
+    json!({ "N": v.to_string() })
+}
+
+fn get_item(state: &AwsState, body: &Value) -> Value {
+    let pk = body["Key"]["pk"]["S"].as_str().unwrap_or_default();
+    let sk = body["Key"]["sk"]["S"].as_str().unwrap_or_default();
+    let far = 4_000_000_000i64;
+    let now = auth_shared::Clock::now(&auth_shared::SystemClock);
+    let account = *state.account.lock().unwrap_or_else(|e| e.into_inner());
+    let item = if (pk.starts_with("EMAIL#") || pk.starts_with("PHONE#")) && sk == "CLAIM" {
+        if account == Account::Absent {
+            return json!({});
+        }
+        json!({ "pk": s(pk), "sk": s(sk), "user_id": s("bench-user") })
+    } else if pk.starts_with("USER#") {
+        let verified = account == Account::Verified;
+        let code_pk = state
+            .last_code_pk
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let mut user = json!({
+            "pk": s(pk), "sk": s("PROFILE"), "user_id": s("bench-user"),
+            "identifier_type": s("email"), "identifier": s("bench@example.com"),
+            "address": s("bench@example.com"), "password_hash": s(&state.password_hash),
+            "status": s("active"), "verified": { "BOOL": verified }, "created_at": n(now),
+            "code_pk": s(&code_pk),
+        });
+        if !verified {
+            user["expires_at"] = n(far);
+        }
+        user
+    } else if let Some(digest) = pk.strip_prefix("CODE#") {
+        *state.last_code_pk.lock().unwrap_or_else(|e| e.into_inner()) = pk.to_owned();
+        json!({
+            "pk": s(pk), "sk": s("CODE"), "user_id": s("bench-user"), "digest": s(digest),
+            "created_at": n(now), "expires_at": n(far), "attempts": n(0), "used": { "BOOL": false },
+        })
+    } else if pk.starts_with("REFRESH#") {
+        json!({
+            "pk": s(pk), "sk": s("TOKEN"), "family_id": s("bench-family"), "user_id": s("bench-user"),
+            "created_at": n(now), "expires_at": n(far),
+        })
+    } else if pk.starts_with("FAMILY#") {
+        json!({
+            "pk": s(pk), "sk": s("FAMILY"), "family_id": s("bench-family"), "user_id": s("bench-user"),
+            "created_at": n(now), "expires_at": n(far), "revoked": { "BOOL": false },
+        })
+    } else if pk.starts_with("CHALLENGE#") {
+        json!({
+            "pk": s(pk), "sk": s("OTP"), "user_id": s("bench-user"), "digest": s("not-the-digest"),
+            "created_at": n(now), "expires_at": n(far), "attempts": n(0), "used": { "BOOL": false },
+        })
+    } else {
+        return json!({});
+    };
+    json!({ "Item": item })
+}
+
+/// Serves every AWS API the functions call; returns the port.
+pub async fn aws(state: Arc<AwsState>) -> std::io::Result<u16> {
+    let handler: Handler = Arc::new(move |request: Request| {
+        let state = Arc::clone(&state);
+        Box::pin(async move {
+            let target = request
+                .headers
+                .get("x-amz-target")
+                .cloned()
+                .unwrap_or_default();
+            let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+            let ddb = |v: Value| Response::new(200, "application/x-amz-json-1.0", v.to_string());
+            match target.as_str() {
+                "DynamoDB_20120810.GetItem" => ddb(get_item(&state, &body)),
+                "DynamoDB_20120810.Query" => {
+                    ddb(json!({ "Items": [], "Count": 0, "ScannedCount": 0 }))
+                }
+                t if t.starts_with("DynamoDB_20120810.") => ddb(json!({})),
+                "secretsmanager.GetSecretValue" => Response::new(
+                    200,
+                    "application/x-amz-json-1.1",
+                    json!({
+                        "ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:bench",
+                        "Name": "bench", "SecretString": state.secret_json, "VersionId": "v1",
+                        "VersionStages": ["AWSCURRENT"],
+                    })
+                    .to_string(),
+                ),
+                _ if request.path.starts_with("/v2/email/outbound-emails") => Response::new(
+                    200,
+                    "application/json",
+                    json!({ "MessageId": "bench" }).to_string(),
+                ),
+                _ if String::from_utf8_lossy(&request.body).contains("Action=Publish") => {
+                    Response::new(
+                        200,
+                        "text/xml",
+                        "<PublishResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\"><PublishResult>\
+                     <MessageId>bench</MessageId></PublishResult><ResponseMetadata><RequestId>r</RequestId>\
+                     </ResponseMetadata></PublishResponse>",
+                    )
+                }
+                _ => Response::new(
+                    400,
+                    "application/json",
+                    format!(
+                        "{{\"message\":\"unexpected {} {}\"}}",
+                        request.method, request.path
+                    ),
+                ),
+            }
+        })
+    });
+    serve(handler).await
+}
+
+/// One finished invocation: the status the function answered and how long it took from
+/// handing out the event to receiving the response.
+pub struct Invocation {
+    pub status: u16,
+    pub micros: f64,
+    pub body: String,
+}
+
+/// The Runtime API: `next` hands out queued events (or, in init mode, only reports that the
+/// function asked for one), `response` reports back.
+pub struct RuntimeApi {
+    pub port: u16,
+    queue: Arc<Mutex<VecDeque<String>>>,
+    ready: Arc<Notify>,
+    pub first_poll: mpsc::UnboundedReceiver<Instant>,
+    pub done: mpsc::UnboundedReceiver<Invocation>,
+}
+
+impl RuntimeApi {
+    pub async fn start() -> std::io::Result<Self> {
+        let queue: Arc<Mutex<VecDeque<String>>> = Arc::new(Mutex::new(VecDeque::new()));
+        let ready = Arc::new(Notify::new());
+        let started: Arc<Mutex<std::collections::HashMap<String, Instant>>> = Arc::default();
+        let (poll_tx, first_poll) = mpsc::unbounded_channel();
+        let (done_tx, done) = mpsc::unbounded_channel();
+        let handler: Handler = {
+            let queue = Arc::clone(&queue);
+            let ready = Arc::clone(&ready);
+            Arc::new(move |request: Request| {
+                let queue = Arc::clone(&queue);
+                let ready = Arc::clone(&ready);
+                let started = Arc::clone(&started);
+                let poll_tx = poll_tx.clone();
+                let done_tx = done_tx.clone();
+                Box::pin(async move {
+                    if request.path.ends_with("/invocation/next") {
+                        let _ = poll_tx.send(Instant::now());
+                        let event = loop {
+                            let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
+                            match next {
+                                Some(event) => break event,
+                                None => ready.notified().await,
+                            }
+                        };
+                        let id = uuid::Uuid::new_v4().to_string();
+                        started
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(id.clone(), Instant::now());
+                        Response::new(200, "application/json", event)
+                            .header("lambda-runtime-aws-request-id", &id)
+                            .header("lambda-runtime-deadline-ms", "99999999999999")
+                            .header(
+                                "lambda-runtime-invoked-function-arn",
+                                "arn:aws:lambda:us-east-1:123456789012:function:bench",
+                            )
+                    } else if let Some(rest) =
+                        request.path.strip_prefix("/2018-06-01/runtime/invocation/")
+                    {
+                        let id = rest.split('/').next().unwrap_or_default();
+                        let start = started.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+                        let status = serde_json::from_slice::<Value>(&request.body)
+                            .ok()
+                            .and_then(|v| v["statusCode"].as_u64())
+                            .unwrap_or(if rest.ends_with("/error") { 599 } else { 0 })
+                            as u16;
+                        if let Some(start) = start {
+                            let micros = start.elapsed().as_secs_f64() * 1e6;
+                            let body = String::from_utf8_lossy(&request.body).into_owned();
+                            let _ = done_tx.send(Invocation {
+                                status,
+                                micros,
+                                body,
+                            });
+                        }
+                        Response::new(202, "application/json", "{}")
+                    } else {
+                        eprintln!(
+                            "runtime stand-in: unexpected {} {}",
+                            request.method, request.path
+                        );
+                        Response::new(404, "application/json", "{}")
+                    }
+                })
+            })
+        };
+        let port = serve(handler).await?;
+        Ok(Self {
+            port,
+            queue,
+            ready,
+            first_poll,
+            done,
+        })
+    }
+
+    pub fn push(&self, event: String) {
+        self.queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_back(event);
+        self.ready.notify_one();
+    }
+}
