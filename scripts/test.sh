@@ -46,6 +46,10 @@ for function in $(sed -n 's/.*function = "\([^"]*\)".*/\1/p' Cargo.toml | sort -
     -H 'content-type: application/json' -d '{}' || true
 done
 
+step "benchmark harness smoke run (timings are not asserted)"
+"${CARGO_TARGET_DIR:-target}/debug/auth-bench" lambda "${CARGO_TARGET_DIR:-target}/debug" 10 >"$STACK_LOG_DIR/bench-smoke.txt"
+tail -n 12 "$STACK_LOG_DIR/bench-smoke.txt" >&2
+
 step "tests"
 status=0
 # Many threads: several end-to-end tests wait out a real one-minute send limit side by side.
