@@ -176,7 +176,8 @@ impl Publisher {
     }
 
     /// Publishes what has been pending for at least `min_age_secs`, oldest first, at most
-    /// `limit` items. Returns how many were published; stops at the first failure.
+    /// `limit` items. Returns how many were published. An item that fails is logged and
+    /// skipped, so one bad item cannot hold back the others; it is tried again next run.
     pub async fn sweep(&self, min_age_secs: i64, limit: usize) -> Result<usize, AuthError> {
         let cutoff = self.clock.now() - min_age_secs;
         let mut published = 0;
@@ -197,9 +198,16 @@ impl Publisher {
                 .await
                 .map_err(|e| AuthError::internal(aws_sdk_dynamodb::Error::from(e)))?;
             for raw in page.items.unwrap_or_default() {
-                let item: OutboxItem = serde_dynamo::from_item(raw).map_err(AuthError::internal)?;
-                self.publish(&item).await?;
-                published += 1;
+                let outcome = match serde_dynamo::from_item::<_, OutboxItem>(raw) {
+                    Ok(item) => self.publish(&item).await,
+                    Err(e) => Err(AuthError::internal(e)),
+                };
+                match outcome {
+                    Ok(()) => published += 1,
+                    Err(error) => {
+                        tracing::error!(%error, "sweeper could not publish an outbox item")
+                    }
+                }
                 if published >= limit {
                     return Ok(published);
                 }

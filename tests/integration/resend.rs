@@ -125,3 +125,24 @@ async fn unknown_identifiers_are_not_found() {
     };
     assert_eq!(code(resend_code(&t.app, both).await), "invalid_request");
 }
+
+#[tokio::test]
+async fn a_resend_that_cannot_be_delivered_leaves_the_previous_code_working() {
+    let t = TestApp::new().await;
+    let phone = unique_phone();
+    let (_, first) = registered_phone(&t, &phone).await;
+    let broken = TestApp::with_dead_sns().await;
+    broken.clock.advance(60);
+    assert_eq!(
+        code(resend_code(&broken.app, for_phone(&phone)).await),
+        "delivery_failed"
+    );
+    // The failed send still counts against the limit.
+    assert_eq!(
+        code(resend_code(&broken.app, for_phone(&phone)).await),
+        "rate_limited"
+    );
+    confirm(&t.app, &first, phone_body(&phone))
+        .await
+        .expect("the code that was delivered still works");
+}

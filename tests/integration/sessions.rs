@@ -189,3 +189,24 @@ async fn access_tokens_carry_the_contract_claims_and_expire() {
     let err = verify(&stale, &published_keys(), &config.issuer, &config.audience).unwrap_err();
     assert!(err.contains("Expired"), "{err}");
 }
+
+#[tokio::test]
+async fn a_duplicate_refresh_after_logout_is_refused_even_within_the_grace_window() {
+    let t = TestApp::new().await;
+    let first = signed_in(&t).await;
+    let second = refresh(&t.app, exchange(&first.refresh_token))
+        .await
+        .unwrap();
+    logout(
+        &t.app,
+        LogoutRequest {
+            refresh_token: second.refresh_token,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        code(refresh(&t.app, exchange(&first.refresh_token)).await),
+        "invalid_grant"
+    );
+}

@@ -8,6 +8,7 @@ use aws_sdk_sns::types::MessageAttributeValue;
 use crate::Config;
 use crate::domain::{EmailAddress, EmailCode, PhoneNumber, SmsCode};
 use crate::error::BoxError;
+use aws_sdk_sesv2::error::ProvideErrorMetadata;
 
 pub use templates::Email;
 
@@ -16,8 +17,10 @@ pub use templates::Email;
 pub enum Outgoing {
     /// A confirmation link by email.
     ConfirmLink { to: EmailAddress, code: EmailCode },
-    /// A 6-digit code by SMS (registration, resend, sign-in).
+    /// A 6-digit confirmation code by SMS (registration, resend).
     SmsCode { to: PhoneNumber, code: SmsCode },
+    /// A 6-digit sign-in code by SMS.
+    SmsOtp { to: PhoneNumber, code: SmsCode },
     /// A 6-digit sign-in code by email.
     EmailOtp { to: EmailAddress, code: SmsCode },
 }
@@ -60,6 +63,11 @@ impl Notifier {
                 let text = templates::sms_code(code.expose(), self.sms_code_ttl_secs);
                 self.send_sms(to, &text).await
             }
+            Outgoing::SmsOtp { to, code } => {
+                tracing::Span::current().record("channel", "sms");
+                let text = templates::sms_code(code.expose(), self.login_otp_ttl_secs);
+                self.send_sms(to, &text).await
+            }
             Outgoing::EmailOtp { to, code } => {
                 tracing::Span::current().record("channel", "email");
                 let email = templates::sign_in_code(code.expose(), self.login_otp_ttl_secs);
@@ -86,7 +94,7 @@ impl Notifier {
             .content(EmailContent::builder().simple(message).build())
             .send()
             .await
-            .map_err(aws_sdk_sesv2::Error::from)?;
+            .map_err(|e| redacted("SES SendEmail", &aws_sdk_sesv2::Error::from(e)))?;
         Ok(())
     }
 
@@ -102,7 +110,16 @@ impl Notifier {
             .message_attributes("AWS.SNS.SMS.SMSType", transactional)
             .send()
             .await
-            .map_err(aws_sdk_sns::Error::from)?;
+            .map_err(|e| redacted("SNS Publish", &aws_sdk_sns::Error::from(e)))?;
         Ok(())
     }
+}
+
+/// A delivery error fit for logs: the service's error code, never its message, which can
+/// quote the recipient's address or number.
+fn redacted(operation: &str, err: &(impl ProvideErrorMetadata + std::fmt::Display)) -> BoxError {
+    let code = err
+        .code()
+        .map_or_else(|| "no answer from the service".to_owned(), str::to_owned);
+    format!("{operation} failed: {code}").into()
 }

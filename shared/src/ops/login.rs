@@ -53,7 +53,16 @@ pub fn lock_secs(failures: u32) -> i64 {
 async fn take_attempt(app: &App, gate_pk: &str) -> Result<LoginGateItem, AuthError> {
     for _ in 0..MAX_ROUNDS * 4 {
         let now = app.now();
-        let current: Option<LoginGateItem> = app.store.get(gate_pk, keys::LOCK).await?;
+        let stored: Option<LoginGateItem> = app.store.get(gate_pk, keys::LOCK).await?;
+        // A gate past its expiry (TTL deletion lags) remembers nothing, but keeps its version
+        // for the condition below.
+        let current = stored.map(|mut gate| {
+            if gate.expires_at <= now {
+                gate.failures = 0;
+                gate.locked_until = 0;
+            }
+            gate
+        });
         if let Some(gate) = &current
             && gate.locked_until > now
         {
@@ -125,7 +134,9 @@ pub async fn login(app: &App, request: LoginRequest) -> Result<TokenPair, AuthEr
     reset_attempts(app, &gate).await?;
 
     if !user.verified {
-        return Err(challenge(app, &user, &identifier).await?);
+        // The OTP goes where the account's codes go: the address as registered.
+        let stored = verify::stored_identifier(&user)?;
+        return Err(challenge(app, &user, &stored).await?);
     }
     session::start(app, &user.user_id).await
 }
@@ -166,7 +177,7 @@ async fn challenge(
                 to: to.clone(),
                 code: otp,
             },
-            Identifier::Phone(to) => Outgoing::SmsCode {
+            Identifier::Phone(to) => Outgoing::SmsOtp {
                 to: to.clone(),
                 code: otp,
             },

@@ -95,8 +95,11 @@ static AWS_ROOT_CAS: &str = include_str!("../../data/aws-root-cas.pem");
 
 /// An HTTPS client trusting only the bundled AWS roots: no filesystem scan at cold start.
 fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
-    use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider::CryptoMode};
-    let builder = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::AwsLc));
+    use aws_smithy_http_client::tls::{
+        Provider, TlsContext, TrustStore, rustls_provider::CryptoMode,
+    };
+    let builder =
+        aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::AwsLc));
     let trust = TrustStore::empty().with_pem_certificate(AWS_ROOT_CAS.as_bytes());
     match TlsContext::builder().with_trust_store(trust).build() {
         Ok(tls) => builder.tls_context(tls).build_https(),

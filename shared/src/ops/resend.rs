@@ -6,8 +6,8 @@ use crate::AuthError;
 use crate::domain::{Channel, Identifier};
 use crate::ops::codes;
 use crate::ops::limits::SendSlot;
-use crate::ops::{App, MAX_ROUNDS, find_account};
-use crate::store::{Expr, TxOutcome, keys};
+use crate::ops::{App, MAX_ROUNDS, find_account, verify};
+use crate::store::{CodeItem, Expr, TxOutcome, UserItem, keys};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,7 +37,15 @@ pub async fn resend_code(app: &App, request: ResendRequest) -> Result<Resent, Au
             return Err(AuthError::AlreadyVerified);
         }
         let slot = SendSlot::take(&app.store, &app.config, &claim_pk, now).await?;
-        let issued = codes::issue(app, &identifier, &user.user_id, now)?;
+        // The code goes where the account's codes go: the address as registered.
+        let recipient = verify::stored_identifier(&user)?;
+        let issued = codes::issue(app, &recipient, &user.user_id, now)?;
+        // An SMS code replaces the phone's code item in place: keep it to put it back if
+        // the new one cannot be delivered.
+        let replaced: Option<CodeItem> = match &user.code_pk {
+            Some(pk) if *pk == issued.item.pk => app.store.get(pk, keys::CODE).await?,
+            _ => None,
+        };
         let items = vec![
             slot.write(&app.store)?,
             app.store.update(
@@ -56,12 +64,15 @@ pub async fn resend_code(app: &App, request: ResendRequest) -> Result<Resent, Au
         match app.store.transact(items).await? {
             TxOutcome::Committed => {
                 tracing::Span::current().record("user_id", user.user_id.as_str());
-                // The previous code no longer verifies; a failed send leaves the new one
-                // stored but unknown to the user, who may ask again after the cooldown.
-                app.notifier
-                    .send(&issued.message)
-                    .await
-                    .map_err(AuthError::DeliveryFailed)?;
+                if let Err(err) = app.notifier.send(&issued.message).await {
+                    // The new code never arrived: the previous one keeps working. The send
+                    // still counts against the limit.
+                    if let Err(restore) = restore_previous(app, &user, &issued.item, replaced).await
+                    {
+                        tracing::error!(error = %restore, "could not restore the previous code");
+                    }
+                    return Err(AuthError::DeliveryFailed(err));
+                }
                 tracing::info!("confirmation code resent");
                 return Ok(Resent {
                     channel: identifier.kind().channel(),
@@ -73,4 +84,39 @@ pub async fn resend_code(app: &App, request: ResendRequest) -> Result<Resent, Au
     Err(AuthError::internal(
         "resend kept conflicting with concurrent writes",
     ))
+}
+
+/// Undoes a resend whose code could not be delivered, unless something newer happened.
+async fn restore_previous(
+    app: &App,
+    user: &UserItem,
+    issued: &CodeItem,
+    replaced: Option<CodeItem>,
+) -> Result<(), AuthError> {
+    let mut items = vec![];
+    if let Some(previous_pk) = &user.code_pk {
+        items.push(app.store.update(
+            &user.pk,
+            keys::PROFILE,
+            Expr::new("SET #code_pk = :previous").s(":previous", previous_pk.as_str()),
+            Some(Expr::new("#code_pk = :issued").s(":issued", issued.pk.as_str())),
+        )?);
+    }
+    match replaced {
+        Some(previous) => items.push(app.store.put(
+            &previous,
+            Some(Expr::new("#digest = :issued").s(":issued", issued.digest.as_str())),
+        )?),
+        None => items.push(app.store.delete(
+            &issued.pk,
+            keys::CODE,
+            Some(Expr::new("#digest = :issued").s(":issued", issued.digest.as_str())),
+        )?),
+    }
+    match app.store.transact(items).await? {
+        TxOutcome::Committed => Ok(()),
+        TxOutcome::Cancelled(reasons) => Err(AuthError::internal(format!(
+            "restore cancelled: {reasons:?}"
+        ))),
+    }
 }

@@ -179,9 +179,22 @@ pub async fn refresh(app: &App, request: RefreshRequest) -> Result<TokenPair, Au
                     TxOutcome::Cancelled(_) => continue,
                 }
             }
-            // The same refresh again, moments later (two tabs): the same child, no harm done.
+            // The same refresh again, moments later (two tabs): the same child, no harm done,
+            // unless the family was revoked since it was read.
             Some(rotated_at) if now - rotated_at <= app.config.refresh_grace_secs => {
-                return pair(app, &family.user_id, child, family.expires_at, now);
+                let alive = app.store.check(
+                    &family_pk,
+                    keys::FAMILY,
+                    Expr::new("#revoked = :no AND #expires_at > :now")
+                        .bool(":no", false)
+                        .n(":now", now),
+                )?;
+                return match app.store.transact(vec![alive]).await? {
+                    TxOutcome::Committed => {
+                        pair(app, &family.user_id, child, family.expires_at, now)
+                    }
+                    TxOutcome::Cancelled(_) => Err(AuthError::InvalidGrant),
+                };
             }
             // A rotated token used again: it may have been stolen. End the whole family.
             Some(_) => {

@@ -37,6 +37,15 @@ pub fn kind_of(user: &UserItem) -> Result<IdentifierKind, AuthError> {
         .ok_or_else(|| AuthError::internal("user item with an unknown identifier type"))
 }
 
+/// The identifier an account was registered with, as registered (codes go there).
+pub fn stored_identifier(user: &UserItem) -> Result<crate::domain::Identifier, AuthError> {
+    let address = Some(user.address.as_str());
+    match kind_of(user)? {
+        IdentifierKind::Email => crate::domain::Identifier::from_pair(address, None),
+        IdentifierKind::Phone => crate::domain::Identifier::from_pair(None, address),
+    }
+}
+
 /// The writes that verify `user`: the account and its claims stop expiring, and a
 /// `user.verified` event is recorded. `condition` is what must still hold of the account for
 /// the verification to count.

@@ -237,11 +237,15 @@ impl Store {
     /// returned for the caller to interpret.
     pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<TxOutcome, AuthError> {
         let mut attempt = 0;
+        // An idempotency token per logical attempt: resending after
+        // TransactionInProgress (a slow first try still running) must not apply it twice.
+        let mut token = uuid::Uuid::new_v4().to_string();
         loop {
             let result = self
                 .client
                 .transact_write_items()
                 .set_transact_items(Some(items.clone()))
+                .client_request_token(&token)
                 .send()
                 .await;
             let retryable = match result {
@@ -259,6 +263,8 @@ impl Store {
                         if !only_conflicts || attempt >= CONFLICT_RETRIES {
                             return Ok(TxOutcome::Cancelled(reasons));
                         }
+                        // Lost to another transaction: a fresh attempt, a fresh token.
+                        token = uuid::Uuid::new_v4().to_string();
                         true
                     }
                     TransactWriteItemsError::TransactionInProgressException(_) => true,
