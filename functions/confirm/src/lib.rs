@@ -1,16 +1,18 @@
 //! `PATCH /registration/{code}`.
 
+use std::sync::Arc;
+
 use auth_shared::http;
 use auth_shared::ops::App;
 use auth_shared::ops::confirm::confirm;
 use lambda_http::{Body, Request, Response};
 
-pub async fn handle(app: &App, request: Request) -> Response<Body> {
+pub async fn handle(app: Arc<App>, request: Request) -> Response<Body> {
     http::respond(
         async {
             let body = http::optional_json_body(&request)?;
             let code = http::path_param(&request, "code");
-            Ok(http::ok(&confirm(app, &code, body).await?))
+            Ok(http::ok(&confirm(&app, &code, body).await?))
         }
         .await,
     )

@@ -1,15 +1,17 @@
 //! `POST /login/otp`.
 
+use std::sync::Arc;
+
 use auth_shared::http;
 use auth_shared::ops::App;
 use auth_shared::ops::login::login_with_otp;
 use lambda_http::{Body, Request, Response};
 
-pub async fn handle(app: &App, request: Request) -> Response<Body> {
+pub async fn handle(app: Arc<App>, request: Request) -> Response<Body> {
     http::respond(
         async {
             let body = http::json_body(&request)?;
-            Ok(http::ok(&login_with_otp(app, body).await?))
+            Ok(http::ok(&login_with_otp(&app, body).await?))
         }
         .await,
     )

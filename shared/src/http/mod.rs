@@ -6,7 +6,27 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use std::future::Future;
+use std::sync::Arc;
+
 use crate::AuthError;
+use crate::ops::App;
+
+/// Runs an HTTP Lambda: JSON logs, configuration, secret and clients once per cold start,
+/// then every request through `handle`.
+pub async fn serve<F, Fut>(handle: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(Arc<App>, Request) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
+{
+    crate::telemetry::init();
+    let app = Arc::new(App::from_env().await?);
+    lambda_http::run(lambda_http::service_fn(move |request| {
+        let response = handle(Arc::clone(&app), request);
+        async move { Ok::<_, lambda_http::Error>(response.await) }
+    }))
+    .await
+}
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
