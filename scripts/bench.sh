@@ -59,7 +59,7 @@ export_stack_env "$DDB_PORT" "$MOTO_PORT" "$API_PORT"
 use_auth_secret "$STACK_LOG_DIR/auth-secret.json"
 start_dynamodb "$DDB_PORT"
 start_moto "$MOTO_PORT"
-cargo run --release --quiet -p auth-tools --bin local-setup
+cargo run --quiet -p auth-tools --bin local-setup
 start_bg api cargo lambda watch --release -P "$API_PORT" -A 127.0.0.1 --ignore-changes --concurrency 8
 wait_for_port "$API_PORT" api "$LAST_PID" 60
 THREADS=2
