@@ -45,7 +45,7 @@ pub fn optional_json_body<T: DeserializeOwned>(request: &Request) -> Result<Opti
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    if !is_json(request.headers().get(header::CONTENT_TYPE)) {
+    if !has_media_type(request, "application/json") {
         return Err(AuthError::UnsupportedMediaType);
     }
     serde_json::from_slice(bytes)
@@ -56,16 +56,7 @@ pub fn optional_json_body<T: DeserializeOwned>(request: &Request) -> Result<Opti
 /// Parses a JSON body, or an `application/x-www-form-urlencoded` one (the OAuth 2.0 form).
 pub fn json_or_form_body<T: DeserializeOwned>(request: &Request) -> Result<T, AuthError> {
     let bytes = body_bytes(request)?;
-    let form = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|m| {
-            m.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
-    if form {
+    if has_media_type(request, "application/x-www-form-urlencoded") {
         return serde_urlencoded::from_bytes(bytes)
             .map_err(|e| AuthError::InvalidRequest(format!("malformed form body: {e}")));
     }
@@ -87,12 +78,15 @@ fn body_bytes(request: &Request) -> Result<&[u8], AuthError> {
     Ok(bytes)
 }
 
-/// `application/json`, with or without parameters such as `charset=utf-8`.
-fn is_json(content_type: Option<&HeaderValue>) -> bool {
-    content_type
+/// Whether the request's `Content-Type` is `media`, with or without parameters such as
+/// `charset=utf-8`.
+fn has_media_type(request: &Request, media: &str) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case(media))
 }
 
 /// A path parameter, falling back to the last path segment (the same value) when the

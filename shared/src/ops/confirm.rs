@@ -2,7 +2,6 @@
 //! counted and the 5th burns the code.
 
 use serde::{Deserialize, Serialize};
-use subtle::ConstantTimeEq;
 
 use crate::AuthError;
 use crate::domain::{IdentifierKind, PhoneNumber};
@@ -35,29 +34,15 @@ pub async fn confirm(
 ) -> Result<Confirmed, AuthError> {
     let phone = body.map(|b| PhoneNumber::parse(&b.phone)).transpose()?;
     let presented = PresentedCode::new(app, raw_code, phone.as_ref())?;
-    let max_attempts = app.config.max_code_attempts;
 
     for _ in 0..MAX_ROUNDS {
         let now = app.now();
-        let Some(code) = app.store.get::<CodeItem>(&presented.pk, keys::CODE).await? else {
-            return Err(AuthError::InvalidCode);
+        let code = match verify::check_code(app, &presented.pk, keys::CODE, &presented.digest, now)
+            .await?
+        {
+            verify::Checked::Valid(code) => code,
+            verify::Checked::Changed => continue,
         };
-        if code.used || code.expires_at <= now {
-            return Err(AuthError::InvalidCode);
-        }
-        if code.attempts >= max_attempts {
-            return Err(AuthError::TooManyAttempts);
-        }
-        if !bool::from(code.digest.as_bytes().ct_eq(presented.digest.as_bytes())) {
-            // A wrong SMS code: count it against the live code, unless another request
-            // changed the code first (then look again).
-            if verify::count_wrong_attempt(app, &code.pk, keys::CODE, &code.digest, code.attempts)
-                .await?
-            {
-                return Err(AuthError::InvalidCode);
-            }
-            continue;
-        }
 
         let user_pk = keys::user(&code.user_id);
         let Some(user) = app.store.get::<UserItem>(&user_pk, keys::PROFILE).await? else {
@@ -77,18 +62,7 @@ pub async fn confirm(
         }
         let kind = verify::kind_of(&user)?;
 
-        let mut items = vec![app.store.update(
-            &code.pk,
-            keys::CODE,
-            Expr::new("SET #used = :yes").bool(":yes", true),
-            Some(
-                Expr::new("#used = :no AND #digest = :digest AND #attempts < :max AND #expires_at > :now")
-                    .bool(":no", false)
-                    .s(":digest", code.digest.as_str())
-                    .n(":max", max_attempts)
-                    .n(":now", now),
-            ),
-        )?];
+        let mut items = vec![verify::spend_code(app, &code, now)?];
         items.extend(verify::verify_account(
             app,
             &user,

@@ -4,7 +4,6 @@
 //! identifier with the right password gets an OTP, and the OTP verifies it.
 
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
 
 use crate::AuthError;
 use crate::crypto;
@@ -13,7 +12,7 @@ use crate::notify::Outgoing;
 use crate::ops::limits::SendSlot;
 use crate::ops::session::{self, TokenPair};
 use crate::ops::{App, MAX_ROUNDS, find_account, verify};
-use crate::store::{ChallengeItem, Expr, LoginGateItem, TxOutcome, UserItem, keys};
+use crate::store::{CodeItem, Expr, LoginGateItem, TxOutcome, UserItem, keys};
 
 /// Failures before the first lock.
 const FREE_FAILURES: u32 = 5;
@@ -153,7 +152,7 @@ async fn challenge(
         let slot = SendSlot::take(&app.store, &app.config, &claim_pk, now).await?;
         let challenge_id = uuid::Uuid::new_v4().to_string();
         let otp = SmsCode::generate()?;
-        let item = ChallengeItem {
+        let item = CodeItem {
             pk: keys::challenge(&challenge_id),
             sk: keys::OTP.to_owned(),
             user_id: user.user_id.clone(),
@@ -215,33 +214,13 @@ pub async fn login_with_otp(app: &App, request: OtpRequest) -> Result<TokenPair,
     let otp = SmsCode::parse(&request.otp)?;
     let pk = keys::challenge(&challenge_id);
     let presented = otp_digest(app, &challenge_id, otp.expose());
-    let max_attempts = app.config.max_code_attempts;
 
     for _ in 0..MAX_ROUNDS {
         let now = app.now();
-        let Some(challenge) = app.store.get::<ChallengeItem>(&pk, keys::OTP).await? else {
-            return Err(AuthError::InvalidCode);
+        let challenge = match verify::check_code(app, &pk, keys::OTP, &presented, now).await? {
+            verify::Checked::Valid(challenge) => challenge,
+            verify::Checked::Changed => continue,
         };
-        if challenge.used || challenge.expires_at <= now {
-            return Err(AuthError::InvalidCode);
-        }
-        if challenge.attempts >= max_attempts {
-            return Err(AuthError::TooManyAttempts);
-        }
-        if !bool::from(challenge.digest.as_bytes().ct_eq(presented.as_bytes())) {
-            if verify::count_wrong_attempt(
-                app,
-                &pk,
-                keys::OTP,
-                &challenge.digest,
-                challenge.attempts,
-            )
-            .await?
-            {
-                return Err(AuthError::InvalidCode);
-            }
-            continue;
-        }
         let Some(user) = app
             .store
             .get::<UserItem>(&keys::user(&challenge.user_id), keys::PROFILE)
@@ -252,18 +231,7 @@ pub async fn login_with_otp(app: &App, request: OtpRequest) -> Result<TokenPair,
         };
         tracing::Span::current().record("user_id", user.user_id.as_str());
 
-        let mut items = vec![app.store.update(
-            &pk,
-            keys::OTP,
-            Expr::new("SET #used = :yes").bool(":yes", true),
-            Some(
-                Expr::new("#used = :no AND #digest = :digest AND #attempts < :max AND #expires_at > :now")
-                    .bool(":no", false)
-                    .s(":digest", challenge.digest.as_str())
-                    .n(":max", max_attempts)
-                    .n(":now", now),
-            ),
-        )?];
+        let mut items = vec![verify::spend_code(app, &challenge, now)?];
         // Verified some other way meanwhile: the OTP still signs in, and no second
         // `user.verified` is announced. An expired account cannot be verified.
         if !user.verified {

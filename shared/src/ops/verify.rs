@@ -7,28 +7,76 @@ use crate::AuthError;
 use crate::domain::IdentifierKind;
 use crate::events;
 use crate::ops::App;
-use crate::store::{Expr, UserItem, keys};
+use subtle::ConstantTimeEq;
 
-/// Counts a wrong code against the live code item `pk`/`sk`, unless another request changed
-/// it since it was read (`false`: read it again).
-pub async fn count_wrong_attempt(
+use crate::store::{CodeItem, Expr, UserItem, keys};
+
+/// What a presented code turned out to be.
+pub enum Checked {
+    /// The right code, live and not burned: spend it with [`spend_code`].
+    Valid(CodeItem),
+    /// Another request changed the code while this one looked at it: look again.
+    Changed,
+}
+
+/// Finds the code item `pk`/`sk` and checks `presented` (its digest) against it. Unknown,
+/// used or expired codes are `invalid_code`; a burned one is `too_many_attempts`; a wrong
+/// one is counted against the live code and answers `invalid_code`.
+pub async fn check_code(
     app: &App,
     pk: &str,
     sk: &str,
-    digest: &str,
-    seen: u32,
-) -> Result<bool, AuthError> {
-    app.store
+    presented: &str,
+    now: i64,
+) -> Result<Checked, AuthError> {
+    let Some(code) = app.store.get::<CodeItem>(pk, sk).await? else {
+        return Err(AuthError::InvalidCode);
+    };
+    if code.used || code.expires_at <= now {
+        return Err(AuthError::InvalidCode);
+    }
+    if code.attempts >= app.config.max_code_attempts {
+        return Err(AuthError::TooManyAttempts);
+    }
+    if bool::from(code.digest.as_bytes().ct_eq(presented.as_bytes())) {
+        return Ok(Checked::Valid(code));
+    }
+    let counted = app
+        .store
         .update_if(
             pk,
             sk,
             Expr::new("SET #attempts = #attempts + :one").n(":one", 1),
             Expr::new("#digest = :digest AND #attempts = :seen AND #used = :no")
-                .s(":digest", digest)
-                .n(":seen", seen)
+                .s(":digest", code.digest.as_str())
+                .n(":seen", code.attempts)
                 .bool(":no", false),
         )
-        .await
+        .await?;
+    if counted {
+        Err(AuthError::InvalidCode)
+    } else {
+        Ok(Checked::Changed)
+    }
+}
+
+/// The transaction item that spends a checked code, on the condition that it is still what
+/// was checked: unused, unexpired, not burned.
+pub fn spend_code(app: &App, code: &CodeItem, now: i64) -> Result<TransactWriteItem, AuthError> {
+    app.store.update(
+        &code.pk,
+        &code.sk,
+        Expr::new("SET #used = :yes").bool(":yes", true),
+        Some(
+            Expr::new(
+                "#used = :no AND #digest = :digest AND #attempts < :max AND #expires_at > :now",
+            )
+            .bool(":no", false)
+            .s(":digest", code.digest.as_str())
+            .n(":max", app.config.max_code_attempts)
+            .n(":now", now),
+        ),
+    )
 }
 
 /// The identifier kind an account was registered with.

@@ -131,12 +131,14 @@ impl ClaimItem {
     }
 }
 
+/// A single-use code: a registration code (`CODE#…`, `SMSCODE#…`) or a sign-in OTP
+/// (`CHALLENGE#…`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CodeItem {
     pub pk: String,
     pub sk: String,
     pub user_id: String,
-    /// SHA-256 of a link code, or the keyed MAC of an SMS code.
+    /// SHA-256 of a link code, or the keyed MAC of a 6-digit code.
     pub digest: String,
     pub created_at: i64,
     pub expires_at: i64,
@@ -188,17 +190,4 @@ pub struct FamilyItem {
     pub created_at: i64,
     pub expires_at: i64,
     pub revoked: bool,
-}
-
-/// A sign-in OTP sent to an unverified identifier after the right password.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ChallengeItem {
-    pub pk: String,
-    pub sk: String,
-    pub user_id: String,
-    pub digest: String,
-    pub created_at: i64,
-    pub expires_at: i64,
-    pub attempts: u32,
-    pub used: bool,
 }

@@ -5,7 +5,7 @@ mod items;
 mod table;
 
 pub use items::{
-    ChallengeItem, ClaimItem, CodeItem, FamilyItem, LoginGateItem, RateItem, RefreshItem, UserItem,
-    UserStatus, keys,
+    ClaimItem, CodeItem, FamilyItem, LoginGateItem, RateItem, RefreshItem, UserItem, UserStatus,
+    keys,
 };
 pub use table::{Expr, Store, TxOutcome};
