@@ -1,5 +1,6 @@
 # The two commands: `make dev` runs the API locally, `make test` runs every check and test.
 # `make bench` measures (release builds; not part of the tests) and writes BENCHMARKS.md.
+# `sam build` runs the build-<LogicalId> targets further down; they are not for direct use.
 .PHONY: dev test bench
 
 dev:
@@ -10,3 +11,49 @@ test:
 
 bench:
 	bash scripts/bench.sh
+
+# ---- sam build (template.yaml: Metadata: BuildMethod: makefile) ----------------------------
+#
+# Every function in template.yaml (its logical id) and the workspace binary it runs, which is
+# also the package under functions/ that holds it. This list is the only place the two are
+# paired: the build targets come from it, and tests/integration/routes.rs checks it against
+# template.yaml, the workspace members and the local router.
+LAMBDA_FUNCTIONS := \
+	RegisterFunction=register \
+	ConfirmFunction=confirm \
+	ResendCodeFunction=resend-code \
+	LoginFunction=login \
+	LoginOtpFunction=login-otp \
+	TokenFunction=token \
+	LogoutFunction=logout \
+	WellKnownFunction=well-known \
+	UserEventsFunction=user-events \
+	OutboxSweeperFunction=outbox-sweeper
+
+# cargo's own default; a CARGO_TARGET_DIR in the environment wins, as it does for cargo.
+CARGO_TARGET_DIR ?= target
+# cargo-lambda as scripts/tools.sh installs it (AUTH_TOOLS_DIR as there). Its venv's bin goes
+# first on PATH for the build only: its python3 carries the Zig that cross-links for arm64.
+AUTH_TOOLS_DIR ?= $(HOME)/.cache/auth-service/tools
+CARGO_LAMBDA_BIN_DIR ?= $(AUTH_TOOLS_DIR)/cargo-lambda/bin
+
+lambda_id = $(firstword $(subst =, ,$(1)))
+lambda_binary = $(lastword $(subst =, ,$(1)))
+binary_of = $(call lambda_binary,$(filter $(1)=%,$(LAMBDA_FUNCTIONS)))
+LAMBDA_BUILD_TARGETS := $(foreach f,$(LAMBDA_FUNCTIONS),build-$(call lambda_id,$(f)))
+LAMBDA_PACKAGES := $(sort $(foreach f,$(LAMBDA_FUNCTIONS),$(call lambda_binary,$(f))))
+
+.PHONY: lambda-release $(LAMBDA_BUILD_TARGETS)
+
+# One release build of every function package (-p each; not tools, tests or bench) for arm64.
+# SAM runs `make build-<LogicalId>` once per function, a new make each time, so this runs
+# before every copy: the first run compiles everything (fat LTO, see Cargo.toml), and the
+# others find it up to date in a second or two instead of building per function.
+lambda-release:
+	PATH="$(CARGO_LAMBDA_BIN_DIR):$$PATH" CARGO_TARGET_DIR="$(CARGO_TARGET_DIR)" \
+		cargo lambda build --release --arm64 $(addprefix -p ,$(LAMBDA_PACKAGES))
+
+# ARTIFACTS_DIR is the function's directory under .aws-sam/build, set by sam build.
+$(LAMBDA_BUILD_TARGETS): build-%: lambda-release
+	@test -n "$(ARTIFACTS_DIR)" || { echo "$@: ARTIFACTS_DIR is unset; run sam build" >&2; exit 1; }
+	cp "$(CARGO_TARGET_DIR)/lambda/$(call binary_of,$*)/bootstrap" "$(ARTIFACTS_DIR)/bootstrap"

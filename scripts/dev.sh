@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make dev`: installs what is missing, starts DynamoDB Local (127.0.0.1:8000) and moto
-# (127.0.0.1:5000), creates the table and the SES sender identity, and serves the whole API
-# on http://127.0.0.1:3000 with the deployed paths. Ctrl-C stops everything.
+# (127.0.0.1:5000), creates the table, the SES sender identity, the user-events topic and the
+# SocialService and BlogService queues subscribed to it, serves the whole API on
+# http://127.0.0.1:3000 with the deployed paths, and runs the event pipeline (the table's
+# stream fed to user-events, the sweeper on its schedule). Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,16 +28,29 @@ start_dynamodb "$DDB_PORT"
 start_moto "$MOTO_PORT"
 cargo run --quiet -p auth-tools --bin local-setup
 
+# Functions are rebuilt when their code changes.
+start_bg api cargo lambda watch -P "$API_PORT" -A 127.0.0.1 --concurrency 8
+API_PID=$LAST_PID
+wait_for_port "$API_PORT" api "$API_PID" 120
+start_events "$API_URL"
+EVENTS_PID=$LAST_PID
+
 cat <<MSG
 
   API            $API_URL   (routes: README.md; JWKS at /.well-known/jwks.json)
   Sent mail/SMS  http://127.0.0.1:$MOTO_PORT/moto-api/data.json   (ses.Message, sns.SMS)
+  User events    SocialService queue: http://127.0.0.1:$MOTO_PORT/123456789012/social-service-user-events
+                 BlogService queue:   http://127.0.0.1:$MOTO_PORT/123456789012/blog-service-user-events
+                 read (and empty) one: bash scripts/queue.sh social-service-user-events
   DynamoDB Local http://127.0.0.1:$DDB_PORT   table $TABLE_NAME
-  Server logs    $STACK_LOG_DIR
+  Server logs    $STACK_LOG_DIR   (api.log, events.log, dynamodb.log, moto.log)
 
   Ctrl-C stops everything.
 
 MSG
 
-# In the foreground: functions are rebuilt when their code changes.
-cargo lambda watch -P "$API_PORT" -A 127.0.0.1 --concurrency 8
+# The function logs in the foreground until Ctrl-C, or until the API or the pipeline stops.
+tail -n +1 -F "$STACK_LOG_DIR/api.log" "$STACK_LOG_DIR/events.log" &
+STACK_PIDS+=("$!")
+wait -n "$API_PID" "$EVENTS_PID"
+stack_log "the API or the event pipeline stopped; stopping everything"

@@ -104,6 +104,20 @@ use_auth_secret() { # file
   export JWT_PUBLIC_JWKS JWT_SIGNING_KID
 }
 
+# The event pipeline: the table's stream fed to user-events, and the sweeper on its schedule,
+# both invoked through cargo lambda watch's Invoke API at $1 (settings from template.yaml).
+start_events() { # invoke-url
+  local bin="${CARGO_TARGET_DIR:-target}/debug/local-events"
+  start_bg events "$bin" run "$1"
+  sleep 0.5
+  if ! kill -0 "$LAST_PID" 2>/dev/null; then
+    stack_log "the event pipeline exited at once; its log:"
+    cat "$STACK_LOG_DIR/events.log" >&2
+    return 1
+  fi
+  stack_log "event pipeline: $TABLE_NAME's stream -> user-events, outbox-sweeper on its schedule (pid $LAST_PID)"
+}
+
 stack_stop() {
   local pid
   for pid in "${STACK_PIDS[@]}"; do

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: installs what is missing, checks formatting, lints and the SAM template, starts
-# DynamoDB Local, moto and the API (cargo lambda watch) on free loopback ports, runs every
-# test (unit, integration, end to end), and stops what it started, also on failure.
+# DynamoDB Local, moto, the API (cargo lambda watch) and the event pipeline (local-events) on
+# free loopback ports, runs every test (unit, integration, end to end), and stops what it
+# started, also on failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,12 +31,17 @@ step "local stack"
 DDB_PORT=$(free_port)
 MOTO_PORT=$(free_port)
 API_PORT=$(free_port)
+# The API and the event pipeline use one table; the integration tests, which drive the
+# stream consumer and the sweeper themselves with a clock they move, use another, so the
+# running pipeline cannot publish behind their backs.
 export TABLE_NAME="auth-test"
+INTEGRATION_TABLE="auth-integration"
 export_stack_env "$DDB_PORT" "$MOTO_PORT" "$API_PORT"
 use_auth_secret "$STACK_LOG_DIR/auth-secret.json"
 start_dynamodb "$DDB_PORT"
 start_moto "$MOTO_PORT"
 cargo run --quiet -p auth-tools --bin local-setup
+TABLE_NAME="$INTEGRATION_TABLE" cargo run --quiet -p auth-tools --bin local-setup >/dev/null
 # Functions inherit this environment. --ignore-changes: the tests must not race a rebuild.
 start_bg api cargo lambda watch -P "$API_PORT" -A 127.0.0.1 --ignore-changes --concurrency 8
 wait_for_port "$API_PORT" api "$LAST_PID" 60
@@ -46,6 +52,8 @@ for function in $(sed -n 's/.*function = "\([^"]*\)".*/\1/p' Cargo.toml | sort -
     -H 'content-type: application/json' -d '{}' || true
 done
 
+start_events "$API_URL"
+
 step "benchmark harness smoke run (timings are not asserted)"
 "${CARGO_TARGET_DIR:-target}/debug/auth-bench" lambda "${CARGO_TARGET_DIR:-target}/debug" 10 >"$STACK_LOG_DIR/bench-smoke.txt"
 tail -n 12 "$STACK_LOG_DIR/bench-smoke.txt" >&2
@@ -53,10 +61,15 @@ tail -n 12 "$STACK_LOG_DIR/bench-smoke.txt" >&2
 step "tests"
 status=0
 # Many threads: several end-to-end tests wait out a real one-minute send limit side by side.
-RUST_TEST_THREADS="${RUST_TEST_THREADS:-8}" cargo test --workspace --all-targets 2>&1 | tee "$STACK_LOG_DIR/tests.log" || status=$?
+export RUST_TEST_THREADS="${RUST_TEST_THREADS:-8}"
+TABLE_NAME="$INTEGRATION_TABLE" cargo test --workspace --lib --bins --test integration 2>&1 |
+  tee "$STACK_LOG_DIR/tests.log" || status=$?
+cargo test -p auth-tests --test e2e 2>&1 | tee -a "$STACK_LOG_DIR/tests.log" || status=$?
 if [ "$status" -ne 0 ]; then
   stack_log "tests failed; the API log ends with:"
   tail -n 60 "$STACK_LOG_DIR/api.log" >&2 || true
+  stack_log "the event pipeline's log ends with:"
+  tail -n 20 "$STACK_LOG_DIR/events.log" >&2 || true
 fi
 # One closing line for the whole run, summed over every test binary.
 awk '/^test result:/ { p += $4; f += $6; i += $8 } END {

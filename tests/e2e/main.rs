@@ -2,6 +2,8 @@
 //! `cargo lambda watch` (the same paths as the deployed API), reading sent mail and SMS
 //! from moto.
 
+mod events;
+mod logs;
 mod signin;
 
 use auth_tests::moto::{Outbox, six_digits};

@@ -187,6 +187,92 @@ async fn concurrent_wrong_guesses_get_no_more_than_five_tries() {
     );
 }
 
+/// `n` six-digit codes other than `right`.
+fn wrong_guesses(right: &str, n: u32) -> Vec<String> {
+    let right: u32 = right.parse().expect("six digits");
+    (0..n)
+        .map(|i| format!("{:06}", (right + 1 + i) % 1_000_000))
+        .collect()
+}
+
+/// The codes of `results`, `ok` for a success.
+fn outcomes<T>(results: &[Result<T, auth_shared::AuthError>]) -> Vec<&'static str> {
+    results
+        .iter()
+        .map(|r| r.as_ref().map_or_else(|e| e.code(), |_| "ok"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_burst_of_a_hundred_guesses_with_the_right_one_among_them_compares_five() {
+    let t = TestApp::new().await;
+    let phone = unique_phone();
+    let (_, right) = registered_phone(&t, &phone).await;
+    let mut guesses = wrong_guesses(&right, 99);
+    guesses.insert(50, right.clone());
+    let results = futures::future::join_all(
+        guesses
+            .iter()
+            .map(|g| confirm(&t.app, g, phone_body(&phone))),
+    )
+    .await;
+    let outcomes = outcomes(&results);
+    let compared = outcomes
+        .iter()
+        .filter(|o| **o != "too_many_attempts")
+        .count();
+    // Five tries: each is either a wrong guess (invalid_code) or the right one (ok); every
+    // other guess finds the tries spent before anything is compared.
+    assert_eq!(compared, 5, "{outcomes:?}");
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(*o, "ok" | "invalid_code" | "too_many_attempts")),
+        "{outcomes:?}"
+    );
+}
+
+#[tokio::test]
+async fn with_one_try_left_the_right_code_among_nineteen_wrong_ones_wins_only_with_the_last_try() {
+    let t = TestApp::new().await;
+    for _round in 0..3 {
+        let phone = unique_phone();
+        let (_, right) = registered_phone(&t, &phone).await;
+        let wrong = wrong_guesses(&right, 23);
+        for guess in &wrong[..4] {
+            assert_eq!(
+                code(confirm(&t.app, guess, phone_body(&phone)).await),
+                "invalid_code"
+            );
+        }
+        let mut burst: Vec<String> = wrong[4..].to_vec();
+        burst.insert(7, right.clone());
+        let results =
+            futures::future::join_all(burst.iter().map(|g| confirm(&t.app, g, phone_body(&phone))))
+                .await;
+        let outcomes = outcomes(&results);
+        let compared: Vec<_> = outcomes
+            .iter()
+            .filter(|o| **o != "too_many_attempts")
+            .collect();
+        assert_eq!(
+            compared.len(),
+            1,
+            "one try was left, so one guess is compared: {outcomes:?}"
+        );
+        if outcomes[7] == "ok" {
+            assert!(
+                outcomes
+                    .iter()
+                    .enumerate()
+                    .all(|(i, o)| i == 7 || *o == "too_many_attempts")
+            );
+        } else {
+            assert_eq!(outcomes[7], "too_many_attempts", "{outcomes:?}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn malformed_codes_and_phones_are_rejected() {
     let t = TestApp::new().await;

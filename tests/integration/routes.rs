@@ -1,7 +1,8 @@
 //! The local router (`cargo lambda watch`) and the deployed API (template.yaml) must agree on
-//! every route and the function behind it.
+//! every route and the function behind it, and `sam build` (the Makefile) must build every
+//! function of the template from its workspace binary.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_yaml_ng::Value;
 
@@ -33,19 +34,59 @@ fn router_routes() -> BTreeSet<(String, String, String)> {
     routes
 }
 
+/// Logical id -> binary from the Makefile's `LAMBDA_FUNCTIONS` (`LogicalId=binary` words over
+/// backslash-continued lines), the one place that pairs them: `sam build` runs its
+/// `build-<LogicalId>` targets, each copying that binary's bootstrap.
+fn makefile_binaries() -> BTreeMap<String, String> {
+    let makefile = workspace_file("Makefile");
+    let (_, rest) = makefile
+        .split_once("LAMBDA_FUNCTIONS :=")
+        .expect("a LAMBDA_FUNCTIONS list in the Makefile");
+    let mut list = String::new();
+    for line in rest.lines() {
+        let line = line.trim_end();
+        match line.strip_suffix('\\') {
+            Some(continued) => list.push_str(continued),
+            None => {
+                list.push_str(line);
+                break;
+            }
+        }
+        list.push(' ');
+    }
+    let mut binaries = BTreeMap::new();
+    for word in list.split_whitespace() {
+        let (id, binary) = word
+            .split_once('=')
+            .unwrap_or_else(|| panic!("{word}: not LogicalId=binary"));
+        let previous = binaries.insert(id.to_owned(), binary.to_owned());
+        assert!(previous.is_none(), "{id} listed twice in the Makefile");
+    }
+    binaries
+}
+
+/// Logical id -> resource of every AWS::Serverless::Function in template.yaml.
+fn template_functions(template: &Value) -> BTreeMap<String, Value> {
+    template["Resources"]
+        .as_mapping()
+        .expect("resources")
+        .iter()
+        .filter(|(_, resource)| resource["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .map(|(id, resource)| (id.as_str().unwrap().to_owned(), resource.clone()))
+        .collect()
+}
+
 /// (METHOD, path, binary) from every HttpApi event of every function in template.yaml.
 fn template_routes() -> BTreeSet<(String, String, String)> {
     let template: Value =
         serde_yaml_ng::from_str(&workspace_file("template.yaml")).expect("template parses");
+    let binaries = makefile_binaries();
     let mut routes = BTreeSet::new();
-    for (_, resource) in template["Resources"].as_mapping().expect("resources") {
-        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
-            continue;
-        }
-        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
-            .as_str()
-            .expect("every function names its binary")
-            .to_owned();
+    for (id, resource) in template_functions(&template) {
+        let binary = binaries
+            .get(&id)
+            .unwrap_or_else(|| panic!("{id} has no entry in the Makefile's LAMBDA_FUNCTIONS"))
+            .clone();
         let Some(events) = resource["Properties"]["Events"].as_mapping() else {
             continue;
         };
@@ -123,6 +164,38 @@ fn every_routed_function_is_a_workspace_member() {
         assert!(
             members.contains(&format!("functions/{function}").as_str()),
             "{function}"
+        );
+    }
+}
+
+#[test]
+fn sam_build_builds_every_template_function_from_a_workspace_function() {
+    let template: Value = serde_yaml_ng::from_str(&workspace_file("template.yaml")).unwrap();
+    let functions = template_functions(&template);
+    let binaries = makefile_binaries();
+    assert_eq!(
+        functions.keys().collect::<Vec<_>>(),
+        binaries.keys().collect::<Vec<_>>(),
+        "template.yaml functions vs the Makefile's LAMBDA_FUNCTIONS"
+    );
+    for (id, resource) in &functions {
+        assert_eq!(
+            resource["Metadata"]["BuildMethod"].as_str(),
+            Some("makefile"),
+            "{id}: sam build must run the Makefile's build-{id}"
+        );
+    }
+    let manifest: toml::Table = workspace_file("Cargo.toml").parse().unwrap();
+    let members: Vec<&str> = manifest["workspace"]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m.as_str())
+        .collect();
+    for (id, binary) in &binaries {
+        assert!(
+            members.contains(&format!("functions/{binary}").as_str()),
+            "{id}: {binary} is not a package under functions/"
         );
     }
 }

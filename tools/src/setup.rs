@@ -127,3 +127,74 @@ pub async fn ensure_topic(sns: &aws_sdk_sns::Client, name: &str) -> Result<Strin
     let out = sns.create_topic().name(name).send().await?;
     Ok(out.topic_arn.unwrap_or_default())
 }
+
+/// The subscribing services `make dev` and `make test` stand up: each an SQS queue subscribed
+/// to the user-events topic with raw delivery and the filter policy `docs/events.md` gives it.
+pub const LOCAL_SUBSCRIBERS: &[(&str, &[&str])] = &[
+    (
+        "social-service-user-events",
+        &[
+            auth_shared::events::USER_CREATED,
+            auth_shared::events::USER_VERIFIED,
+        ],
+    ),
+    (
+        "blog-service-user-events",
+        &[auth_shared::events::USER_CREATED],
+    ),
+];
+
+/// Creates `queue_name` (idempotent in SQS) and subscribes it to the topic with raw message
+/// delivery and, if given, a filter policy on `event_type`; returns the queue's URL.
+pub async fn subscribe_queue(
+    sqs: &aws_sdk_sqs::Client,
+    sns: &aws_sdk_sns::Client,
+    topic_arn: &str,
+    queue_name: &str,
+    event_types: Option<&[&str]>,
+) -> Result<String, Error> {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(queue_name)
+        .send()
+        .await?
+        .queue_url
+        .ok_or("CreateQueue returned no URL")?;
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await?
+        .attributes
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .ok_or("the queue has no ARN")?;
+    let existing = sns
+        .list_subscriptions_by_topic()
+        .topic_arn(topic_arn)
+        .send()
+        .await?
+        .subscriptions
+        .unwrap_or_default();
+    if existing
+        .iter()
+        .any(|s| s.endpoint.as_deref() == Some(queue_arn.as_str()))
+    {
+        return Ok(queue_url);
+    }
+    let mut subscribe = sns
+        .subscribe()
+        .topic_arn(topic_arn)
+        .protocol("sqs")
+        .endpoint(queue_arn)
+        .attributes("RawMessageDelivery", "true");
+    if let Some(types) = event_types {
+        subscribe = subscribe.attributes(
+            "FilterPolicy",
+            serde_json::json!({ "event_type": types }).to_string(),
+        );
+    }
+    subscribe.send().await?;
+    Ok(queue_url)
+}

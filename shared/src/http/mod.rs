@@ -21,11 +21,33 @@ where
 {
     crate::telemetry::init();
     let app = Arc::new(App::from_env().await?);
-    lambda_http::run(lambda_http::service_fn(move |request| {
+    lambda_http::run(lambda_http::service_fn(move |request: Request| {
+        let route = route_key(&request);
         let response = handle(Arc::clone(&app), request);
-        async move { Ok::<_, lambda_http::Error>(response.await) }
+        async move {
+            let started = std::time::Instant::now();
+            let response = response.await;
+            // The route key, never the raw path: a path may carry a confirmation code.
+            tracing::debug!(
+                route,
+                status = response.status().as_u16(),
+                micros = started.elapsed().as_micros() as u64,
+                "request served"
+            );
+            Ok::<_, lambda_http::Error>(response)
+        }
     }))
     .await
+}
+
+/// `METHOD /route/{param}` as API Gateway names the route, without parameter values.
+fn route_key(request: &Request) -> String {
+    match request.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) => {
+            context.route_key.clone().unwrap_or_default()
+        }
+        _ => String::new(),
+    }
 }
 
 /// Largest request body accepted, in bytes.

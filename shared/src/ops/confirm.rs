@@ -37,12 +37,20 @@ pub async fn confirm(
 
     for _ in 0..MAX_ROUNDS {
         let now = app.now();
-        let code = match verify::check_code(app, &presented.pk, keys::CODE, &presented.digest, now)
-            .await?
-        {
-            verify::Checked::Valid(code) => code,
-            verify::Checked::Changed => continue,
+        let guessable = if phone.is_some() {
+            verify::Guessable::Counted
+        } else {
+            verify::Guessable::No
         };
+        let code = verify::try_code(
+            app,
+            &presented.pk,
+            keys::CODE,
+            &presented.digest,
+            guessable,
+            now,
+        )
+        .await?;
 
         let user_pk = keys::user(&code.user_id);
         let Some(user) = app.store.get::<UserItem>(&user_pk, keys::PROFILE).await? else {
@@ -88,7 +96,8 @@ pub async fn confirm(
                     tokens,
                 });
             }
-            // Someone else used, replaced or burned the code meanwhile: look again.
+            // Someone else used or replaced the code, or verified the account, meanwhile:
+            // look again (the next try finds out which, and costs a try like any other).
             TxOutcome::Cancelled(_) => continue,
         }
     }

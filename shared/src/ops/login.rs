@@ -217,10 +217,15 @@ pub async fn login_with_otp(app: &App, request: OtpRequest) -> Result<TokenPair,
 
     for _ in 0..MAX_ROUNDS {
         let now = app.now();
-        let challenge = match verify::check_code(app, &pk, keys::OTP, &presented, now).await? {
-            verify::Checked::Valid(challenge) => challenge,
-            verify::Checked::Changed => continue,
-        };
+        let challenge = verify::try_code(
+            app,
+            &pk,
+            keys::OTP,
+            &presented,
+            verify::Guessable::Counted,
+            now,
+        )
+        .await?;
         let Some(user) = app
             .store
             .get::<UserItem>(&keys::user(&challenge.user_id), keys::PROFILE)

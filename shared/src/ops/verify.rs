@@ -9,72 +9,70 @@ use crate::events;
 use crate::ops::App;
 use subtle::ConstantTimeEq;
 
-use crate::store::{CodeItem, Expr, UserItem, keys};
+use crate::store::{CodeItem, CodeTry, Expr, UserItem, keys};
 
-/// What a presented code turned out to be.
-pub enum Checked {
-    /// The right code, live and not burned: spend it with [`spend_code`].
-    Valid(CodeItem),
-    /// Another request changed the code while this one looked at it: look again.
-    Changed,
+/// How a code can be guessed, and so whether its tries are counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guessable {
+    /// A 6-digit code: every try is counted before it is compared, and the last allowed one
+    /// burns the code.
+    Counted,
+    /// A 256-bit link code, found by its digest: a wrong one names no item, so there is
+    /// nothing to count, and duplicates of the right one (a double click) lose a race, not
+    /// tries.
+    No,
 }
 
-/// Finds the code item `pk`/`sk` and checks `presented` (its digest) against it. Unknown,
-/// used or expired codes are `invalid_code`; a burned one is `too_many_attempts`; a wrong
-/// one is counted against the live code and answers `invalid_code`.
-pub async fn check_code(
+/// Takes one try at the code `pk`/`sk` and only then compares `presented` (its digest) with
+/// it: for a 6-digit code the try is counted first, so a burst of guesses gets no more than
+/// the allowed tries. Unknown, used or expired codes are `invalid_code`, a burned one is
+/// `too_many_attempts`, a wrong one has spent its try and answers `invalid_code`; the right
+/// one comes back, to be spent with [`spend_code`].
+pub async fn try_code(
     app: &App,
     pk: &str,
     sk: &str,
     presented: &str,
+    guessable: Guessable,
     now: i64,
-) -> Result<Checked, AuthError> {
-    let Some(code) = app.store.get::<CodeItem>(pk, sk).await? else {
-        return Err(AuthError::InvalidCode);
+) -> Result<CodeItem, AuthError> {
+    let code = match guessable {
+        Guessable::Counted => {
+            match app
+                .store
+                .take_code_try(pk, sk, app.config.max_code_attempts, now)
+                .await?
+            {
+                CodeTry::Taken(code) => code,
+                CodeTry::Burned => return Err(AuthError::TooManyAttempts),
+                CodeTry::Gone => return Err(AuthError::InvalidCode),
+            }
+        }
+        Guessable::No => match app.store.get::<CodeItem>(pk, sk).await? {
+            Some(code) if !code.used && code.expires_at > now => code,
+            _ => return Err(AuthError::InvalidCode),
+        },
     };
-    if code.used || code.expires_at <= now {
-        return Err(AuthError::InvalidCode);
-    }
-    if code.attempts >= app.config.max_code_attempts {
-        return Err(AuthError::TooManyAttempts);
-    }
     if bool::from(code.digest.as_bytes().ct_eq(presented.as_bytes())) {
-        return Ok(Checked::Valid(code));
-    }
-    let counted = app
-        .store
-        .update_if(
-            pk,
-            sk,
-            Expr::new("SET #attempts = #attempts + :one").n(":one", 1),
-            Expr::new("#digest = :digest AND #attempts = :seen AND #used = :no")
-                .s(":digest", code.digest.as_str())
-                .n(":seen", code.attempts)
-                .bool(":no", false),
-        )
-        .await?;
-    if counted {
-        Err(AuthError::InvalidCode)
+        Ok(code)
     } else {
-        Ok(Checked::Changed)
+        Err(AuthError::InvalidCode)
     }
 }
 
-/// The transaction item that spends a checked code, on the condition that it is still what
-/// was checked: unused, unexpired, not burned.
+/// The transaction item that spends a code whose try was taken, on the condition that it is
+/// still that code: unused, unexpired, and its digest unchanged (a resend replaces it). The
+/// try was counted when it was taken, so the one that took the last try may still spend it.
 pub fn spend_code(app: &App, code: &CodeItem, now: i64) -> Result<TransactWriteItem, AuthError> {
     app.store.update(
         &code.pk,
         &code.sk,
         Expr::new("SET #used = :yes").bool(":yes", true),
         Some(
-            Expr::new(
-                "#used = :no AND #digest = :digest AND #attempts < :max AND #expires_at > :now",
-            )
-            .bool(":no", false)
-            .s(":digest", code.digest.as_str())
-            .n(":max", app.config.max_code_attempts)
-            .n(":now", now),
+            Expr::new("#used = :no AND #digest = :digest AND #expires_at > :now")
+                .bool(":no", false)
+                .s(":digest", code.digest.as_str())
+                .n(":now", now),
         ),
     )
 }

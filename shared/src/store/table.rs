@@ -9,12 +9,14 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update,
+    AttributeValue, ConditionCheck, Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::AuthError;
+use crate::store::CodeItem;
 
 /// How often a transaction that lost only to concurrent transactions is tried again.
 const CONFLICT_RETRIES: u32 = 8;
@@ -315,6 +317,85 @@ impl Store {
             {
                 Ok(false)
             }
+            Err(e) => Err(AuthError::internal(aws_sdk_dynamodb::Error::from(e))),
+        }
+    }
+}
+
+/// The outcome of taking one try at a code.
+#[derive(Debug)]
+pub enum CodeTry {
+    /// The try was counted; the item is as it is now (its `attempts` include this try).
+    Taken(CodeItem),
+    /// Every try was spent: the code is burned.
+    Burned,
+    /// No such code, or it is used or expired.
+    Gone,
+}
+
+impl Store {
+    /// Counts one try at the code `pk`/`sk` before anything is compared: a single
+    /// conditional increment that succeeds only while the code is unused, unexpired and has
+    /// tries left, so however many guesses arrive at once, at most `max` are ever compared.
+    pub async fn take_code_try(
+        &self,
+        pk: &str,
+        sk: &str,
+        max: u32,
+        now: i64,
+    ) -> Result<CodeTry, AuthError> {
+        let update = Expr::new("SET #attempts = #attempts + :one").n(":one", 1);
+        let condition = Expr::new(
+            "attribute_exists(pk) AND #attempts < :max AND #used = :no AND #expires_at > :now",
+        )
+        .n(":max", max)
+        .bool(":no", false)
+        .n(":now", now);
+        let parts = [&update, &condition];
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .key("sk", AttributeValue::S(sk.to_owned()))
+            .update_expression(update.text.clone())
+            .condition_expression(condition.text.clone())
+            .set_expression_attribute_names(Expr::merged_names(&parts))
+            .set_expression_attribute_values(Expr::merged_values(&parts))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let item = out.attributes.ok_or_else(|| {
+                    AuthError::internal("UpdateItem returned no attributes for ALL_NEW")
+                })?;
+                serde_dynamo::from_item(item)
+                    .map(CodeTry::Taken)
+                    .map_err(AuthError::internal)
+            }
+            Err(SdkError::ServiceError(service)) => match service.into_err() {
+                UpdateItemError::ConditionalCheckFailedException(failed) => {
+                    // Which condition failed decides the answer: burned only when the code
+                    // is otherwise still good.
+                    let old: Option<CodeItem> = match failed.item {
+                        Some(item) => {
+                            Some(serde_dynamo::from_item(item).map_err(AuthError::internal)?)
+                        }
+                        None => self.get(pk, sk).await?,
+                    };
+                    Ok(match old {
+                        Some(code)
+                            if !code.used && code.expires_at > now && code.attempts >= max =>
+                        {
+                            CodeTry::Burned
+                        }
+                        _ => CodeTry::Gone,
+                    })
+                }
+                other => Err(AuthError::internal(aws_sdk_dynamodb::Error::from(other))),
+            },
             Err(e) => Err(AuthError::internal(aws_sdk_dynamodb::Error::from(e))),
         }
     }

@@ -1,7 +1,8 @@
 //! `cargo run -p auth-tools --bin local-setup`: prepares the local stack (endpoints from
 //! `AWS_ENDPOINT_URL_*`): the table, the SES sender identity, and the auth secret in Secrets
 //! Manager (from the file `AUTH_SECRET_FILE`, under the name `AUTH_SECRET_ID`), and the SNS
-//! topic `USER_EVENTS_TOPIC_ARN`. Idempotent.
+//! topic `USER_EVENTS_TOPIC_ARN` with a queue subscribed for each local subscriber
+//! (SocialService, BlogService). Idempotent.
 
 use auth_tools::setup;
 
@@ -26,9 +27,18 @@ async fn main() -> Result<(), setup::Error> {
     .await?;
     let topic_arn = env("USER_EVENTS_TOPIC_ARN")?;
     let topic_name = topic_arn.rsplit(':').next().unwrap_or_default();
-    let created = setup::ensure_topic(&aws_sdk_sns::Client::new(&sdk), topic_name).await?;
+    let sns = aws_sdk_sns::Client::new(&sdk);
+    let created = setup::ensure_topic(&sns, topic_name).await?;
     if created != topic_arn {
         return Err(format!("created topic {created}, expected {topic_arn}").into());
+    }
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    for (queue, event_types) in setup::LOCAL_SUBSCRIBERS {
+        let url = setup::subscribe_queue(&sqs, &sns, &topic_arn, queue, Some(event_types)).await?;
+        println!(
+            "local-setup: queue {url} receives {}",
+            event_types.join(", ")
+        );
     }
     println!(
         "local-setup: table {table}, sender {sender}, secret {secret_id} and topic {topic_name} are ready"

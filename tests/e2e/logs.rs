@@ -1,0 +1,196 @@
+//! Nothing secret in the logs at the most verbose level the template allows: the function
+//! binaries run exactly as in Lambda (against a stand-in Runtime API, with DynamoDB Local
+//! and moto behind them) at `RUST_LOG=trace`, through registration, confirmation, a failed
+//! and a good sign-in, a refresh and a sign-out, and their whole output is searched for the
+//! passwords, the code, every token, the keys and the email address.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use auth_tests::moto::Outbox;
+use auth_tests::{required_env, unique_email};
+use auth_tools::runtime_api::{RuntimeApi, api_gateway_event};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "Tr4ce-level secret passphrase";
+const WRONG_PASSWORD: &str = "Wr0ng-but-also secret passphrase";
+
+/// The function binaries sit beside this test binary's `deps/` directory.
+fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/debug")
+        .join(name)
+}
+
+/// What one function printed and answered.
+struct Run {
+    output: String,
+    answers: Vec<Value>,
+}
+
+/// Starts `function` as Lambda would, hands it `events` one at a time, and stops it.
+async fn run(function: &str, events: Vec<String>) -> Run {
+    let mut runtime = RuntimeApi::start().await.expect("the Runtime API stand-in");
+    let child = tokio::process::Command::new(binary(function))
+        .env(
+            "AWS_LAMBDA_RUNTIME_API",
+            format!("127.0.0.1:{}", runtime.port),
+        )
+        .env("AWS_LAMBDA_FUNCTION_NAME", function)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1769")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("RUST_LOG", "trace")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("{function}: {e}"));
+    let mut answers = Vec::new();
+    for event in events {
+        runtime.push(event);
+        let done = tokio::time::timeout(Duration::from_secs(60), runtime.done.recv())
+            .await
+            .unwrap_or_else(|_| panic!("{function} did not answer"))
+            .expect("the Runtime API stand-in is up");
+        let answer: Value = serde_json::from_str(&done.body).expect("a JSON response");
+        answers.push(answer);
+    }
+    let mut child = child;
+    let _ = child.start_kill();
+    let out = child.wait_with_output().await.expect("the output");
+    let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
+    output.push_str(&String::from_utf8_lossy(&out.stderr));
+    Run { output, answers }
+}
+
+fn post(path: &str, body: Value) -> String {
+    api_gateway_event("POST", path, path, Some(body.to_string()), json!({}))
+}
+
+fn body_of(answer: &Value, status: u64) -> Value {
+    assert_eq!(answer["statusCode"], status, "{answer}");
+    serde_json::from_str(answer["body"].as_str().unwrap_or("null")).unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn no_log_level_prints_a_password_code_token_key_or_address() {
+    let email = unique_email();
+    let mut secrets: Vec<(String, String)> = vec![
+        ("the password".into(), PASSWORD.into()),
+        ("the wrong password".into(), WRONG_PASSWORD.into()),
+        ("the email address".into(), email.clone()),
+    ];
+    let mut outputs = Vec::new();
+
+    let register = run(
+        "register",
+        vec![post(
+            "/registration",
+            json!({ "email": email, "password": PASSWORD, "repeat_password": PASSWORD }),
+        )],
+    )
+    .await;
+    body_of(&register.answers[0], 200);
+    outputs.push(("register", register.output));
+
+    let code = Outbox::fetch().await.emails_to(&email)[0]
+        .confirm_code()
+        .expect("a confirmation link");
+    secrets.push(("the confirmation code".into(), code.clone()));
+    let path = format!("/registration/{code}");
+    let confirm = run(
+        "confirm",
+        vec![api_gateway_event(
+            "PATCH",
+            &path,
+            "/registration/{code}",
+            None,
+            json!({ "code": code }),
+        )],
+    )
+    .await;
+    let confirmed = body_of(&confirm.answers[0], 200);
+    outputs.push(("confirm", confirm.output));
+
+    let login = run(
+        "login",
+        vec![
+            post(
+                "/login",
+                json!({ "email": email, "password": WRONG_PASSWORD }),
+            ),
+            post("/login", json!({ "email": email, "password": PASSWORD })),
+        ],
+    )
+    .await;
+    body_of(&login.answers[0], 401);
+    let signed_in = body_of(&login.answers[1], 200);
+    outputs.push(("login", login.output));
+
+    let token = run(
+        "token",
+        vec![post(
+            "/token",
+            json!({ "refresh_token": signed_in["refresh_token"] }),
+        )],
+    )
+    .await;
+    let refreshed = body_of(&token.answers[0], 200);
+    outputs.push(("token", token.output));
+
+    let logout = run(
+        "logout",
+        vec![post(
+            "/logout",
+            json!({ "refresh_token": refreshed["refresh_token"] }),
+        )],
+    )
+    .await;
+    assert_eq!(logout.answers[0]["statusCode"], 204);
+    outputs.push(("logout", logout.output));
+
+    for pair in [&confirmed, &signed_in, &refreshed] {
+        for field in ["access_token", "refresh_token"] {
+            let token = pair[field].as_str().expect("a token").to_owned();
+            secrets.push((format!("a {field}"), token));
+        }
+    }
+    let secret: Value = serde_json::from_str(
+        &std::fs::read_to_string(required_env("AUTH_SECRET_FILE")).expect("the auth secret"),
+    )
+    .expect("the auth secret is JSON");
+    secrets.push((
+        "the HMAC key".into(),
+        secret["hmac_key"].as_str().expect("an HMAC key").to_owned(),
+    ));
+    for (kid, pem) in secret["signing_keys"].as_object().expect("signing keys") {
+        // Any line of the key's base64 body.
+        let line = pem
+            .as_str()
+            .unwrap_or_default()
+            .lines()
+            .nth(1)
+            .unwrap_or_default();
+        secrets.push((format!("signing key {kid}"), line.to_owned()));
+    }
+
+    for (function, output) in &outputs {
+        // The level took effect: the service's own debug line is there, so the search below
+        // read the most verbose output there is.
+        assert!(
+            output.contains("\"level\":\"DEBUG\"") && output.contains("request served"),
+            "{function} logged nothing at debug level:\n{output}"
+        );
+        for (what, value) in &secrets {
+            assert!(value.len() >= 8, "{what} is too short to search for");
+            assert!(
+                !output.contains(value.as_str()),
+                "{function}'s log holds {what}:\n{output}"
+            );
+        }
+    }
+}
