@@ -65,6 +65,13 @@ export RUST_TEST_THREADS="${RUST_TEST_THREADS:-8}"
 TABLE_NAME="$INTEGRATION_TABLE" cargo test --workspace --lib --bins --test integration 2>&1 |
   tee "$STACK_LOG_DIR/tests.log" || status=$?
 cargo test -p auth-tests --test e2e 2>&1 | tee -a "$STACK_LOG_DIR/tests.log" || status=$?
+# A real OAuth client library (oauth4webapi) against the token and revocation endpoints.
+npm ci --prefix tests/oauth --no-audit --no-fund --loglevel=error >"$STACK_LOG_DIR/npm-oauth.log" 2>&1 || {
+  cat "$STACK_LOG_DIR/npm-oauth.log" >&2
+  echo "tests: FAILED to install the OAuth client tests' packages (npm ci in tests/oauth)" >&2
+  exit 1
+}
+node --test tests/oauth/ 2>&1 | tee -a "$STACK_LOG_DIR/tests.log" || status=$?
 if [ "$status" -ne 0 ]; then
   stack_log "tests failed; the API log ends with:"
   tail -n 60 "$STACK_LOG_DIR/api.log" >&2 || true
@@ -72,7 +79,8 @@ if [ "$status" -ne 0 ]; then
   tail -n 20 "$STACK_LOG_DIR/events.log" >&2 || true
 fi
 # One closing line for the whole run, summed over every test binary.
-awk '/^test result:/ { p += $4; f += $6; i += $8 } END {
+awk '/^test result:/ { p += $4; f += $6; i += $8 }
+  /^# pass / { p += $3 } /^# fail / { f += $3 } /^# skipped / { i += $3 } END {
   printf "\ntests: %d passed, %d failed, %d skipped\n", p, f, i
   if (p == 0) { print "no test ran" > "/dev/stderr"; exit 1 }
 }' "$STACK_LOG_DIR/tests.log"

@@ -8,6 +8,22 @@
 //! - [`http`]: request parsing and the one mapping from errors to HTTP responses.
 //! - [`config`]: the environment, read once at cold start.
 
+/// `Debug` for a request or response type that holds a raw token or code: the type and its
+/// harmless fields print, the secret ones print as `[redacted]`, so a stray `{:?}` in a log
+/// line or a test failure leaks nothing.
+macro_rules! redacted_debug {
+    ($ty:ident { $($shown:ident),* ; $($hidden:ident),* }) => {
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    $(.field(stringify!($shown), &self.$shown))*
+                    $(.field(stringify!($hidden), &"[redacted]"))*
+                    .finish()
+            }
+        }
+    };
+}
+
 pub mod clock;
 pub mod config;
 pub mod crypto;

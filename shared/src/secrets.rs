@@ -37,6 +37,32 @@ impl std::fmt::Debug for Secrets {
     }
 }
 
+/// Shorter RSA keys are refused at cold start (NIST SP 800-57: 2048 bits at least).
+pub const MIN_RSA_BITS: usize = 2048;
+
+/// The modulus size of an RSA private key in PEM (PKCS#8 `PRIVATE KEY` or PKCS#1
+/// `RSA PRIVATE KEY`).
+fn rsa_modulus_bits(pem: &str) -> Result<usize, String> {
+    use base64::Engine;
+    let body: String = pem
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("-----"))
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .map_err(|_| "not a PEM".to_owned())?;
+    let pair = if pem.contains("BEGIN RSA PRIVATE KEY") {
+        aws_lc_rs::rsa::KeyPair::from_der(&der)
+    } else {
+        aws_lc_rs::rsa::KeyPair::from_pkcs8(&der)
+    }
+    // aws-lc refuses keys below 2048 bits itself (`TooSmall`); the size check after it
+    // keeps the rule explicit whatever the library's floor.
+    .map_err(|e| format!("not an RSA private key of at least {MIN_RSA_BITS} bits ({e})"))?;
+    Ok(pair.public_modulus_len() * 8)
+}
+
 impl Secrets {
     pub fn from_json(json: &str) -> Result<Self, AuthError> {
         let doc: SecretDocument = serde_json::from_str(json)
@@ -50,6 +76,13 @@ impl Secrets {
         }
         let mut signing_keys = BTreeMap::new();
         for (kid, pem) in &doc.signing_keys {
+            let bits = rsa_modulus_bits(pem)
+                .map_err(|e| AuthError::internal(format!("signing key {kid}: {e}")))?;
+            if bits < MIN_RSA_BITS {
+                return Err(AuthError::internal(format!(
+                    "signing key {kid} has {bits} bits; RSA keys must have at least {MIN_RSA_BITS}"
+                )));
+            }
             let key = EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| {
                 AuthError::internal(format!("signing key {kid} is not an RSA PEM: {e}"))
             })?;

@@ -100,10 +100,11 @@ async fn register_by_email_then_confirm_through_the_link() {
         send(Method::PATCH, &format!("/registration/{code}"), None, None).await;
     assert_problem(status, &content_type, &body, 400, "invalid_code");
 
-    // Within the minute, a second registration is rate limited first; resend tells verified.
+    // Within the minute, a second registration is `user_exists` (it would send nothing);
+    // resend tells verified.
     let (status, content_type, body) =
         post_json("/registration", registration(("email", &email))).await;
-    assert_problem(status, &content_type, &body, 429, "rate_limited");
+    assert_problem(status, &content_type, &body, 400, "user_exists");
     let (status, content_type, body) =
         post_json("/registration/resend_code", json!({"email": email})).await;
     assert_problem(status, &content_type, &body, 400, "already_verified");

@@ -5,7 +5,7 @@ use auth_tests::moto::{Outbox, six_digits};
 use auth_tests::{required_env, unique_email, unique_phone};
 use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use reqwest::Method;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::{api, assert_problem, post_json, registration, send};
@@ -237,6 +237,23 @@ async fn five_wrong_otps_burn_the_challenge() {
     assert_problem(status, &content_type, &body, 400, "too_many_attempts");
 }
 
+/// An OAuth error as RFC 6749 §5.2 has it, with the problem members beside it.
+fn assert_oauth_error(
+    status: StatusCode,
+    content_type: &str,
+    body: &Value,
+    want_status: u16,
+    want_error: &str,
+) {
+    assert_eq!(status.as_u16(), want_status, "{body}");
+    assert_eq!(content_type, "application/json", "{body}");
+    assert_eq!(body["error"], want_error, "{body}");
+    assert!(body["error_description"].is_string(), "{body}");
+    assert_eq!(body["code"], want_error, "{body}");
+    assert_eq!(body["status"], want_status, "{body}");
+    assert!(body["title"].is_string() && body["type"].is_string() && body["detail"].is_string());
+}
+
 #[tokio::test]
 async fn the_token_endpoint_rotates_speaks_oauth_and_logout_revokes() {
     let email = verified_email_account().await;
@@ -267,21 +284,19 @@ async fn the_token_endpoint_rotates_speaks_oauth_and_logout_revokes() {
     assert_eq!(status, 200, "{third}");
     let third = third["refresh_token"].as_str().unwrap().to_owned();
 
-    // Errors are problem documents with RFC 6749's `error` beside the `code`.
+    // Errors are application/json (OAuth clients accept nothing else) with RFC 6749's
+    // `error` and `error_description` beside the problem members.
     let (status, content_type, body) =
         post_json("/token", json!({"refresh_token": "x".repeat(43)})).await;
-    assert_problem(status, &content_type, &body, 400, "invalid_grant");
-    assert_eq!(body["error"], "invalid_grant");
+    assert_oauth_error(status, &content_type, &body, 400, "invalid_grant");
     let (status, content_type, body) = post_json(
         "/token",
         json!({"grant_type": "password", "refresh_token": third}),
     )
     .await;
-    assert_problem(status, &content_type, &body, 400, "unsupported_grant_type");
-    assert_eq!(body["error"], "unsupported_grant_type");
+    assert_oauth_error(status, &content_type, &body, 400, "unsupported_grant_type");
     let (status, content_type, body) = post_json("/token", json!({"token": third})).await;
-    assert_problem(status, &content_type, &body, 400, "invalid_request");
-    assert_eq!(body["error"], "invalid_request");
+    assert_oauth_error(status, &content_type, &body, 400, "invalid_request");
 
     // Logout: 204, for a live token and an unknown one alike; then the family is gone.
     let (status, _, _) = post_json("/logout", json!({"refresh_token": third})).await;
@@ -289,7 +304,22 @@ async fn the_token_endpoint_rotates_speaks_oauth_and_logout_revokes() {
     let (status, _, _) = post_json("/logout", json!({"refresh_token": "unknown"})).await;
     assert_eq!(status, 204);
     let (status, content_type, body) = post_json("/token", json!({"refresh_token": third})).await;
-    assert_problem(status, &content_type, &body, 400, "invalid_grant");
+    assert_oauth_error(status, &content_type, &body, 400, "invalid_grant");
+
+    // RFC 7009's revocation form revokes too, and gets RFC 7009's answer: 200, no body.
+    let (_, _, pair) = post_json("/login", login_body(("email", &email), PASSWORD)).await;
+    let fourth = pair["refresh_token"].as_str().unwrap().to_owned();
+    let form = format!("token={fourth}&token_type_hint=refresh_token");
+    let (status, _, _) = send(
+        Method::POST,
+        "/logout",
+        Some("application/x-www-form-urlencoded"),
+        Some(form),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, content_type, body) = post_json("/token", json!({"refresh_token": fourth})).await;
+    assert_oauth_error(status, &content_type, &body, 400, "invalid_grant");
     let (status, content_type, body) = send(
         Method::POST,
         "/logout",
@@ -297,7 +327,7 @@ async fn the_token_endpoint_rotates_speaks_oauth_and_logout_revokes() {
         Some("{".into()),
     )
     .await;
-    assert_problem(status, &content_type, &body, 400, "invalid_request");
+    assert_oauth_error(status, &content_type, &body, 400, "invalid_request");
 }
 
 #[tokio::test]
@@ -317,10 +347,17 @@ async fn discovery_documents_are_public_and_cacheable() {
     assert_eq!(doc["issuer"], issuer.as_str());
     assert_eq!(doc["jwks_uri"], format!("{issuer}/.well-known/jwks.json"));
     assert_eq!(doc["token_endpoint"], format!("{issuer}/token"));
-    assert_eq!(
-        doc["id_token_signing_alg_values_supported"],
-        json!(["RS256"])
-    );
+    assert_eq!(doc["revocation_endpoint"], format!("{issuer}/logout"));
+    assert_eq!(doc["grant_types_supported"], json!(["refresh_token"]));
+    // Nothing the service does not do: no authorization endpoint, implicit flow or ID token.
+    for claimed in [
+        "authorization_endpoint",
+        "response_types_supported",
+        "id_token_signing_alg_values_supported",
+        "subject_types_supported",
+    ] {
+        assert!(doc.get(claimed).is_none(), "{claimed}: {doc}");
+    }
 
     let jwks = fetch_jwks(&issuer).await;
     assert!(!jwks.keys.is_empty());

@@ -98,9 +98,7 @@ async fn logout_revokes_the_family_and_ignores_unknown_tokens() {
         .unwrap();
     logout(
         &t.app,
-        LogoutRequest {
-            refresh_token: first.refresh_token.clone(),
-        },
+        LogoutRequest::for_refresh_token(first.refresh_token.clone()),
     )
     .await
     .unwrap();
@@ -108,22 +106,12 @@ async fn logout_revokes_the_family_and_ignores_unknown_tokens() {
         code(refresh(&t.app, exchange(&second.refresh_token)).await),
         "invalid_grant"
     );
-    logout(
-        &t.app,
-        LogoutRequest {
-            refresh_token: "A".repeat(43),
-        },
-    )
-    .await
-    .expect("unknown is fine");
-    logout(
-        &t.app,
-        LogoutRequest {
-            refresh_token: "short".into(),
-        },
-    )
-    .await
-    .expect("malformed is fine");
+    logout(&t.app, LogoutRequest::for_refresh_token("A".repeat(43)))
+        .await
+        .expect("unknown is fine");
+    logout(&t.app, LogoutRequest::for_refresh_token("short"))
+        .await
+        .expect("malformed is fine");
 }
 
 #[tokio::test]
@@ -199,9 +187,7 @@ async fn a_duplicate_refresh_after_logout_is_refused_even_within_the_grace_windo
         .unwrap();
     logout(
         &t.app,
-        LogoutRequest {
-            refresh_token: second.refresh_token,
-        },
+        LogoutRequest::for_refresh_token(second.refresh_token),
     )
     .await
     .unwrap();

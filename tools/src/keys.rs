@@ -44,3 +44,30 @@ pub fn public_jwks(doc: &SecretDocument) -> Result<JwkSet, Error> {
         .collect::<Result<Vec<_>, _>>()?;
     Ok(JwkSet { keys })
 }
+
+#[cfg(test)]
+mod key_size_tests {
+    use auth_shared::secrets::{SecretDocument, Secrets};
+
+    /// A throwaway 1024-bit key, made for this test only.
+    const RSA_1024: &str = "-----BEGIN PRIVATE KEY-----\nMIICdgIBADANBgkqhkiG9w0BAQEFAASCAmAwggJcAgEAAoGBAMjpzHBWqxQbkjUi\nthnlTJWjRPU1+k5cjzWKH10ZxQ2HbYcK/HX3DXJqD7EJl28xRfja+9hXQM6bNcJT\ndV+TUZtTSQG15huAyD1t/kFBW+0ipBZ/Zl6ExfIlfjm57wSp6//kqKw0eJCH3Cnv\nCfzSOVI7/nxRmJZc9yveyy7uj5gJAgMBAAECgYBlJd94xwlGDENlYN5Q1zHhO9th\noBUuEkc+6xSzKGAeWYn4rL1BHmm0qlTQCkYlAqd5i7WyyuqjmVxNQvsabO5t4fiC\n1QD+dBUYrElBjDOgDqMqw4Hb2ps7aVmU4DE86tpJQsa+vAZN9m5TwbLyGv9W5AV1\nNP1+OZmI+/9YqLq+CQJBAOUQ/RxYqjArxPpNe1/vyXxM8ABfK8B8BYHPI6VhGF74\nV2oxoB++xzgeKWfzVrE54SP0NB5epDvyDkN4++PGuVsCQQDgiWNTReDBsbVxPT4y\nE2PUfzT4ICQBa9DDvIHulL4Icqv+Io49X+/6AM4z5COzZhAghpo9enHRYjQUk3KG\ni41rAkACPY1MNq3LdNIjZJidUpoU5ie+yS+DXXMsVttRZca4PxOTzVJ0nQgTy2+6\nPY4Og7NpB51u4pwWngJ3tHo6OxpbAkBL1jtk6coSwanNuGikUyY5pElIsNpYXIjj\nQ20DHtvcUJbEu/kcw6Vy5AjBQAHK2uMBiVTZBN0iYi/C71YUGVhHAkEA3+kSzpYM\nijyQ92u3mFDcmAMXFBLU6sR5jXBn9LCMuumL4W3iPCagxgCxdIV2r7iq4Z53l43X\nN0JRlb6lhYTN3Q==\n-----END PRIVATE KEY-----";
+
+    fn document(pem: String) -> SecretDocument {
+        SecretDocument {
+            hmac_key: "k".repeat(32),
+            signing_keys: [("k1".to_owned(), pem)].into(),
+        }
+    }
+
+    #[test]
+    fn rsa_keys_below_2048_bits_are_refused_at_cold_start() {
+        let error = Secrets::from_document(&document(RSA_1024.to_owned()))
+            .expect_err("a 1024-bit key is refused");
+        assert!(
+            format!("{error:?}").contains("at least 2048 bits"),
+            "{error:?}"
+        );
+        let pem = super::rsa_private_pem().expect("a 2048-bit key");
+        assert!(Secrets::from_document(&document(pem)).is_ok());
+    }
+}

@@ -1,4 +1,7 @@
-//! `POST /logout`: 204, also for an unknown token (RFC 7009).
+//! `POST /logout`: revokes the token's family, and says the same for an unknown token
+//! (RFC 7009). JSON `{"refresh_token"}` answers 204; RFC 7009's form
+//! (`token=...&token_type_hint=...`) gets RFC 7009's own answer, 200 with no body, which
+//! OAuth client libraries require. Errors are OAuth-style JSON.
 
 use std::sync::Arc;
 
@@ -8,11 +11,15 @@ use auth_shared::ops::session::logout;
 use lambda_http::{Body, Request, Response};
 
 pub async fn handle(app: Arc<App>, request: Request) -> Response<Body> {
-    http::respond(
+    http::respond_oauth(
         async {
-            let body = http::json_body(&request)?;
+            let body = http::json_or_form_body(&request)?;
             logout(&app, body).await?;
-            Ok(http::no_content())
+            Ok(if http::is_form(&request) {
+                http::empty(lambda_http::http::StatusCode::OK)
+            } else {
+                http::no_content()
+            })
         }
         .await,
     )

@@ -75,10 +75,15 @@ pub fn optional_json_body<T: DeserializeOwned>(request: &Request) -> Result<Opti
         .map_err(|e| AuthError::InvalidRequest(format!("malformed JSON body: {e}")))
 }
 
+/// Whether the body is an `application/x-www-form-urlencoded` one (the OAuth 2.0 form).
+pub fn is_form(request: &Request) -> bool {
+    has_media_type(request, "application/x-www-form-urlencoded")
+}
+
 /// Parses a JSON body, or an `application/x-www-form-urlencoded` one (the OAuth 2.0 form).
 pub fn json_or_form_body<T: DeserializeOwned>(request: &Request) -> Result<T, AuthError> {
     let bytes = body_bytes(request)?;
-    if has_media_type(request, "application/x-www-form-urlencoded") {
+    if is_form(request) {
         return serde_urlencoded::from_bytes(bytes)
             .map_err(|e| AuthError::InvalidRequest(format!("malformed form body: {e}")));
     }
@@ -133,8 +138,13 @@ pub fn ok<T: Serialize>(value: &T) -> Response<Body> {
 
 /// `204 No Content`.
 pub fn no_content() -> Response<Body> {
+    empty(StatusCode::NO_CONTENT)
+}
+
+/// A response without a body, never cached.
+pub fn empty(status: StatusCode) -> Response<Body> {
     let mut response = Response::new(Body::Empty);
-    *response.status_mut() = StatusCode::NO_CONTENT;
+    *response.status_mut() = status;
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -169,29 +179,29 @@ struct Problem<'a> {
     extra: serde_json::Map<String, serde_json::Value>,
 }
 
-/// Like [`respond`], for the OAuth token endpoint: errors also carry RFC 6749 §5.2's
-/// `error` member.
+/// Like [`respond`], for the OAuth endpoints (`/token`, `/logout`): OAuth client libraries
+/// accept only `application/json` there, so errors are `application/json` with RFC 6749
+/// §5.2's `error` and `error_description` beside the problem members.
 pub fn respond_oauth(result: Result<Response<Body>, AuthError>) -> Response<Body> {
-    result.unwrap_or_else(|err| {
-        let oauth_error = match &err {
-            AuthError::InvalidGrant => "invalid_grant",
-            AuthError::UnsupportedGrantType => "unsupported_grant_type",
-            _ => "invalid_request",
-        };
-        problem_with(&err, [("error", oauth_error.into())])
-    })
+    result.unwrap_or_else(|err| problem_document(&err, Flavour::OAuth))
 }
 
 /// The problem document for an error. 5xx bodies say nothing about the cause, which is
 /// logged instead.
 pub fn problem(err: &AuthError) -> Response<Body> {
-    problem_with(err, [])
+    problem_document(err, Flavour::Problem)
 }
 
-fn problem_with<const N: usize>(
-    err: &AuthError,
-    extra: [(&str, serde_json::Value); N],
-) -> Response<Body> {
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Flavour {
+    /// RFC 9457, `application/problem+json`.
+    Problem,
+    /// The same members plus RFC 6749's `error` and `error_description`, as
+    /// `application/json`.
+    OAuth,
+}
+
+fn problem_document(err: &AuthError, flavour: Flavour) -> Response<Body> {
     let (status, title) = status_and_title(err);
     let detail = match err {
         AuthError::Internal(source) => {
@@ -205,8 +215,7 @@ fn problem_with<const N: usize>(
         _ => err.to_string(),
     };
     let code = err.code();
-    let mut extra: serde_json::Map<String, serde_json::Value> =
-        extra.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    let mut extra = serde_json::Map::new();
     if let AuthError::VerificationRequired {
         challenge_id,
         channel,
@@ -218,6 +227,20 @@ fn problem_with<const N: usize>(
             serde_json::to_value(channel).unwrap_or_default(),
         );
     }
+    let content_type = match flavour {
+        Flavour::Problem => PROBLEM_JSON,
+        Flavour::OAuth => {
+            let oauth_error = match err {
+                AuthError::InvalidGrant => "invalid_grant",
+                AuthError::UnsupportedGrantType => "unsupported_grant_type",
+                AuthError::Internal(_) => "server_error",
+                _ => "invalid_request",
+            };
+            extra.insert("error".into(), oauth_error.into());
+            extra.insert("error_description".into(), detail.clone().into());
+            "application/json"
+        }
+    };
     let body = Problem {
         kind: format!(
             "https://auth-service.dev/problems/{}",
@@ -229,7 +252,7 @@ fn problem_with<const N: usize>(
         detail,
         extra,
     };
-    let mut response = json_response(status, &body, PROBLEM_JSON);
+    let mut response = json_response(status, &body, content_type);
     if let AuthError::RateLimited { retry_after } = err {
         response.headers_mut().insert(
             header::RETRY_AFTER,
@@ -364,6 +387,26 @@ mod tests {
         let json: serde_json::Value = serde_json::from_str(text).unwrap();
         assert_eq!(json["code"], "rate_limited");
         assert_eq!(json["status"], 429);
+    }
+
+    #[test]
+    fn oauth_errors_are_plain_json_with_error_and_description() {
+        let response = respond_oauth(Err(AuthError::InvalidGrant));
+        assert_eq!(response.status(), 400);
+        assert_eq!(response.headers()["content-type"], "application/json");
+        let Body::Text(text) = response.body() else {
+            panic!("text body")
+        };
+        let json: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(json["error"], "invalid_grant");
+        assert!(json["error_description"].is_string());
+        assert_eq!(json["code"], "invalid_grant");
+        assert_eq!(json["status"], 400);
+        let internal = respond_oauth(Err(AuthError::internal("table t missing")));
+        let Body::Text(text) = internal.body() else {
+            panic!("text body")
+        };
+        assert!(text.contains("server_error") && !text.contains("table t"));
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub struct ConfirmBody {
     pub phone: String,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 pub struct Confirmed {
     pub user_id: String,
     /// What was verified: `"email"` or `"phone"`.
@@ -25,6 +25,8 @@ pub struct Confirmed {
     #[serde(flatten)]
     pub tokens: TokenPair,
 }
+
+redacted_debug!(Confirmed { user_id, verified; tokens });
 
 #[tracing::instrument(skip_all, fields(user_id))]
 pub async fn confirm(

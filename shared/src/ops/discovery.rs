@@ -59,11 +59,12 @@ impl Discovery {
             "issuer": issuer,
             "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
             "token_endpoint": format!("{issuer}/token"),
+            "revocation_endpoint": format!("{issuer}/logout"),
+            // Only what the service does: no authorization endpoint, so no response types,
+            // no implicit flow and no ID tokens; refresh tokens come from sign-in.
             "grant_types_supported": ["refresh_token"],
-            "response_types_supported": ["token"],
-            "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["RS256"],
             "token_endpoint_auth_methods_supported": ["none"],
+            "revocation_endpoint_auth_methods_supported": ["none"],
             "claims_supported": ["iss", "sub", "aud", "iat", "exp", "jti"],
         });
         Ok(Self {

@@ -31,12 +31,14 @@ pub struct LoginRequest {
     pub password: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OtpRequest {
     pub challenge_id: String,
     pub otp: String,
 }
+
+redacted_debug!(OtpRequest { challenge_id; otp });
 
 /// How long the n-th consecutive failure locks the identifier.
 pub fn lock_secs(failures: u32) -> i64 {

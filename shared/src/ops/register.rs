@@ -57,14 +57,15 @@ pub async fn register(app: &App, request: RegisterRequest) -> Result<Registered,
     let mut password_hash = None;
     for _ in 0..MAX_ROUNDS {
         let now = app.now();
-        let slot = SendSlot::take(&app.store, &app.config, &claims[0], now).await?;
-        // An early answer for a taken identifier spares the hash; the transaction below is
-        // what actually guarantees uniqueness.
+        // A taken identifier or username sends nothing, so it answers `user_exists` before
+        // any send limit (and spares the hash); the transaction below is what actually
+        // guarantees uniqueness.
         for claim in &claims {
             if claim_is_taken(app, claim, now).await? {
                 return Err(AuthError::UserExists);
             }
         }
+        let slot = SendSlot::take(&app.store, &app.config, &claims[0], now).await?;
         let hash = match &password_hash {
             Some(hash) => String::clone(hash),
             None => password_hash
@@ -119,11 +120,13 @@ pub async fn register(app: &App, request: RegisterRequest) -> Result<Registered,
                 };
                 return deliver_and_commit(app, written, identifier.kind().channel()).await;
             }
-            // Another code went to this identifier since the counter was read: decide again.
-            outcome if outcome.condition_failed(0) => continue,
+            // Someone claimed it meanwhile (the usual loser of a burst of one identifier's
+            // registrations, whose send counter changed in the same commit).
             outcome if (1..=claims.len()).any(|i| outcome.condition_failed(i)) => {
                 return Err(AuthError::UserExists);
             }
+            // Another code went to this identifier since the counter was read: decide again.
+            outcome if outcome.condition_failed(0) => continue,
             TxOutcome::Cancelled(_) => continue,
         }
     }

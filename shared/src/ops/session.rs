@@ -12,7 +12,7 @@ use crate::store::{Expr, FamilyItem, RefreshItem, TxOutcome, keys};
 
 const TOKEN_CHARS: usize = 43;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenPair {
     pub access_token: String,
     pub token_type: String,
@@ -22,8 +22,10 @@ pub struct TokenPair {
     pub refresh_expires_in: i64,
 }
 
+redacted_debug!(TokenPair { token_type, expires_in, refresh_expires_in; access_token, refresh_token });
+
 /// The body of `POST /token`: JSON `{"refresh_token"}` or the OAuth 2.0 form.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     #[serde(default)]
@@ -36,10 +38,48 @@ pub struct RefreshRequest {
     pub scope: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+redacted_debug!(RefreshRequest { grant_type, client_id, scope; refresh_token });
+
+/// The body of `POST /logout`: JSON `{"refresh_token"}`, or RFC 7009's revocation form
+/// (`token=...&token_type_hint=refresh_token`).
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogoutRequest {
-    pub refresh_token: String,
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Only refresh tokens can be revoked; a hint is accepted and needs no answer
+    /// (RFC 7009 §2.1: a token the server cannot find is not an error).
+    #[serde(default)]
+    pub token_type_hint: Option<String>,
+    /// Accepted and ignored, as at the token endpoint.
+    #[serde(default)]
+    pub client_id: Option<String>,
+}
+
+redacted_debug!(LogoutRequest { token_type_hint, client_id; refresh_token, token });
+
+impl LogoutRequest {
+    /// The JSON form, `{"refresh_token": ...}`.
+    pub fn for_refresh_token(token: impl Into<String>) -> Self {
+        Self {
+            refresh_token: Some(token.into()),
+            token: None,
+            token_type_hint: None,
+            client_id: None,
+        }
+    }
+
+    /// The token to revoke: exactly one of `refresh_token` (JSON) or `token` (RFC 7009).
+    pub fn token(&self) -> Result<&str, AuthError> {
+        match (&self.refresh_token, &self.token) {
+            (Some(token), None) | (None, Some(token)) => Ok(token),
+            _ => Err(AuthError::InvalidRequest(
+                "exactly one of refresh_token or token is required".to_owned(),
+            )),
+        }
+    }
 }
 
 fn digest(token: &str) -> String {
@@ -210,10 +250,11 @@ pub async fn refresh(app: &App, request: RefreshRequest) -> Result<TokenPair, Au
 /// Revokes the family of a refresh token; an unknown token is not an error (RFC 7009).
 #[tracing::instrument(skip_all)]
 pub async fn logout(app: &App, request: LogoutRequest) -> Result<(), AuthError> {
-    if !well_formed(&request.refresh_token) {
+    let token = request.token()?;
+    if !well_formed(token) {
         return Ok(());
     }
-    let pk = keys::refresh_token(&digest(&request.refresh_token));
+    let pk = keys::refresh_token(&digest(token));
     if let Some(item) = app.store.get::<RefreshItem>(&pk, keys::TOKEN).await? {
         revoke(app, &keys::family(&item.family_id)).await?;
         tracing::info!(user_id = %item.user_id, "signed out");
