@@ -112,6 +112,14 @@ pub async fn aws(state: Arc<AwsState>) -> std::io::Result<u16> {
             let ddb = |v: Value| Response::new(200, "application/x-amz-json-1.0", v.to_string());
             match target.as_str() {
                 "DynamoDB_20120810.GetItem" => ddb(get_item(&state, &body)),
+                // A code try taken (`ReturnValues: ALL_NEW`): the item with the try counted.
+                "DynamoDB_20120810.UpdateItem" if body["ReturnValues"] == "ALL_NEW" => {
+                    let mut item = get_item(&state, &body)["Item"].clone();
+                    if item.get("attempts").is_some() {
+                        item["attempts"] = n(1);
+                    }
+                    ddb(json!({ "Attributes": item }))
+                }
                 "DynamoDB_20120810.Query" => {
                     ddb(json!({ "Items": [], "Count": 0, "ScannedCount": 0 }))
                 }

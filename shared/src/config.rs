@@ -2,6 +2,7 @@
 //! init instead of the first request.
 
 use crate::AuthError;
+use crate::domain::PhoneCountries;
 
 #[derive(Clone)]
 pub struct Config {
@@ -31,6 +32,13 @@ pub struct Config {
     pub max_code_attempts: u32,
     pub send_cooldown_secs: i64,
     pub sends_per_hour: usize,
+    /// Abuse budget: codes sent on behalf of one source IP per hour (every channel).
+    pub sends_per_ip_per_hour: u64,
+    /// Circuit breaker: SMS sent per hour by the whole service; past it SMS answer 429
+    /// while email goes on.
+    pub sms_per_hour: u64,
+    /// Countries new phone numbers may come from (empty: every country).
+    pub sms_countries: PhoneCountries,
 }
 
 impl std::fmt::Debug for Config {
@@ -91,6 +99,12 @@ impl Config {
             max_code_attempts: 5,
             send_cooldown_secs: 60,
             sends_per_hour: 5,
+            sends_per_ip_per_hour: number("SENDS_PER_IP_PER_HOUR", 20)? as u64,
+            sms_per_hour: number("SMS_PER_HOUR", 1000)? as u64,
+            sms_countries: PhoneCountries::parse(
+                &lookup("SMS_ALLOWED_COUNTRIES").unwrap_or_default(),
+            )
+            .map_err(|e| AuthError::internal(format!("SMS_ALLOWED_COUNTRIES: {e}")))?,
         })
     }
 
@@ -137,6 +151,9 @@ mod tests {
         assert_eq!(config.access_token_ttl_secs, 900);
         assert_eq!(config.refresh_lifetime_secs, 30 * 86_400);
         assert_eq!(config.refresh_grace_secs, 10);
+        assert_eq!(config.sends_per_ip_per_hour, 20);
+        assert_eq!(config.sms_per_hour, 1000);
+        assert_eq!(config.sms_countries, PhoneCountries::default());
     }
 
     #[test]
@@ -165,5 +182,8 @@ mod tests {
         let mut pairs = BASE.to_vec();
         pairs.push(("REFRESH_TOKEN_GRACE_SECONDS", "-3"));
         assert!(Config::from_lookup(env(&pairs)).is_err(), "negative grace");
+        let mut pairs = BASE.to_vec();
+        pairs.push(("SMS_ALLOWED_COUNTRIES", "US,Narnia"));
+        assert!(Config::from_lookup(env(&pairs)).is_err(), "unknown country");
     }
 }

@@ -1,6 +1,7 @@
 use std::collections::HashMap;
 
 use auth_shared::domain::Channel;
+use auth_shared::ops::budgets::Origin;
 use auth_shared::ops::register::{RegisterRequest, register};
 use auth_shared::store::{ClaimItem, keys};
 use auth_tests::moto::Outbox;
@@ -24,6 +25,7 @@ fn request(email: Option<&str>, phone: Option<&str>, password: &str) -> Register
         password: password.to_owned(),
         repeat_password: password.to_owned(),
         username: None,
+        origin: Origin::default(),
     }
 }
 
@@ -263,6 +265,7 @@ async fn the_first_failing_rule_answers() {
         password: pw.to_owned(),
         repeat_password: repeat.to_owned(),
         username: None,
+        origin: Origin::default(),
     };
     let cases = [
         (
@@ -296,4 +299,47 @@ async fn the_first_failing_rule_answers() {
         code(register(&t.app, by_email(&taken)).await),
         "user_exists"
     );
+}
+
+#[tokio::test]
+async fn a_phone_is_one_identity_however_it_is_written() {
+    let t = TestApp::new().await;
+    let line = 100_000 + uuid::Uuid::new_v4().as_u128() % 900_000;
+    let canonical = format!("+447400{line}");
+    let uk_style = format!("+44 (0)7400 {line}");
+    register(&t.app, by_phone(&uk_style))
+        .await
+        .expect("the UK way of writing it registers");
+    // The SMS goes to the canonical form, and that form is the identity.
+    assert_eq!(Outbox::fetch().await.sms_to(&canonical).len(), 1);
+    let claim: Option<ClaimItem> = t
+        .app
+        .store
+        .get(
+            &keys::identifier(auth_shared::domain::IdentifierKind::Phone, &canonical),
+            keys::CLAIM,
+        )
+        .await
+        .unwrap();
+    assert!(claim.is_some(), "claimed as {canonical}");
+    t.clock.advance(61);
+    for other in [canonical.clone(), format!("+44 7400 {line}")] {
+        assert_eq!(
+            code(register(&t.app, by_phone(&other)).await),
+            "user_exists",
+            "{other}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn numbers_outside_the_country_allow_list_are_invalid_phones() {
+    let t = TestApp::with_config(config_with(&[("SMS_ALLOWED_COUNTRIES", "US,CA")])).await;
+    assert_eq!(
+        code(register(&t.app, by_phone("+447400123456")).await),
+        "invalid_phone"
+    );
+    register(&t.app, by_phone(&unique_phone()))
+        .await
+        .expect("a US number is allowed");
 }

@@ -1,5 +1,6 @@
 use auth_shared::AuthError;
 use auth_shared::domain::Channel;
+use auth_shared::ops::budgets::Origin;
 use auth_shared::ops::confirm::confirm;
 use auth_shared::ops::resend::{ResendRequest, resend_code};
 use auth_tests::moto::{Outbox, six_digits};
@@ -12,6 +13,7 @@ fn for_email(email: &str) -> ResendRequest {
     ResendRequest {
         email: Some(email.to_owned()),
         phone: None,
+        origin: Origin::default(),
     }
 }
 
@@ -19,6 +21,7 @@ fn for_phone(phone: &str) -> ResendRequest {
     ResendRequest {
         email: None,
         phone: Some(phone.to_owned()),
+        origin: Origin::default(),
     }
 }
 
@@ -122,6 +125,7 @@ async fn unknown_identifiers_are_not_found() {
     let both = ResendRequest {
         email: Some(unique_email()),
         phone: Some(unique_phone()),
+        origin: Origin::default(),
     };
     assert_eq!(code(resend_code(&t.app, both).await), "invalid_request");
 }

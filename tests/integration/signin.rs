@@ -1,6 +1,7 @@
 use auth_shared::AuthError;
 use auth_shared::domain::Channel;
 use auth_shared::http::problem;
+use auth_shared::ops::budgets::Origin;
 use auth_shared::ops::login::{LoginRequest, OtpRequest, login, login_with_otp};
 use auth_shared::ops::register::register;
 use auth_tests::moto::{Outbox, six_digits};
@@ -18,6 +19,7 @@ pub fn by_email_login(email: &str, password: &str) -> LoginRequest {
         email: Some(email.to_owned()),
         phone: None,
         password: password.to_owned(),
+        origin: Origin::default(),
     }
 }
 
@@ -26,6 +28,7 @@ fn by_phone_login(phone: &str, password: &str) -> LoginRequest {
         email: None,
         phone: Some(phone.to_owned()),
         password: password.to_owned(),
+        origin: Origin::default(),
     }
 }
 

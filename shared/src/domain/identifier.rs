@@ -63,11 +63,43 @@ impl std::fmt::Debug for EmailAddress {
     }
 }
 
-/// An E.164 number that is valid for its country.
+/// A number that can receive SMS, in the canonical E.164 form the phone-number library
+/// formats it in: its identity (claims, send limits, login lock, codes) and where SMS go, so
+/// `+44 (0)7400 123456` and `+447400123456` are one phone.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PhoneNumber(String);
 
+/// The countries (ISO 3166 alpha-2 region codes) new phone numbers may come from; empty: all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PhoneCountries(Vec<String>);
+
+impl PhoneCountries {
+    /// A comma-separated list of region codes (`US,CA,GB`); empty means every country.
+    pub fn parse(list: &str) -> Result<Self, String> {
+        let mut codes = Vec::new();
+        for code in list.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+            let upper = code.to_ascii_uppercase();
+            if upper.parse::<phonenumber::country::Id>().is_err() {
+                return Err(format!(
+                    "{code} is not a region code the phone library knows"
+                ));
+            }
+            codes.push(upper);
+        }
+        Ok(Self(codes))
+    }
+
+    pub fn allows(&self, phone: &PhoneNumber) -> bool {
+        self.0.is_empty() || phone.region().is_some_and(|r| self.0.contains(&r))
+    }
+}
+
 impl PhoneNumber {
+    /// Spaces, `-`, `.` and `()` are stripped; what is left must be E.164 in shape and a
+    /// valid number for its country of a type that can receive SMS: mobile, or
+    /// fixed-line-or-mobile where the country does not tell them apart. Premium-rate,
+    /// shared-cost, toll-free, personal, VoIP, pager, UAN and plain fixed-line numbers are
+    /// `invalid_phone`.
     pub fn parse(raw: &str) -> Result<Self, AuthError> {
         let compact: String = raw
             .chars()
@@ -81,10 +113,17 @@ impl PhoneNumber {
             return Err(AuthError::InvalidPhone);
         }
         let parsed = phonenumber::parse(None, &compact).map_err(|_| AuthError::InvalidPhone)?;
-        if !phonenumber::is_valid(&parsed) {
+        if !phonenumber::is_valid(&parsed) || !receives_sms(&parsed) {
             return Err(AuthError::InvalidPhone);
         }
-        Ok(Self(compact))
+        let canonical = parsed.format().mode(phonenumber::Mode::E164).to_string();
+        Ok(Self(canonical))
+    }
+
+    /// The number's region (`GB`), where the library knows it.
+    pub fn region(&self) -> Option<String> {
+        let parsed = phonenumber::parse(None, &self.0).ok()?;
+        parsed.country().id().map(|id| id.as_ref().to_owned())
     }
 
     pub fn as_str(&self) -> &str {
@@ -101,6 +140,14 @@ impl PhoneNumber {
             "*".repeat(n.saturating_sub(6))
         )
     }
+}
+
+fn receives_sms(number: &phonenumber::PhoneNumber) -> bool {
+    use phonenumber::Type;
+    matches!(
+        number.number_type(&phonenumber::metadata::DATABASE),
+        Type::Mobile | Type::FixedLineOrMobile
+    )
 }
 
 impl std::fmt::Debug for PhoneNumber {
@@ -257,14 +304,88 @@ mod tests {
     }
 
     #[test]
-    fn phones_are_stripped_to_e164() {
+    fn phones_are_stripped_to_their_canonical_e164_form() {
         let phone = PhoneNumber::parse("+1 (415) 555-2671").unwrap();
         assert_eq!(phone.as_str(), "+14155552671");
-        assert_eq!(
-            PhoneNumber::parse("+44.20.7946.0958").unwrap().as_str(),
-            "+442079460958"
-        );
         assert_eq!(phone.masked(), "+14******671");
+        // How the UK writes a mobile number, trunk prefix and all, is one phone with the
+        // international form.
+        for typed in [
+            "+44 (0)7400 123456",
+            "+447400123456",
+            "+44 7400 123 456",
+            "+44.7400.123456",
+        ] {
+            assert_eq!(
+                PhoneNumber::parse(typed).unwrap().as_str(),
+                "+447400123456",
+                "{typed}"
+            );
+        }
+        assert_eq!(
+            PhoneNumber::parse("+49 (0)151 23456789").unwrap().as_str(),
+            "+4915123456789"
+        );
+    }
+
+    #[test]
+    fn only_numbers_that_receive_sms_are_accepted() {
+        // (number, what it is); all valid numbers for their country.
+        let accepted = [
+            ("+14155552671", "US fixed-line-or-mobile"),
+            ("+16137827274", "CA fixed-line-or-mobile"),
+            ("+447400123456", "GB mobile"),
+            ("+447911123456", "GG mobile"),
+            ("+4915123456789", "DE mobile"),
+            ("+33612345678", "FR mobile"),
+            ("+61406823897", "AU mobile"),
+            ("+34612345678", "ES mobile"),
+            ("+32474091150", "BE mobile"),
+        ];
+        let refused = [
+            ("+18007233456", "US toll-free"),
+            ("+19002345678", "US premium-rate"),
+            ("+442079460958", "GB fixed-line (London)"),
+            ("+441212345678", "GB fixed-line"),
+            ("+448001234567", "GB toll-free"),
+            ("+449098790000", "GB premium-rate"),
+            ("+448431234567", "GB shared-cost"),
+            ("+447012345678", "GB personal number"),
+            ("+445612345678", "GB VoIP"),
+            ("+447640123456", "GB pager"),
+            ("+445512345678", "GB UAN"),
+            ("+611900123456", "AU premium-rate"),
+            ("+61212345678", "AU fixed-line"),
+            ("+4930123456", "DE fixed-line (Berlin)"),
+            ("+498001234567", "DE toll-free"),
+            ("+33801234567", "FR toll-free"),
+            ("+33123456789", "FR fixed-line"),
+        ];
+        for (raw, what) in accepted {
+            assert!(
+                PhoneNumber::parse(raw).is_ok(),
+                "{what} {raw} should be accepted"
+            );
+        }
+        for (raw, what) in refused {
+            assert!(
+                matches!(PhoneNumber::parse(raw), Err(AuthError::InvalidPhone)),
+                "{what} {raw} should be invalid_phone"
+            );
+        }
+    }
+
+    #[test]
+    fn a_country_allow_list_limits_new_numbers() {
+        let all = PhoneCountries::parse("").unwrap();
+        let north_america = PhoneCountries::parse("us, CA").unwrap();
+        let us = PhoneNumber::parse("+14155552671").unwrap();
+        let gb = PhoneNumber::parse("+447400123456").unwrap();
+        assert_eq!(gb.region().as_deref(), Some("GB"), "{:?}", us.region());
+        assert!(all.allows(&gb) && all.allows(&us));
+        assert!(north_america.allows(&us));
+        assert!(!north_america.allows(&gb));
+        assert!(PhoneCountries::parse("US,XX").is_err());
     }
 
     #[test]

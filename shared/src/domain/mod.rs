@@ -6,6 +6,8 @@ mod password;
 mod username;
 
 pub use code::{EmailCode, SmsCode};
-pub use identifier::{Channel, EmailAddress, Identifier, IdentifierKind, PhoneNumber};
+pub use identifier::{
+    Channel, EmailAddress, Identifier, IdentifierKind, PhoneCountries, PhoneNumber,
+};
 pub use password::Password;
 pub use username::Username;

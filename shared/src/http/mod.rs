@@ -40,6 +40,29 @@ where
     .await
 }
 
+/// The caller as API Gateway saw it: `requestContext.http.sourceIp` and the user agent.
+pub fn origin(request: &Request) -> crate::ops::budgets::Origin {
+    let (ip, agent) = match request.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) => (
+            context.http.source_ip.clone(),
+            context.http.user_agent.clone(),
+        ),
+        _ => (None, None),
+    };
+    let user_agent = agent.or_else(|| {
+        request
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    });
+    crate::ops::budgets::Origin {
+        ip: ip.filter(|ip| !ip.is_empty()),
+        // Bounded: it is stored with sessions and shown back to the user.
+        user_agent: user_agent.map(|a| a.chars().take(256).collect()),
+    }
+}
+
 /// `METHOD /route/{param}` as API Gateway names the route, without parameter values.
 fn route_key(request: &Request) -> String {
     match request.request_context_ref() {

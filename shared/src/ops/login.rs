@@ -9,6 +9,7 @@ use crate::AuthError;
 use crate::crypto;
 use crate::domain::{Identifier, Password, SmsCode};
 use crate::notify::Outgoing;
+use crate::ops::budgets::{self, Origin};
 use crate::ops::limits::SendSlot;
 use crate::ops::session::{self, TokenPair};
 use crate::ops::{App, MAX_ROUNDS, find_account, verify};
@@ -29,6 +30,9 @@ pub struct LoginRequest {
     #[serde(default)]
     pub phone: Option<String>,
     pub password: String,
+    /// Who asked, from the HTTP request (not the body).
+    #[serde(skip)]
+    pub origin: Origin,
 }
 
 #[derive(Deserialize)]
@@ -137,7 +141,7 @@ pub async fn login(app: &App, request: LoginRequest) -> Result<TokenPair, AuthEr
     if !user.verified {
         // The OTP goes where the account's codes go: the address as registered.
         let stored = verify::stored_identifier(&user)?;
-        return Err(challenge(app, &user, &stored).await?);
+        return Err(challenge(app, &user, &stored, &request.origin).await?);
     }
     session::start(app, &user.user_id).await
 }
@@ -147,11 +151,13 @@ async fn challenge(
     app: &App,
     user: &UserItem,
     identifier: &Identifier,
+    origin: &Origin,
 ) -> Result<AuthError, AuthError> {
     let claim_pk = keys::identifier(identifier.kind(), identifier.normalized());
     for _ in 0..MAX_ROUNDS {
         let now = app.now();
         let slot = SendSlot::take(&app.store, &app.config, &claim_pk, now).await?;
+        budgets::take_send(app, origin, identifier.kind().channel(), now).await?;
         let challenge_id = uuid::Uuid::new_v4().to_string();
         let otp = SmsCode::generate()?;
         let item = CodeItem {

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::AuthError;
 use crate::domain::{Channel, Identifier, Password, Username};
 use crate::events;
+use crate::ops::budgets::{self, Origin};
 use crate::ops::codes::{self, IssuedCode};
 use crate::ops::limits::SendSlot;
 use crate::ops::{App, MAX_ROUNDS, claim_is_taken};
@@ -22,6 +23,9 @@ pub struct RegisterRequest {
     pub repeat_password: String,
     #[serde(default)]
     pub username: Option<String>,
+    /// Who asked, from the HTTP request (not the body).
+    #[serde(skip)]
+    pub origin: Origin,
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -47,6 +51,12 @@ pub async fn register(app: &App, request: RegisterRequest) -> Result<Registered,
         .map(Username::parse)
         .transpose()?;
     let identifier = Identifier::from_pair(request.email.as_deref(), request.phone.as_deref())?;
+    // New numbers only from the configured countries (SMS to the rest is never paid for).
+    if let Identifier::Phone(phone) = &identifier
+        && !app.config.sms_countries.allows(phone)
+    {
+        return Err(AuthError::InvalidPhone);
+    }
     let password = Password::parse_new(request.password, &request.repeat_password)?;
 
     let mut claims = vec![keys::identifier(identifier.kind(), identifier.normalized())];
@@ -66,6 +76,7 @@ pub async fn register(app: &App, request: RegisterRequest) -> Result<Registered,
             }
         }
         let slot = SendSlot::take(&app.store, &app.config, &claims[0], now).await?;
+        budgets::take_send(app, &request.origin, identifier.kind().channel(), now).await?;
         let hash = match &password_hash {
             Some(hash) => String::clone(hash),
             None => password_hash

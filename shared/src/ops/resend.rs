@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::AuthError;
 use crate::domain::{Channel, Identifier};
+use crate::ops::budgets::{self, Origin};
 use crate::ops::codes;
 use crate::ops::limits::SendSlot;
 use crate::ops::{App, MAX_ROUNDS, find_account, verify};
@@ -16,6 +17,9 @@ pub struct ResendRequest {
     pub email: Option<String>,
     #[serde(default)]
     pub phone: Option<String>,
+    /// Who asked, from the HTTP request (not the body).
+    #[serde(skip)]
+    pub origin: Origin,
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -37,6 +41,7 @@ pub async fn resend_code(app: &App, request: ResendRequest) -> Result<Resent, Au
             return Err(AuthError::AlreadyVerified);
         }
         let slot = SendSlot::take(&app.store, &app.config, &claim_pk, now).await?;
+        budgets::take_send(app, &request.origin, identifier.kind().channel(), now).await?;
         // The code goes where the account's codes go: the address as registered.
         let recipient = verify::stored_identifier(&user)?;
         let issued = codes::issue(app, &recipient, &user.user_id, now)?;

@@ -68,6 +68,19 @@ pub mod keys {
         format!("OUTBOX#{event_id}")
     }
 
+    pub const BUDGET: &str = "BUDGET";
+
+    /// Codes sent on behalf of one source address in one hour (`hour` = epoch hours); the
+    /// address is keyed by an HMAC, so the table holds no IP address.
+    pub fn ip_budget(address_mac: &str, hour: i64) -> String {
+        format!("BUDGET#IP#{address_mac}#{hour}")
+    }
+
+    /// One shard of the SMS sent in one hour, all identifiers together.
+    pub fn sms_budget(hour: i64, shard: u32) -> String {
+        format!("BUDGET#SMS#{hour}#{shard}")
+    }
+
     /// A sign-in OTP challenge.
     pub fn challenge(challenge_id: &str) -> String {
         format!("CHALLENGE#{challenge_id}")

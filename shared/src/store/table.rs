@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::AuthError;
-use crate::store::CodeItem;
+use crate::store::{CodeItem, keys};
 
 /// How often a transaction that lost only to concurrent transactions is tried again.
 const CONFLICT_RETRIES: u32 = 8;
@@ -398,6 +398,29 @@ impl Store {
             },
             Err(e) => Err(AuthError::internal(aws_sdk_dynamodb::Error::from(e))),
         }
+    }
+}
+
+impl Store {
+    /// Takes one unit of the counter `pk` if fewer than `max` were taken: one conditional
+    /// increment, so concurrent requests can never take more than `max` between them.
+    /// `Ok(false)` when the counter is full. The item expires at `expires_at`.
+    pub async fn take_budget(
+        &self,
+        pk: &str,
+        max: u64,
+        expires_at: i64,
+    ) -> Result<bool, AuthError> {
+        self.update_if(
+            pk,
+            keys::BUDGET,
+            Expr::new("SET #taken = if_not_exists(#taken, :zero) + :one, #expires_at = :exp")
+                .n(":zero", 0)
+                .n(":one", 1)
+                .n(":exp", expires_at),
+            Expr::new("attribute_not_exists(#taken) OR #taken < :max").n(":max", max),
+        )
+        .await
     }
 }
 

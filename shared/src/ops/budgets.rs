@@ -1,0 +1,81 @@
+//! Abuse budgets beyond one identifier, against SMS pumping (toll fraud) and mail bombing:
+//! codes sent on behalf of one source IP per hour, and SMS sent per hour by the whole
+//! service (a circuit breaker: past it SMS sends answer 429 while email goes on). Both are
+//! DynamoDB counters taken with a condition before anything is sent.
+//!
+//! The global SMS counter is split into [`SMS_SHARDS`] items, each allowed its share of the
+//! hourly budget, so no single key takes every SMS send's write: even at the stage's
+//! throttle raised twentyfold (1,000 requests a second) each shard stays far below the
+//! 1,000 writes a second one DynamoDB partition takes, including the failed conditional
+//! writes an attack causes once the breaker has tripped.
+
+use crate::domain::Channel;
+use crate::ops::App;
+use crate::{AuthError, crypto};
+
+pub const SMS_SHARDS: u32 = 10;
+const HOUR: i64 = 3600;
+
+/// The caller as API Gateway saw it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// `requestContext.http.sourceIp`; `None` only for callers that are not HTTP requests.
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// Takes one send from the caller's budgets, or answers `rate_limited` with the seconds
+/// until the hour's budget renews. Counted before the code is sent.
+pub async fn take_send(
+    app: &App,
+    origin: &Origin,
+    channel: Channel,
+    now: i64,
+) -> Result<(), AuthError> {
+    let hour = now.div_euclid(HOUR);
+    let renews_in = (hour + 1) * HOUR - now;
+    // Kept an hour past its window, then TTL removes it.
+    let expires_at = (hour + 2) * HOUR;
+    if let Some(ip) = &origin.ip {
+        let mac = crypto::hmac_sha256_hex(&app.secrets.hmac_key, &[b"ip-budget\0", ip.as_bytes()]);
+        let pk = crate::store::keys::ip_budget(&mac[..32], hour);
+        if !app
+            .store
+            .take_budget(&pk, app.config.sends_per_ip_per_hour, expires_at)
+            .await?
+        {
+            tracing::warn!(budget = "sends_per_ip", "abuse budget exhausted");
+            return Err(AuthError::RateLimited {
+                retry_after: renews_in as u64,
+            });
+        }
+    }
+    if channel == Channel::Sms {
+        let share = app.config.sms_per_hour.div_ceil(u64::from(SMS_SHARDS));
+        let first = random_shard()?;
+        // A full shard is tried once more elsewhere, so the breaker trips when the budget
+        // as a whole is nearly spent, not when one shard's share is.
+        for shard in [
+            first,
+            (first + 1 + random_shard()? % (SMS_SHARDS - 1)) % SMS_SHARDS,
+        ] {
+            let pk = crate::store::keys::sms_budget(hour, shard);
+            if app.store.take_budget(&pk, share, expires_at).await? {
+                return Ok(());
+            }
+        }
+        tracing::warn!(
+            budget = "sms_per_hour",
+            "abuse budget exhausted: SMS paused"
+        );
+        return Err(AuthError::RateLimited {
+            retry_after: renews_in as u64,
+        });
+    }
+    Ok(())
+}
+
+fn random_shard() -> Result<u32, AuthError> {
+    let bytes: [u8; 4] = crypto::random_array()?;
+    Ok(u32::from_le_bytes(bytes) % SMS_SHARDS)
+}

@@ -1,0 +1,106 @@
+//! Abuse budgets beyond one identifier: codes per source IP per hour, and the SMS circuit
+//! breaker. Each test moves its clock to an hour no other test uses, so the shared counters
+//! of that hour are its own.
+
+use auth_shared::ops::budgets::{Origin, SMS_SHARDS};
+use auth_shared::ops::register::{RegisterRequest, register};
+use auth_tests::moto::Outbox;
+use auth_tests::{TestApp, config_with, unique_email, unique_phone};
+
+use crate::registration::{by_email, by_phone};
+
+fn from(ip: &str, mut request: RegisterRequest) -> RegisterRequest {
+    request.origin = Origin {
+        ip: Some(ip.to_owned()),
+        user_agent: None,
+    };
+    request
+}
+
+/// A documentation-range IPv6 address no other test uses.
+fn unique_ip() -> String {
+    let n = uuid::Uuid::new_v4().as_u128();
+    format!("2001:db8::{:x}:{:x}", (n >> 16) as u16, n as u16)
+}
+
+/// A test app with these budgets whose clock sits in an hour of its own.
+async fn app_with(budgets: &[(&str, &str)]) -> TestApp {
+    let t = TestApp::with_config(config_with(budgets)).await;
+    let days = 1000 + (uuid::Uuid::new_v4().as_u128() % 100_000) as i64;
+    t.clock.advance(days * 86_400);
+    t
+}
+
+#[tokio::test]
+async fn one_source_ip_gets_its_hourly_budget_of_codes_and_no_more() {
+    let t = app_with(&[("SENDS_PER_IP_PER_HOUR", "3")]).await;
+    let ip = unique_ip();
+    for _ in 0..3 {
+        register(&t.app, from(&ip, by_email(&unique_email())))
+            .await
+            .expect("within the budget");
+    }
+    let over = unique_email();
+    let err = register(&t.app, from(&ip, by_email(&over)))
+        .await
+        .expect_err("past the budget");
+    let auth_shared::AuthError::RateLimited { retry_after } = err else {
+        panic!("expected rate_limited, got {err:?}")
+    };
+    assert!((1..=3600).contains(&retry_after), "{retry_after}");
+    // Counted before sending: nothing went out, and nothing holds the address.
+    assert!(Outbox::fetch().await.emails_to(&over).is_empty());
+    register(&t.app, by_email(&over))
+        .await
+        .expect("another source still registers it");
+    // The next hour has a fresh budget.
+    t.clock.advance(3600);
+    register(&t.app, from(&ip, by_email(&unique_email())))
+        .await
+        .expect("a new hour, a new budget");
+}
+
+#[tokio::test]
+async fn concurrent_sends_from_one_ip_never_exceed_its_budget() {
+    let t = app_with(&[("SENDS_PER_IP_PER_HOUR", "4")]).await;
+    let ip = unique_ip();
+    let results = futures::future::join_all(
+        (0..12).map(|_| register(&t.app, from(&ip, by_email(&unique_email())))),
+    )
+    .await;
+    let sent = results.iter().filter(|r| r.is_ok()).count();
+    let limited = results
+        .iter()
+        .filter(|r| matches!(r, Err(e) if e.code() == "rate_limited"))
+        .count();
+    assert_eq!((sent, limited), (4, 8));
+}
+
+#[tokio::test]
+async fn past_the_sms_budget_sms_sends_stop_while_email_goes_on() {
+    let budget = 2 * SMS_SHARDS as usize;
+    let t = app_with(&[("SMS_PER_HOUR", &budget.to_string())]).await;
+    let (mut sent, mut limited) = (0, 0);
+    for _ in 0..3 * budget {
+        let phone = unique_phone();
+        match register(&t.app, by_phone(&phone)).await {
+            Ok(_) => sent += 1,
+            Err(e) => {
+                assert_eq!(e.code(), "rate_limited", "{e:?}");
+                assert!(Outbox::fetch().await.sms_to(&phone).is_empty());
+                limited += 1;
+            }
+        }
+    }
+    // However the sends fall on the shards, the hour never sends more than its budget, and
+    // nearly all of it is usable.
+    assert!(sent <= budget, "{sent} SMS sent with a budget of {budget}");
+    assert!(
+        sent >= budget / 2,
+        "only {sent} of {budget} SMS were allowed"
+    );
+    assert!(limited >= 2 * budget, "{limited}");
+    register(&t.app, by_email(&unique_email()))
+        .await
+        .expect("email is not paused");
+}
