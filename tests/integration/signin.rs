@@ -268,3 +268,22 @@ async fn otps_expire_after_10_minutes() {
         "invalid_code"
     );
 }
+
+#[tokio::test]
+async fn a_known_and_an_unknown_identifier_cost_the_same_dynamodb_calls() {
+    let (t, calls) = TestApp::recording_dynamodb_calls().await;
+    let email = verified_email(&t).await;
+    calls.take();
+    assert_eq!(
+        code(login(&t.app, by_email_login(&email, "wrong password")).await),
+        "invalid_credentials"
+    );
+    let known = calls.take();
+    assert_eq!(
+        code(login(&t.app, by_email_login(&unique_email(), "wrong password")).await),
+        "invalid_credentials"
+    );
+    let unknown = calls.take();
+    assert!(!known.is_empty());
+    assert_eq!(known, unknown, "a wrong password vs an unknown identifier");
+}

@@ -6,7 +6,7 @@ pub mod downstream;
 pub mod events;
 pub mod moto;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use auth_shared::Config;
 use auth_shared::clock::ManualClock;
@@ -96,5 +96,62 @@ impl TestApp {
     pub fn clock_now(&self) -> i64 {
         use auth_shared::Clock;
         self.clock.now()
+    }
+}
+
+/// The DynamoDB operations a client made, in order (`GetItem`, `TransactWriteItems`, ...).
+#[derive(Debug, Default, Clone)]
+pub struct DynamoCalls(Arc<Mutex<Vec<String>>>);
+
+impl DynamoCalls {
+    /// The calls so far; the list starts again empty.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+#[derive(Debug)]
+struct RecordCalls(DynamoCalls);
+
+impl aws_sdk_dynamodb::config::Intercept for RecordCalls {
+    fn name(&self) -> &'static str {
+        "record-dynamodb-calls"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let target = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or_default();
+        let operation = target.rsplit('.').next().unwrap_or_default().to_owned();
+        self.0
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(operation);
+        Ok(())
+    }
+}
+
+impl TestApp {
+    /// The usual app, with every DynamoDB call it makes recorded.
+    pub async fn recording_dynamodb_calls() -> (Self, DynamoCalls) {
+        let mut t = Self::new().await;
+        let sdk = load_sdk_config().await;
+        let calls = DynamoCalls::default();
+        let conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .interceptor(RecordCalls(calls.clone()))
+            .build();
+        t.app.store = auth_shared::store::Store::new(
+            aws_sdk_dynamodb::Client::from_conf(conf),
+            t.app.config.table_name.clone(),
+        );
+        (t, calls)
     }
 }
