@@ -3,7 +3,9 @@
 //! from moto.
 
 mod events;
+mod lambda;
 mod logs;
+mod policies;
 mod signin;
 
 use auth_tests::moto::{Outbox, six_digits};

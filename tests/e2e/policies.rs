@@ -1,0 +1,379 @@
+//! Each function's IAM policy in `template.yaml` covers every AWS action its code calls, and
+//! HTTP functions cannot publish to the user-events topic. The actions are not listed by
+//! hand: every function binary runs its flows as in Lambda (successes and the failure paths
+//! that roll back) behind a recording proxy, and what it called is held against what the
+//! template grants it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use auth_tests::aws_recorder::Recorder;
+use auth_tests::moto::{Outbox, six_digits};
+use auth_tests::{required_env, unique_email, unique_phone};
+use auth_tools::runtime_api::api_gateway_event;
+use serde_json::{Value, json};
+use serde_yaml_ng::Value as Yaml;
+
+use crate::lambda::{body_of, post, run_with};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+fn workspace_file(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// One statement of a policy: its effect, actions and resource (`*`, `Ref:Name`, or the
+/// tag and text of another intrinsic).
+#[derive(Debug)]
+struct Grant {
+    allow: bool,
+    actions: Vec<String>,
+    resource: String,
+}
+
+fn rendered(resource: &Yaml) -> String {
+    match resource {
+        Yaml::String(s) => s.clone(),
+        Yaml::Tagged(tagged) => {
+            let tag = tagged.tag.to_string();
+            let value = serde_yaml_ng::to_string(&tagged.value).unwrap_or_default();
+            format!("{}:{}", tag.trim_start_matches('!'), value.trim())
+        }
+        other => serde_yaml_ng::to_string(other).unwrap_or_default(),
+    }
+}
+
+fn strings(value: &Yaml) -> Vec<String> {
+    match value {
+        Yaml::String(s) => vec![s.clone()],
+        Yaml::Sequence(items) => items.iter().flat_map(strings).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Every statement that applies to each binary: its inline policies and the managed
+/// policies it references.
+fn grants_by_binary() -> BTreeMap<String, Vec<Grant>> {
+    let template: Yaml = serde_yaml_ng::from_str(&workspace_file("template.yaml")).unwrap();
+    let binaries = auth_tools::mapping::makefile_binaries(&workspace_file("Makefile")).unwrap();
+    let resources = &template["Resources"];
+    let mut grants = BTreeMap::new();
+    for (id, binary) in binaries {
+        let function = &resources[id.as_str()];
+        let mut statements = Vec::new();
+        for policy in function["Properties"]["Policies"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+        {
+            let document = match policy {
+                Yaml::Tagged(tagged) if tagged.tag.to_string().trim_start_matches('!') == "Ref" => {
+                    let name = tagged.value.as_str().expect("a policy name");
+                    resources[name]["Properties"]["PolicyDocument"].clone()
+                }
+                inline => inline.clone(),
+            };
+            for statement in document["Statement"].as_sequence().into_iter().flatten() {
+                statements.push(Grant {
+                    allow: statement["Effect"].as_str() == Some("Allow"),
+                    actions: strings(&statement["Action"]),
+                    resource: rendered(&statement["Resource"]),
+                });
+            }
+        }
+        grants.insert(binary, statements);
+    }
+    grants
+}
+
+const TOPIC: &str = "Ref:UserEventsTopic";
+
+/// Whether `grants` allow a recorded action.
+fn allows(grants: &[Grant], action: &str) -> bool {
+    let granted = |action: &str, resource: Option<&str>, allow: bool| {
+        grants.iter().any(|g| {
+            g.allow == allow
+                && g.actions.iter().any(|a| a == action)
+                && resource.is_none_or(|r| g.resource == r)
+        })
+    };
+    match action {
+        "sns:Publish@sms" => granted("sns:Publish", Some("*"), true),
+        "sns:Publish@topic" => {
+            granted("sns:Publish", Some(TOPIC), true) && !granted("sns:Publish", Some(TOPIC), false)
+        }
+        action if action.starts_with("unknown:") => false,
+        action => granted(action, None, true),
+    }
+}
+
+/// The recorder's endpoints for a function, and the rest of the stack's environment.
+fn endpoints(recorder: &Recorder) -> Vec<(&'static str, String)> {
+    [
+        "AWS_ENDPOINT_URL_DYNAMODB",
+        "AWS_ENDPOINT_URL_SESV2",
+        "AWS_ENDPOINT_URL_SNS",
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+    ]
+    .into_iter()
+    .map(|name| (name, recorder.url.clone()))
+    .collect()
+}
+
+/// Runs `function` on `events` behind a fresh recorder; returns its answers and actions.
+async fn recorded(
+    function: &str,
+    events: Vec<String>,
+    fail_email: bool,
+) -> (Vec<Value>, BTreeSet<String>) {
+    let recorder = Recorder::start(
+        &required_env("AWS_ENDPOINT_URL_DYNAMODB"),
+        &required_env("MOTO_URL"),
+    )
+    .await;
+    recorder.fail_email(fail_email);
+    let env = endpoints(&recorder);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let run = run_with(function, events, &env).await;
+    (run.answers, recorder.actions())
+}
+
+fn registration(identifier: (&str, &str)) -> String {
+    post(
+        "/registration",
+        json!({ identifier.0: identifier.1, "password": PASSWORD, "repeat_password": PASSWORD }),
+    )
+}
+
+fn confirm_link(code: &str) -> String {
+    api_gateway_event(
+        "PATCH",
+        &format!("/registration/{code}"),
+        "/registration/{code}",
+        None,
+        json!({ "code": code }),
+    )
+}
+
+#[tokio::test]
+async fn every_function_s_policy_covers_the_aws_actions_its_code_calls() {
+    let mut called: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+
+    // Registration: by email, by phone, and one whose email cannot be sent (the rollback);
+    // two more unverified accounts for the resend and sign-in OTP flows below.
+    let (verified, phone) = (unique_email(), unique_phone());
+    let (resent, undeliverable, unverified) = (unique_email(), unique_email(), unique_email());
+    let (answers, actions) = recorded(
+        "register",
+        vec![
+            registration(("email", &verified)),
+            registration(("phone", &phone)),
+            registration(("email", &resent)),
+            registration(("email", &undeliverable)),
+            registration(("email", &unverified)),
+        ],
+        false,
+    )
+    .await;
+    let sent_at = Instant::now();
+    answers.iter().for_each(|a| drop(body_of(a, 200)));
+    called.entry("register").or_default().extend(actions);
+    let (answers, actions) = recorded(
+        "register",
+        vec![registration(("email", &unique_email()))],
+        true,
+    )
+    .await;
+    assert_eq!(body_of(&answers[0], 400)["code"], "delivery_failed");
+    called.entry("register").or_default().extend(actions);
+
+    // Confirmation by link and by SMS code.
+    let outbox = Outbox::fetch().await;
+    let link = outbox.emails_to(&verified)[0].confirm_code().unwrap();
+    let sms = six_digits(&outbox.sms_to(&phone)[0]).unwrap();
+    let sms_confirm = api_gateway_event(
+        "PATCH",
+        &format!("/registration/{sms}"),
+        "/registration/{code}",
+        Some(json!({ "phone": phone }).to_string()),
+        json!({ "code": sms }),
+    );
+    let (answers, actions) =
+        recorded("confirm", vec![confirm_link(&link), sms_confirm], false).await;
+    let session = body_of(&answers[0], 200);
+    body_of(&answers[1], 200);
+    called.entry("confirm").or_default().extend(actions);
+
+    // Refresh and sign-out.
+    let (answers, actions) = recorded(
+        "token",
+        vec![post(
+            "/token",
+            json!({ "refresh_token": session["refresh_token"] }),
+        )],
+        false,
+    )
+    .await;
+    let refreshed = body_of(&answers[0], 200);
+    called.entry("token").or_default().extend(actions);
+    let (answers, actions) = recorded(
+        "logout",
+        vec![post(
+            "/logout",
+            json!({ "refresh_token": refreshed["refresh_token"] }),
+        )],
+        false,
+    )
+    .await;
+    assert_eq!(answers[0]["statusCode"], 204);
+    called.entry("logout").or_default().extend(actions);
+
+    // Sending again waits out the per-identifier minute.
+    tokio::time::sleep(Duration::from_secs(62).saturating_sub(sent_at.elapsed())).await;
+
+    // Resend: delivered, and not delivered (the previous code is restored).
+    let resend = |email: &str| post("/registration/resend_code", json!({ "email": email }));
+    let (answers, actions) = recorded("resend-code", vec![resend(&resent)], false).await;
+    body_of(&answers[0], 200);
+    called.entry("resend-code").or_default().extend(actions);
+    let (answers, actions) = recorded("resend-code", vec![resend(&undeliverable)], true).await;
+    assert_eq!(body_of(&answers[0], 400)["code"], "delivery_failed");
+    called.entry("resend-code").or_default().extend(actions);
+
+    // Sign-in: a wrong password, a verified account, and an unverified one (an OTP by email).
+    let login = |email: &str, password: &str| {
+        post("/login", json!({ "email": email, "password": password }))
+    };
+    let (answers, actions) = recorded(
+        "login",
+        vec![
+            login(&verified, "not the password"),
+            login(&verified, PASSWORD),
+            login(&unverified, PASSWORD),
+        ],
+        false,
+    )
+    .await;
+    body_of(&answers[0], 401);
+    body_of(&answers[1], 200);
+    let challenge = body_of(&answers[2], 403);
+    called.entry("login").or_default().extend(actions);
+    let otp = six_digits(
+        &Outbox::fetch()
+            .await
+            .emails_to(&unverified)
+            .last()
+            .unwrap()
+            .html,
+    )
+    .unwrap();
+    let (answers, actions) = recorded(
+        "login-otp",
+        vec![post(
+            "/login/otp",
+            json!({ "challenge_id": challenge["challenge_id"], "otp": otp }),
+        )],
+        false,
+    )
+    .await;
+    body_of(&answers[0], 200);
+    called.entry("login-otp").or_default().extend(actions);
+
+    // The event publisher with a batch from the stream, and the sweeper on its schedule.
+    let sdk = auth_shared::ops::load_sdk_config().await;
+    let stream = auth_tools::stream::TableStream::of_table(&sdk, &required_env("TABLE_NAME"))
+        .await
+        .unwrap();
+    let outbox_inserts: Vec<Value> = stream
+        .all_records()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| {
+            r["eventName"] == "INSERT"
+                && r["dynamodb"]["Keys"]["pk"]["S"]
+                    .as_str()
+                    .is_some_and(|pk| pk.starts_with("OUTBOX#"))
+        })
+        .rev()
+        .take(3)
+        .collect();
+    assert!(!outbox_inserts.is_empty());
+    let (answers, actions) = recorded(
+        "user-events",
+        vec![json!({ "Records": outbox_inserts }).to_string()],
+        false,
+    )
+    .await;
+    assert!(
+        answers[0]["batchItemFailures"]
+            .as_array()
+            .is_some_and(Vec::is_empty),
+        "{answers:?}"
+    );
+    called.entry("user-events").or_default().extend(actions);
+    let (_, actions) = recorded(
+        "outbox-sweeper",
+        vec![
+            json!({ "source": "aws.events", "detail-type": "Scheduled Event", "detail": {} })
+                .to_string(),
+        ],
+        false,
+    )
+    .await;
+    called.entry("outbox-sweeper").or_default().extend(actions);
+
+    let (answers, actions) = recorded(
+        "well-known",
+        vec![api_gateway_event(
+            "GET",
+            "/.well-known/jwks.json",
+            "/.well-known/jwks.json",
+            None,
+            json!({}),
+        )],
+        false,
+    )
+    .await;
+    body_of(&answers[0], 200);
+    called.entry("well-known").or_default().extend(actions);
+
+    let grants = grants_by_binary();
+    for (binary, actions) in &called {
+        let granted = grants
+            .get(*binary)
+            .unwrap_or_else(|| panic!("{binary} is not in the template"));
+        let missing: Vec<&String> = actions.iter().filter(|a| !allows(granted, a)).collect();
+        assert!(
+            missing.is_empty(),
+            "{binary} calls {missing:?}, which template.yaml does not grant it (it called {actions:?})"
+        );
+    }
+    // The rollbacks ran: they are what a policy copied by hand missed before.
+    assert!(
+        called["register"].contains("dynamodb:DeleteItem"),
+        "{called:?}"
+    );
+    assert!(
+        called["resend-code"].contains("dynamodb:DeleteItem"),
+        "{called:?}"
+    );
+    assert!(
+        called["user-events"].contains("sns:Publish@topic"),
+        "{called:?}"
+    );
+    assert!(called["well-known"].is_empty(), "{called:?}");
+
+    // No function that may send SMS (Publish on "*") may publish user events.
+    for (binary, granted) in &grants {
+        if allows(granted, "sns:Publish@sms") {
+            assert!(
+                !allows(granted, "sns:Publish@topic"),
+                "{binary} can publish to the user-events topic"
+            );
+        }
+    }
+}
