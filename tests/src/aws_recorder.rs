@@ -28,6 +28,10 @@ fn actions_of(request: &Request) -> Vec<Action> {
         .get("x-amz-target")
         .cloned()
         .unwrap_or_default();
+    if target == "DynamoDB_20120810.TransactGetItems" {
+        // IAM authorises a transactional read as GetItem on each item.
+        return vec!["dynamodb:GetItem".to_owned()];
+    }
     if let Some(operation) = target.strip_prefix("DynamoDB_20120810.") {
         let mut actions = vec![format!("dynamodb:{operation}")];
         // A transaction is authorised per contained action too.

@@ -37,22 +37,23 @@ pub async fn confirm(
     let phone = body.map(|b| PhoneNumber::parse(&b.phone)).transpose()?;
     let presented = PresentedCode::new(app, raw_code, phone.as_ref())?;
 
+    let guessable = if phone.is_some() {
+        verify::Guessable::Counted
+    } else {
+        verify::Guessable::No
+    };
+    // One try per request: a retry below re-reads the code, it does not take another try.
+    let mut code = verify::try_code(
+        app,
+        &presented.pk,
+        keys::CODE,
+        &presented.digest,
+        guessable,
+        app.now(),
+    )
+    .await?;
     for _ in 0..MAX_ROUNDS {
         let now = app.now();
-        let guessable = if phone.is_some() {
-            verify::Guessable::Counted
-        } else {
-            verify::Guessable::No
-        };
-        let code = verify::try_code(
-            app,
-            &presented.pk,
-            keys::CODE,
-            &presented.digest,
-            guessable,
-            now,
-        )
-        .await?;
 
         let user_pk = keys::user(&code.user_id);
         let Some(user) = app.store.get::<UserItem>(&user_pk, keys::PROFILE).await? else {
@@ -98,9 +99,9 @@ pub async fn confirm(
                     tokens,
                 });
             }
-            // Someone else used or replaced the code, or verified the account, meanwhile:
-            // look again (the next try finds out which, and costs a try like any other).
-            TxOutcome::Cancelled(_) => continue,
+            // Someone else used or replaced the code, or changed the account, meanwhile (or
+            // concurrent writes kept conflicting): look again at what is stored now.
+            TxOutcome::Cancelled(_) => code = verify::still_unspent(app, &code, now).await?,
         }
     }
     Err(AuthError::InvalidCode)

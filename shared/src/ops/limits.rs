@@ -23,6 +23,18 @@ impl SendSlot {
     ) -> Result<Self, AuthError> {
         let pk = keys::send_limit(identifier_key);
         let current: Option<RateItem> = store.get(&pk, keys::LIMIT).await?;
+        Self::decide(current, identifier_key, config, now)
+    }
+
+    /// Takes a slot from the counter as read (`current`, the item at
+    /// [`keys::send_limit`]`(identifier_key)`), or answers `rate_limited` with the wait.
+    pub fn decide(
+        current: Option<RateItem>,
+        identifier_key: &str,
+        config: &Config,
+        now: i64,
+    ) -> Result<Self, AuthError> {
+        let pk = keys::send_limit(identifier_key);
         let sends = current
             .as_ref()
             .map(|r| r.sends.as_slice())

@@ -223,17 +223,18 @@ pub async fn login_with_otp(app: &App, request: OtpRequest) -> Result<TokenPair,
     let pk = keys::challenge(&challenge_id);
     let presented = otp_digest(app, &challenge_id, otp.expose());
 
+    // One try per request: a retry below re-reads the challenge, it takes no other try.
+    let mut challenge = verify::try_code(
+        app,
+        &pk,
+        keys::OTP,
+        &presented,
+        verify::Guessable::Counted,
+        app.now(),
+    )
+    .await?;
     for _ in 0..MAX_ROUNDS {
         let now = app.now();
-        let challenge = verify::try_code(
-            app,
-            &pk,
-            keys::OTP,
-            &presented,
-            verify::Guessable::Counted,
-            now,
-        )
-        .await?;
         let Some(user) = app
             .store
             .get::<UserItem>(&keys::user(&challenge.user_id), keys::PROFILE)
@@ -264,7 +265,9 @@ pub async fn login_with_otp(app: &App, request: OtpRequest) -> Result<TokenPair,
                 tracing::info!("identifier verified by sign-in OTP");
                 return session::start(app, &user.user_id).await;
             }
-            TxOutcome::Cancelled(_) => continue,
+            TxOutcome::Cancelled(_) => {
+                challenge = verify::still_unspent(app, &challenge, now).await?;
+            }
         }
     }
     Err(AuthError::InvalidCode)

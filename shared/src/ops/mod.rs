@@ -134,12 +134,6 @@ const NO_USER: &str = "00000000-0000-0000-0000-000000000000";
 /// How many times an operation re-reads and re-decides after losing a race.
 const MAX_ROUNDS: usize = 6;
 
-/// Whether a live claim holds this identifier or username key.
-async fn claim_is_taken(app: &App, claim_pk: &str, now: i64) -> Result<bool, AuthError> {
-    let claim: Option<ClaimItem> = app.store.get(claim_pk, keys::CLAIM).await?;
-    Ok(claim.is_some_and(|c| c.is_live(now)))
-}
-
 /// The live, delivered account that holds an identifier, if any. Always the same two reads
 /// (the claim, then a profile), whether or not an account holds the identifier, so neither
 /// the calls made nor their timing tell the two apart.

@@ -9,8 +9,8 @@ use crate::events;
 use crate::ops::budgets::{self, Origin};
 use crate::ops::codes::{self, IssuedCode};
 use crate::ops::limits::SendSlot;
-use crate::ops::{App, MAX_ROUNDS, claim_is_taken};
-use crate::store::{ClaimItem, Expr, TxOutcome, UserItem, UserStatus, keys};
+use crate::ops::{App, MAX_ROUNDS};
+use crate::store::{ClaimItem, Expr, RateItem, TxOutcome, UserItem, UserStatus, keys};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -69,13 +69,20 @@ pub async fn register(app: &App, request: RegisterRequest) -> Result<Registered,
         let now = app.now();
         // A taken identifier or username sends nothing, so it answers `user_exists` before
         // any send limit (and spares the hash); the transaction below is what actually
-        // guarantees uniqueness.
-        for claim in &claims {
-            if claim_is_taken(app, claim, now).await? {
+        // guarantees uniqueness. The claims and the send counter are read in one snapshot:
+        // a concurrent registration's claim and its send are seen together or not at all.
+        let limit_pk = keys::send_limit(&claims[0]);
+        let mut wanted: Vec<(&str, &str)> =
+            claims.iter().map(|c| (c.as_str(), keys::CLAIM)).collect();
+        wanted.push((limit_pk.as_str(), keys::LIMIT));
+        let mut read = app.store.get_together(&wanted).await?;
+        let counter: Option<RateItem> = read.pop().map_or(Ok(None), |s| s.decode())?;
+        for claim in read {
+            if claim.decode::<ClaimItem>()?.is_some_and(|c| c.is_live(now)) {
                 return Err(AuthError::UserExists);
             }
         }
-        let slot = SendSlot::take(&app.store, &app.config, &claims[0], now).await?;
+        let slot = SendSlot::decide(counter, &claims[0], &app.config, now)?;
         budgets::take_send(app, &request.origin, identifier.kind().channel(), now).await?;
         let hash = match &password_hash {
             Some(hash) => String::clone(hash),

@@ -273,3 +273,36 @@ async fn revoke(app: &App, family_pk: &str) -> Result<(), AuthError> {
         .await
         .map(drop)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::login::OtpRequest;
+
+    #[test]
+    fn debug_output_never_shows_a_token_or_code() {
+        let pair = TokenPair {
+            access_token: "eyJ.access.secret".into(),
+            token_type: "Bearer".into(),
+            expires_in: 900,
+            refresh_token: "refresh-secret-value".into(),
+            refresh_expires_in: 100,
+        };
+        let refresh = RefreshRequest {
+            grant_type: Some("refresh_token".into()),
+            refresh_token: "refresh-secret-value".into(),
+            client_id: None,
+            scope: None,
+        };
+        let logout = LogoutRequest::for_refresh_token("refresh-secret-value");
+        let otp = OtpRequest {
+            challenge_id: "c-1".into(),
+            otp: "123456".into(),
+        };
+        let printed = format!("{pair:?} {refresh:?} {logout:?} {otp:?}");
+        for secret in ["access.secret", "refresh-secret-value", "123456"] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
+        assert!(printed.contains("[redacted]") && printed.contains("Bearer"));
+    }
+}

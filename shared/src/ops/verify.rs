@@ -60,6 +60,18 @@ pub async fn try_code(
     }
 }
 
+/// After a spend was cancelled: the code as stored now, if it is still the one whose try was
+/// taken and still unused and unexpired (the spend may be retried without another try);
+/// otherwise someone else spent or replaced it, a lost race: `invalid_code`.
+pub async fn still_unspent(app: &App, taken: &CodeItem, now: i64) -> Result<CodeItem, AuthError> {
+    match app.store.get::<CodeItem>(&taken.pk, &taken.sk).await? {
+        Some(code) if !code.used && code.digest == taken.digest && code.expires_at > now => {
+            Ok(code)
+        }
+        _ => Err(AuthError::InvalidCode),
+    }
+}
+
 /// The transaction item that spends a code whose try was taken, on the condition that it is
 /// still that code: unused, unexpired, and its digest unchanged (a resend replaces it). The
 /// try was counted when it was taken, so the one that took the last try may still spend it.

@@ -8,4 +8,4 @@ pub use items::{
     ClaimItem, CodeItem, FamilyItem, LoginGateItem, RateItem, RefreshItem, UserItem, UserStatus,
     keys,
 };
-pub use table::{CodeTry, Expr, Store, TxOutcome};
+pub use table::{CodeTry, Expr, Snapshot, Store, TxOutcome};

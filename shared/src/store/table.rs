@@ -156,6 +156,33 @@ impl Store {
         }
     }
 
+    /// Reads several items in one snapshot (`TransactGetItems`): either all of them as they
+    /// were before a transaction that wrote some of them, or all as they are after it, never
+    /// a mix. `None` for an item that does not exist.
+    pub async fn get_together(&self, keys: &[(&str, &str)]) -> Result<Vec<Snapshot>, AuthError> {
+        use aws_sdk_dynamodb::types::{Get, TransactGetItem};
+        let mut request = self.client.transact_get_items();
+        for (pk, sk) in keys {
+            let get = Get::builder()
+                .table_name(&self.table)
+                .key("pk", AttributeValue::S((*pk).to_owned()))
+                .key("sk", AttributeValue::S((*sk).to_owned()))
+                .build()
+                .map_err(AuthError::internal)?;
+            request = request.transact_items(TransactGetItem::builder().get(get).build());
+        }
+        let out = request
+            .send()
+            .await
+            .map_err(|e| AuthError::internal(aws_sdk_dynamodb::Error::from(e)))?;
+        Ok(out
+            .responses
+            .unwrap_or_default()
+            .into_iter()
+            .map(|response| Snapshot(response.item.filter(|item| !item.is_empty())))
+            .collect())
+    }
+
     pub fn put(
         &self,
         item: &impl Serialize,
@@ -319,6 +346,19 @@ impl Store {
             }
             Err(e) => Err(AuthError::internal(aws_sdk_dynamodb::Error::from(e))),
         }
+    }
+}
+
+/// One item of a [`Store::get_together`] read, to be decoded as the type it is.
+#[derive(Debug, Clone)]
+pub struct Snapshot(Option<HashMap<String, AttributeValue>>);
+
+impl Snapshot {
+    pub fn decode<T: DeserializeOwned>(self) -> Result<Option<T>, AuthError> {
+        self.0
+            .map(serde_dynamo::from_item)
+            .transpose()
+            .map_err(AuthError::internal)
     }
 }
 
