@@ -34,35 +34,12 @@ fn router_routes() -> BTreeSet<(String, String, String)> {
     routes
 }
 
-/// Logical id -> binary from the Makefile's `LAMBDA_FUNCTIONS` (`LogicalId=binary` words over
-/// backslash-continued lines), the one place that pairs them: `sam build` runs its
-/// `build-<LogicalId>` targets, each copying that binary's bootstrap.
+/// Logical id -> binary from the Makefile's `LAMBDA_FUNCTIONS`, the one place that pairs
+/// them (`sam build` runs its `build-<LogicalId>` targets, each copying that binary's
+/// bootstrap); the local event pipeline reads the same list.
 fn makefile_binaries() -> BTreeMap<String, String> {
-    let makefile = workspace_file("Makefile");
-    let (_, rest) = makefile
-        .split_once("LAMBDA_FUNCTIONS :=")
-        .expect("a LAMBDA_FUNCTIONS list in the Makefile");
-    let mut list = String::new();
-    for line in rest.lines() {
-        let line = line.trim_end();
-        match line.strip_suffix('\\') {
-            Some(continued) => list.push_str(continued),
-            None => {
-                list.push_str(line);
-                break;
-            }
-        }
-        list.push(' ');
-    }
-    let mut binaries = BTreeMap::new();
-    for word in list.split_whitespace() {
-        let (id, binary) = word
-            .split_once('=')
-            .unwrap_or_else(|| panic!("{word}: not LogicalId=binary"));
-        let previous = binaries.insert(id.to_owned(), binary.to_owned());
-        assert!(previous.is_none(), "{id} listed twice in the Makefile");
-    }
-    binaries
+    auth_tools::mapping::makefile_binaries(&workspace_file("Makefile"))
+        .expect("a LAMBDA_FUNCTIONS list of LogicalId=binary words, each id once")
 }
 
 /// Logical id -> resource of every AWS::Serverless::Function in template.yaml.

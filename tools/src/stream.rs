@@ -77,33 +77,34 @@ impl TableStream {
 
     /// An iterator at the oldest record the shard still holds.
     pub async fn trim_horizon(&self, shard_id: &str) -> Result<Option<String>, Error> {
-        Ok(self
-            .client
-            .get_shard_iterator()
-            .stream_arn(&self.arn)
-            .shard_id(shard_id)
-            .shard_iterator_type(ShardIteratorType::TrimHorizon)
-            .send()
+        self.iterator(shard_id, ShardIteratorType::TrimHorizon, None)
             .await
-            .map_err(|e| {
-                format!(
-                    "a shard iterator for {shard_id}: {}",
-                    DisplayErrorContext(&e)
-                )
-            })?
-            .shard_iterator)
     }
 
     /// An iterator just after the record `sequence` of the shard: where a reader resumes
     /// when its iterator stopped working.
     pub async fn after(&self, shard_id: &str, sequence: &str) -> Result<Option<String>, Error> {
+        self.iterator(
+            shard_id,
+            ShardIteratorType::AfterSequenceNumber,
+            Some(sequence),
+        )
+        .await
+    }
+
+    async fn iterator(
+        &self,
+        shard_id: &str,
+        kind: ShardIteratorType,
+        sequence: Option<&str>,
+    ) -> Result<Option<String>, Error> {
         Ok(self
             .client
             .get_shard_iterator()
             .stream_arn(&self.arn)
             .shard_id(shard_id)
-            .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
-            .sequence_number(sequence)
+            .shard_iterator_type(kind)
+            .set_sequence_number(sequence.map(str::to_owned))
             .send()
             .await
             .map_err(|e| {

@@ -59,6 +59,7 @@ pub fn issue(
             expires_at: now + ttl,
             attempts: 0,
             used: false,
+            tries: Vec::new(),
         },
         message,
     })

@@ -169,6 +169,7 @@ async fn challenge(
             expires_at: now + app.config.login_otp_ttl_secs,
             attempts: 0,
             used: false,
+            tries: Vec::new(),
         };
         let items = vec![
             slot.write(&app.store)?,

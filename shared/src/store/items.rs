@@ -157,6 +157,9 @@ pub struct CodeItem {
     pub expires_at: i64,
     pub attempts: u32,
     pub used: bool,
+    /// The ids of the tries taken (a string set), at most the allowed number.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tries: Vec<String>,
 }
 
 /// Recent sends to one identifier, with a version for optimistic concurrency.

@@ -49,6 +49,13 @@ impl Expr {
         self
     }
 
+    /// A string set of one element (for `ADD` to a set).
+    pub fn one_string_set(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.values
+            .insert(name.to_owned(), AttributeValue::Ss(vec![value.into()]));
+        self
+    }
+
     pub fn bool(mut self, name: &str, value: bool) -> Self {
         self.values
             .insert(name.to_owned(), AttributeValue::Bool(value));
@@ -377,6 +384,10 @@ impl Store {
     /// Counts one try at the code `pk`/`sk` before anything is compared: a single
     /// conditional increment that succeeds only while the code is unused, unexpired and has
     /// tries left, so however many guesses arrive at once, at most `max` are ever compared.
+    ///
+    /// Each try names itself (`try_id`, added to the item's `tries` set), so that an attempt
+    /// the SDK retried after a lost response, whose first send did count, is recognised as
+    /// this try rather than answered as a failed condition.
     pub async fn take_code_try(
         &self,
         pk: &str,
@@ -384,7 +395,10 @@ impl Store {
         max: u32,
         now: i64,
     ) -> Result<CodeTry, AuthError> {
-        let update = Expr::new("SET #attempts = #attempts + :one").n(":one", 1);
+        let try_id = crate::crypto::base64url(&crate::crypto::random_array::<16>()?);
+        let update = Expr::new("SET #attempts = #attempts + :one ADD #tries :mine")
+            .n(":one", 1)
+            .one_string_set(":mine", try_id.as_str());
         let condition = Expr::new(
             "attribute_exists(pk) AND #attempts < :max AND #used = :no AND #expires_at > :now",
         )
@@ -426,6 +440,8 @@ impl Store {
                         None => self.get(pk, sk).await?,
                     };
                     Ok(match old {
+                        // This try did count: its first send succeeded, the answer was lost.
+                        Some(code) if code.tries.contains(&try_id) => CodeTry::Taken(code),
                         Some(code)
                             if !code.used && code.expires_at > now && code.attempts >= max =>
                         {
