@@ -69,8 +69,13 @@ pub fn assert_problem(
     want_status: u16,
     want_code: &str,
 ) {
-    assert_eq!(status.as_u16(), want_status, "{body}");
+    assert_error_document(status, body, want_status, want_code);
     assert_eq!(content_type, "application/problem+json", "{body}");
+}
+
+/// The members every error carries, problem document or OAuth error alike.
+pub fn assert_error_document(status: StatusCode, body: &Value, want_status: u16, want_code: &str) {
+    assert_eq!(status.as_u16(), want_status, "{body}");
     assert_eq!(body["code"], want_code, "{body}");
     assert_eq!(body["status"], want_status, "{body}");
     assert!(body["title"].is_string() && body["type"].is_string() && body["detail"].is_string());

@@ -8,7 +8,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::{api, assert_problem, post_json, registration, send};
+use crate::{api, assert_error_document, assert_problem, post_json, registration, send};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -245,13 +245,10 @@ fn assert_oauth_error(
     want_status: u16,
     want_error: &str,
 ) {
-    assert_eq!(status.as_u16(), want_status, "{body}");
+    assert_error_document(status, body, want_status, want_error);
     assert_eq!(content_type, "application/json", "{body}");
     assert_eq!(body["error"], want_error, "{body}");
     assert!(body["error_description"].is_string(), "{body}");
-    assert_eq!(body["code"], want_error, "{body}");
-    assert_eq!(body["status"], want_status, "{body}");
-    assert!(body["title"].is_string() && body["type"].is_string() && body["detail"].is_string());
 }
 
 #[tokio::test]

@@ -320,17 +320,16 @@ impl Store {
         }
     }
 
-    /// A single conditional update; `Ok(false)` when the condition failed.
-    pub async fn update_if(
+    /// A single `UpdateItem` of `pk`/`sk` on `condition`, ready to send or to refine.
+    fn conditional_update(
         &self,
         pk: &str,
         sk: &str,
-        update: Expr,
-        condition: Expr,
-    ) -> Result<bool, AuthError> {
-        let parts = [&update, &condition];
-        let result = self
-            .client
+        update: &Expr,
+        condition: &Expr,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        let parts = [update, condition];
+        self.client
             .update_item()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(pk.to_owned()))
@@ -339,6 +338,18 @@ impl Store {
             .condition_expression(condition.text.clone())
             .set_expression_attribute_names(Expr::merged_names(&parts))
             .set_expression_attribute_values(Expr::merged_values(&parts))
+    }
+
+    /// A single conditional update; `Ok(false)` when the condition failed.
+    pub async fn update_if(
+        &self,
+        pk: &str,
+        sk: &str,
+        update: Expr,
+        condition: Expr,
+    ) -> Result<bool, AuthError> {
+        let result = self
+            .conditional_update(pk, sk, &update, &condition)
             .send()
             .await;
         match result {
@@ -405,17 +416,8 @@ impl Store {
         .n(":max", max)
         .bool(":no", false)
         .n(":now", now);
-        let parts = [&update, &condition];
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(pk.to_owned()))
-            .key("sk", AttributeValue::S(sk.to_owned()))
-            .update_expression(update.text.clone())
-            .condition_expression(condition.text.clone())
-            .set_expression_attribute_names(Expr::merged_names(&parts))
-            .set_expression_attribute_values(Expr::merged_values(&parts))
+            .conditional_update(pk, sk, &update, &condition)
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
