@@ -67,7 +67,7 @@ async fn measure_crypto(secret: &Secrets) -> Result<Crypto, Error> {
     let start = Instant::now();
     let mut token = String::new();
     for _ in 0..rounds {
-        token = signer.sign("bench-user", now)?;
+        token = signer.sign("bench-user", "bench-session", now)?;
     }
     let sign_us = start.elapsed().as_secs_f64() * 1e6 / rounds as f64;
 
@@ -316,6 +316,7 @@ fn command(
         .env("TABLE_NAME", "bench")
         .env("SENDER_EMAIL", "no-reply@example.com")
         .env("CONFIRM_URL", "https://app.example.com/confirm/{code}")
+        .env("RESET_URL", "https://app.example.com/reset/{code}")
         .env("ISSUER", "https://bench.example")
         .env("JWT_AUDIENCE", "bench")
         .env("JWT_SIGNING_KID", "bench-1")

@@ -11,6 +11,8 @@ pub struct Config {
     pub sender_email: String,
     /// Where an email confirmation link points; the literal `{code}` is replaced by the code.
     pub confirm_url: String,
+    /// Where a password-reset link points; the literal `{code}` is replaced by the code.
+    pub reset_url: String,
     /// `iss` of access tokens: the API's base URL, no trailing slash.
     pub issuer: String,
     /// `aud` of access tokens.
@@ -25,6 +27,8 @@ pub struct Config {
     pub login_otp_ttl_secs: i64,
     pub sms_code_ttl_secs: i64,
     pub email_code_ttl_secs: i64,
+    /// How long a password-reset link works (an SMS reset code lives `sms_code_ttl_secs`).
+    pub reset_link_ttl_secs: i64,
     /// How long a registration may stay between its write and its commit (a crash in between).
     pub pending_ttl_secs: i64,
     /// How long an account may stay unverified before its identifier is free again.
@@ -47,6 +51,7 @@ impl std::fmt::Debug for Config {
             .field("table_name", &self.table_name)
             .field("sender_email", &self.sender_email)
             .field("confirm_url", &self.confirm_url)
+            .field("reset_url", &self.reset_url)
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("signing_kid", &self.signing_kid)
@@ -74,17 +79,24 @@ impl Config {
             }
         };
 
-        let confirm_url = required("CONFIRM_URL")?;
-        if !confirm_url.contains("{code}") {
-            return Err(AuthError::internal(
-                "CONFIRM_URL must contain the literal {code}",
-            ));
-        }
+        let link_template = |key: &str| {
+            let url = required(key)?;
+            if url.contains("{code}") {
+                Ok(url)
+            } else {
+                Err(AuthError::internal(format!(
+                    "{key} must contain the literal {{code}}"
+                )))
+            }
+        };
+        let confirm_url = link_template("CONFIRM_URL")?;
+        let reset_url = link_template("RESET_URL")?;
         let issuer = required("ISSUER")?.trim_end_matches('/').to_owned();
         Ok(Self {
             table_name: required("TABLE_NAME")?,
             sender_email: required("SENDER_EMAIL")?,
             confirm_url,
+            reset_url,
             issuer,
             audience: required("JWT_AUDIENCE")?,
             signing_kid: required("JWT_SIGNING_KID")?,
@@ -94,6 +106,7 @@ impl Config {
             login_otp_ttl_secs: number("LOGIN_OTP_TTL_SECONDS", 10 * 60)?,
             sms_code_ttl_secs: number("SMS_CODE_TTL_SECONDS", 10 * 60)?,
             email_code_ttl_secs: number("EMAIL_CODE_TTL_SECONDS", 24 * 60 * 60)?,
+            reset_link_ttl_secs: number("RESET_LINK_TTL_SECONDS", 60 * 60)?,
             pending_ttl_secs: number("PENDING_REGISTRATION_TTL_SECONDS", 15 * 60)?,
             unverified_ttl_secs: number("UNVERIFIED_ACCOUNT_TTL_SECONDS", 7 * 24 * 60 * 60)?,
             max_code_attempts: 5,
@@ -130,6 +143,7 @@ mod tests {
         ("TABLE_NAME", "auth"),
         ("SENDER_EMAIL", "no-reply@example.com"),
         ("CONFIRM_URL", "https://app.example.com/confirm/{code}"),
+        ("RESET_URL", "https://app.example.com/reset/{code}"),
         ("ISSUER", "https://auth.example.com/"),
         ("JWT_AUDIENCE", "example-app"),
         ("JWT_SIGNING_KID", "k1"),
@@ -141,6 +155,7 @@ mod tests {
         assert_eq!(config.table_name, "auth");
         assert_eq!(config.sms_code_ttl_secs, 600);
         assert_eq!(config.email_code_ttl_secs, 86_400);
+        assert_eq!(config.reset_link_ttl_secs, 3_600);
         assert_eq!(config.pending_ttl_secs, 900);
         assert_eq!(config.unverified_ttl_secs, 604_800);
         assert_eq!(
@@ -162,6 +177,7 @@ mod tests {
             "TABLE_NAME",
             "SENDER_EMAIL",
             "CONFIRM_URL",
+            "RESET_URL",
             "ISSUER",
             "JWT_AUDIENCE",
             "JWT_SIGNING_KID",

@@ -43,6 +43,11 @@ pub enum AuthError {
     InvalidGrant,
     #[error("only grant_type=refresh_token is supported")]
     UnsupportedGrantType,
+    /// A bearer route's access token is missing, malformed, expired, or its session ended.
+    #[error("the access token is missing, invalid or expired, or its session has ended")]
+    InvalidToken,
+    #[error("no such session")]
+    SessionNotFound,
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("the request body must be application/json")]
@@ -75,6 +80,8 @@ impl AuthError {
             Self::VerificationRequired { .. } => "verification_required",
             Self::InvalidGrant => "invalid_grant",
             Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidToken => "invalid_token",
+            Self::SessionNotFound => "session_not_found",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Internal(_) => "internal_error",

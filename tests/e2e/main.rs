@@ -6,6 +6,7 @@ mod events;
 mod lambda;
 mod logs;
 mod policies;
+mod recovery;
 mod signin;
 
 use auth_tests::moto::{Outbox, six_digits};

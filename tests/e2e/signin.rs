@@ -17,7 +17,7 @@ fn login_body(identifier: (&str, &str), password: &str) -> Value {
 }
 
 /// Registers and confirms an email account over HTTP; returns the email.
-async fn verified_email_account() -> String {
+pub async fn verified_email_account() -> String {
     let email = unique_email();
     let (status, _, body) = post_json("/registration", registration(("email", &email))).await;
     assert_eq!(status, 200, "{body}");

@@ -39,11 +39,13 @@ async fn an_email_link_verifies_once_and_makes_the_account_permanent() {
     let email = unique_email();
     let (user_id, link_code) = registered_email(&t, &email).await;
 
-    let confirmed = confirm(&t.app, &link_code, None).await.expect("confirmed");
+    let confirmed = confirm(&t.app, &link_code, None, &crate::NO_ORIGIN)
+        .await
+        .expect("confirmed");
     assert_eq!(confirmed.user_id, user_id);
     assert_eq!(confirmed.verified, IdentifierKind::Email);
     assert_eq!(
-        code(confirm(&t.app, &link_code, None).await),
+        code(confirm(&t.app, &link_code, None, &crate::NO_ORIGIN).await),
         "invalid_code"
     );
 
@@ -84,10 +86,18 @@ async fn an_sms_code_verifies_with_its_phone() {
     let (user_id, sms_code) = registered_phone(&t, &phone).await;
     // The same code with another phone is not this phone's code.
     assert_eq!(
-        code(confirm(&t.app, &sms_code, phone_body(&unique_phone())).await),
+        code(
+            confirm(
+                &t.app,
+                &sms_code,
+                phone_body(&unique_phone()),
+                &crate::NO_ORIGIN
+            )
+            .await
+        ),
         "invalid_code"
     );
-    let confirmed = confirm(&t.app, &sms_code, phone_body(&phone))
+    let confirmed = confirm(&t.app, &sms_code, phone_body(&phone), &crate::NO_ORIGIN)
         .await
         .expect("confirmed");
     assert_eq!(confirmed.user_id, user_id);
@@ -98,7 +108,7 @@ async fn an_sms_code_verifies_with_its_phone() {
 async fn twenty_concurrent_confirmations_of_one_code_succeed_once() {
     let t = TestApp::new().await;
     let (_, link_code) = registered_email(&t, &unique_email()).await;
-    let attempts = (0..20).map(|_| confirm(&t.app, &link_code, None));
+    let attempts = (0..20).map(|_| confirm(&t.app, &link_code, None, &crate::NO_ORIGIN));
     let results = futures::future::join_all(attempts).await;
     let wins = results.iter().filter(|r| r.is_ok()).count();
     assert_eq!(
@@ -124,7 +134,7 @@ async fn codes_expire() {
     let (_, link_code) = registered_email(&t, &unique_email()).await;
     t.clock.advance(24 * 3600);
     assert_eq!(
-        code(confirm(&t.app, &link_code, None).await),
+        code(confirm(&t.app, &link_code, None, &crate::NO_ORIGIN).await),
         "invalid_code"
     );
 
@@ -132,7 +142,7 @@ async fn codes_expire() {
     let (_, sms_code) = registered_phone(&t, &phone).await;
     t.clock.advance(10 * 60);
     assert_eq!(
-        code(confirm(&t.app, &sms_code, phone_body(&phone)).await),
+        code(confirm(&t.app, &sms_code, phone_body(&phone), &crate::NO_ORIGIN).await),
         "invalid_code"
     );
 }
@@ -149,17 +159,17 @@ async fn five_wrong_sms_codes_burn_the_code() {
     };
     for attempt in 1..=5 {
         assert_eq!(
-            code(confirm(&t.app, wrong, phone_body(&phone)).await),
+            code(confirm(&t.app, wrong, phone_body(&phone), &crate::NO_ORIGIN).await),
             "invalid_code",
             "wrong try {attempt}"
         );
     }
     assert_eq!(
-        code(confirm(&t.app, wrong, phone_body(&phone)).await),
+        code(confirm(&t.app, wrong, phone_body(&phone), &crate::NO_ORIGIN).await),
         "too_many_attempts"
     );
     assert_eq!(
-        code(confirm(&t.app, &right, phone_body(&phone)).await),
+        code(confirm(&t.app, &right, phone_body(&phone), &crate::NO_ORIGIN).await),
         "too_many_attempts"
     );
 }
@@ -174,7 +184,7 @@ async fn concurrent_wrong_guesses_get_no_more_than_five_tries() {
         .collect();
     let attempts = guesses
         .iter()
-        .map(|g| confirm(&t.app, g, phone_body(&phone)));
+        .map(|g| confirm(&t.app, g, phone_body(&phone), &crate::NO_ORIGIN));
     let results = futures::future::join_all(attempts).await;
     let counted = results
         .iter()
@@ -182,7 +192,7 @@ async fn concurrent_wrong_guesses_get_no_more_than_five_tries() {
         .count();
     assert_eq!(counted, 5, "exactly five wrong tries are evaluated");
     assert_eq!(
-        code(confirm(&t.app, &right, phone_body(&phone)).await),
+        code(confirm(&t.app, &right, phone_body(&phone), &crate::NO_ORIGIN).await),
         "too_many_attempts"
     );
 }
@@ -213,7 +223,7 @@ async fn a_burst_of_a_hundred_guesses_with_the_right_one_among_them_compares_fiv
     let results = futures::future::join_all(
         guesses
             .iter()
-            .map(|g| confirm(&t.app, g, phone_body(&phone))),
+            .map(|g| confirm(&t.app, g, phone_body(&phone), &crate::NO_ORIGIN)),
     )
     .await;
     let outcomes = outcomes(&results);
@@ -241,15 +251,18 @@ async fn with_one_try_left_the_right_code_among_nineteen_wrong_ones_wins_only_wi
         let wrong = wrong_guesses(&right, 23);
         for guess in &wrong[..4] {
             assert_eq!(
-                code(confirm(&t.app, guess, phone_body(&phone)).await),
+                code(confirm(&t.app, guess, phone_body(&phone), &crate::NO_ORIGIN).await),
                 "invalid_code"
             );
         }
         let mut burst: Vec<String> = wrong[4..].to_vec();
         burst.insert(7, right.clone());
-        let results =
-            futures::future::join_all(burst.iter().map(|g| confirm(&t.app, g, phone_body(&phone))))
-                .await;
+        let results = futures::future::join_all(
+            burst
+                .iter()
+                .map(|g| confirm(&t.app, g, phone_body(&phone), &crate::NO_ORIGIN)),
+        )
+        .await;
         let outcomes = outcomes(&results);
         let compared: Vec<_> = outcomes
             .iter()
@@ -277,17 +290,28 @@ async fn with_one_try_left_the_right_code_among_nineteen_wrong_ones_wins_only_wi
 async fn malformed_codes_and_phones_are_rejected() {
     let t = TestApp::new().await;
     assert_eq!(
-        code(confirm(&t.app, "not-a-code", None).await),
+        code(confirm(&t.app, "not-a-code", None, &crate::NO_ORIGIN).await),
         "invalid_code"
     );
     assert_eq!(
-        code(confirm(&t.app, "12345", phone_body(&unique_phone())).await),
+        code(
+            confirm(
+                &t.app,
+                "12345",
+                phone_body(&unique_phone()),
+                &crate::NO_ORIGIN
+            )
+            .await
+        ),
         "invalid_code"
     );
     assert_eq!(
-        code(confirm(&t.app, "123456", phone_body("+1")).await),
+        code(confirm(&t.app, "123456", phone_body("+1"), &crate::NO_ORIGIN).await),
         "invalid_phone"
     );
     let unknown = "A".repeat(43);
-    assert_eq!(code(confirm(&t.app, &unknown, None).await), "invalid_code");
+    assert_eq!(
+        code(confirm(&t.app, &unknown, None, &crate::NO_ORIGIN).await),
+        "invalid_code"
+    );
 }

@@ -85,7 +85,9 @@ async fn a_registration_and_its_confirmation_reach_a_subscribed_queue_once_each(
     let link = Outbox::fetch().await.emails_to(&email)[0]
         .confirm_code()
         .unwrap();
-    confirm(&t.app, &link, None).await.unwrap();
+    confirm(&t.app, &link, None, &crate::NO_ORIGIN)
+        .await
+        .unwrap();
     // The stream now also holds the confirmation; handing it all over again may republish
     // user.created (at least once), never a second distinct one.
     assert!(deliver_stream(&publisher, &user_id).await.is_empty());

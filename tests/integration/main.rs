@@ -4,6 +4,7 @@
 mod budgets;
 mod confirmation;
 mod events;
+mod recovery;
 mod registration;
 mod resend;
 mod routes;
@@ -11,6 +12,13 @@ mod sessions;
 mod signin;
 
 use auth_shared::AuthError;
+use auth_shared::ops::budgets::Origin;
+
+/// The origin of a call that is not an HTTP request.
+pub static NO_ORIGIN: Origin = Origin {
+    ip: None,
+    user_agent: None,
+};
 
 /// The stable code of an error, for assertions that read like the contract.
 pub fn code<T: std::fmt::Debug>(result: Result<T, AuthError>) -> &'static str {

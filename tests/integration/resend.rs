@@ -40,8 +40,11 @@ async fn a_resent_link_replaces_the_previous_one() {
     let second = mails[1].confirm_code().unwrap();
     assert_ne!(first, second);
 
-    assert_eq!(code(confirm(&t.app, &first, None).await), "invalid_code");
-    confirm(&t.app, &second, None)
+    assert_eq!(
+        code(confirm(&t.app, &first, None, &crate::NO_ORIGIN).await),
+        "invalid_code"
+    );
+    confirm(&t.app, &second, None, &crate::NO_ORIGIN)
         .await
         .expect("the new link works");
     t.clock.advance(60);
@@ -62,7 +65,7 @@ async fn a_resent_sms_code_replaces_the_previous_one_and_its_attempts() {
         } else {
             "000000"
         };
-        let _ = confirm(&t.app, wrong, phone_body(&phone)).await;
+        let _ = confirm(&t.app, wrong, phone_body(&phone), &crate::NO_ORIGIN).await;
     }
     t.clock.advance(60);
     resend_code(&t.app, for_phone(&phone))
@@ -72,11 +75,11 @@ async fn a_resent_sms_code_replaces_the_previous_one_and_its_attempts() {
     let second = six_digits(sms.last().unwrap()).unwrap();
     if second != first {
         assert_eq!(
-            code(confirm(&t.app, &first, phone_body(&phone)).await),
+            code(confirm(&t.app, &first, phone_body(&phone), &crate::NO_ORIGIN).await),
             "invalid_code"
         );
     }
-    confirm(&t.app, &second, phone_body(&phone))
+    confirm(&t.app, &second, phone_body(&phone), &crate::NO_ORIGIN)
         .await
         .expect("a fresh code with fresh attempts");
 }
@@ -146,7 +149,7 @@ async fn a_resend_that_cannot_be_delivered_leaves_the_previous_code_working() {
         code(resend_code(&broken.app, for_phone(&phone)).await),
         "rate_limited"
     );
-    confirm(&t.app, &first, phone_body(&phone))
+    confirm(&t.app, &first, phone_body(&phone), &crate::NO_ORIGIN)
         .await
         .expect("the code that was delivered still works");
 }

@@ -53,10 +53,32 @@ fn template_functions(template: &Value) -> BTreeMap<String, Value> {
         .collect()
 }
 
+/// The routes marked 🔒 in the contract: they take an access token.
+const BEARER_ROUTES: &[(&str, &str)] = &[
+    ("POST", "/password/change"),
+    ("GET", "/sessions"),
+    ("DELETE", "/sessions"),
+    ("DELETE", "/sessions/{id}"),
+];
+
+fn template() -> Value {
+    serde_yaml_ng::from_str(&workspace_file("template.yaml")).expect("template parses")
+}
+
+/// The logical id an intrinsic names: `!Ref X`, `!GetAtt X.Arn`, `!Sub prefix/${X}`.
+fn named_resource(value: &Value) -> String {
+    let text = serde_yaml_ng::to_string(value).unwrap();
+    let text = text.trim();
+    let name = match text.split_once("${") {
+        Some((_, rest)) => rest.split('}').next().unwrap_or_default(),
+        None => text.rsplit(' ').next().unwrap_or_default(),
+    };
+    name.split('.').next().unwrap_or_default().to_owned()
+}
+
 /// (METHOD, path, binary) from every HttpApi event of every function in template.yaml.
-fn template_routes() -> BTreeSet<(String, String, String)> {
-    let template: Value =
-        serde_yaml_ng::from_str(&workspace_file("template.yaml")).expect("template parses");
+fn event_routes() -> BTreeSet<(String, String, String)> {
+    let template = template();
     let binaries = makefile_binaries();
     let mut routes = BTreeSet::new();
     for (id, resource) in template_functions(&template) {
@@ -81,6 +103,84 @@ fn template_routes() -> BTreeSet<(String, String, String)> {
         }
     }
     routes
+}
+
+/// (METHOD, path, binary) from every AWS::ApiGatewayV2::Route resource (the bearer routes),
+/// following its integration to the function; each must be behind the JWT authorizer and
+/// its function must let API Gateway invoke it.
+fn bearer_resource_routes() -> BTreeSet<(String, String, String)> {
+    let template = template();
+    let resources = &template["Resources"];
+    let binaries = makefile_binaries();
+    let mut routes = BTreeSet::new();
+    for (id, resource) in resources.as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::ApiGatewayV2::Route") {
+            continue;
+        }
+        let id = id.as_str().unwrap();
+        let properties = &resource["Properties"];
+        assert_eq!(
+            properties["AuthorizationType"].as_str(),
+            Some("JWT"),
+            "{id}"
+        );
+        assert_eq!(
+            named_resource(&properties["AuthorizerId"]),
+            "BearerAuthorizer",
+            "{id}"
+        );
+        let integration = named_resource(&properties["Target"]);
+        let function =
+            named_resource(&resources[integration.as_str()]["Properties"]["IntegrationUri"]);
+        let invokable = resources.as_mapping().unwrap().values().any(|r| {
+            r["Type"].as_str() == Some("AWS::Lambda::Permission")
+                && named_resource(&r["Properties"]["FunctionName"]) == function
+                && r["Properties"]["Principal"].as_str() == Some("apigateway.amazonaws.com")
+        });
+        assert!(invokable, "{id}: API Gateway may not invoke {function}");
+        let (method, path) = properties["RouteKey"]
+            .as_str()
+            .unwrap()
+            .split_once(' ')
+            .unwrap();
+        let binary = binaries
+            .get(&function)
+            .unwrap_or_else(|| panic!("{id}: {function} is not in LAMBDA_FUNCTIONS"));
+        routes.insert((method.to_owned(), path.to_owned(), binary.clone()));
+    }
+    routes
+}
+
+fn template_routes() -> BTreeSet<(String, String, String)> {
+    event_routes()
+        .into_iter()
+        .chain(bearer_resource_routes())
+        .collect()
+}
+
+#[test]
+fn bearer_routes_and_only_they_are_behind_the_jwt_authorizer() {
+    let bearer: BTreeSet<(String, String)> = bearer_resource_routes()
+        .into_iter()
+        .map(|(method, path, _)| (method, path))
+        .collect();
+    let expected: BTreeSet<(String, String)> = BEARER_ROUTES
+        .iter()
+        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
+    assert_eq!(bearer, expected);
+    for (method, path, _) in event_routes() {
+        assert!(
+            !expected.contains(&(method.clone(), path.clone())),
+            "{method} {path} is a bearer route but has a plain HttpApi event"
+        );
+    }
+    // The authorizer expects the tokens the functions sign: their issuer and audience.
+    let template = template();
+    let jwt = &template["Resources"]["BearerAuthorizer"]["Properties"]["JwtConfiguration"];
+    let globals = &template["Globals"]["Function"]["Environment"]["Variables"];
+    assert_eq!(jwt["Issuer"], globals["ISSUER"]);
+    assert_eq!(jwt["Audience"][0], globals["JWT_AUDIENCE"]);
 }
 
 #[test]
@@ -125,7 +225,7 @@ fn definition_body_routes() -> BTreeSet<(String, String, String)> {
 
 #[test]
 fn the_api_definition_names_the_same_functions_as_the_events() {
-    assert_eq!(definition_body_routes(), template_routes());
+    assert_eq!(definition_body_routes(), event_routes());
 }
 
 #[test]
@@ -201,4 +301,31 @@ fn the_local_table_has_the_template_s_key_and_ttl() {
         table["StreamSpecification"]["StreamViewType"].as_str(),
         Some("NEW_IMAGE")
     );
+    let indexes: BTreeSet<(String, String, String)> = table["GlobalSecondaryIndexes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|index| {
+            let key = |kind: &str| {
+                index["KeySchema"]
+                    .as_sequence()
+                    .unwrap()
+                    .iter()
+                    .find(|k| k["KeyType"].as_str() == Some(kind))
+                    .and_then(|k| k["AttributeName"].as_str())
+                    .unwrap()
+                    .to_owned()
+            };
+            (
+                index["IndexName"].as_str().unwrap().to_owned(),
+                key("HASH"),
+                key("RANGE"),
+            )
+        })
+        .collect();
+    let local: BTreeSet<(String, String, String)> = auth_tools::setup::INDEXES
+        .iter()
+        .map(|(n, h, r)| ((*n).to_owned(), (*h).to_owned(), (*r).to_owned()))
+        .collect();
+    assert_eq!(indexes, local, "template.yaml indexes vs local-setup's");
 }

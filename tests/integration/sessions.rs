@@ -8,7 +8,7 @@ use jsonwebtoken::jwk::JwkSet;
 use crate::code;
 use crate::signin::{by_email_login, verified_email};
 
-fn exchange(token: &str) -> RefreshRequest {
+pub fn exchange(token: &str) -> RefreshRequest {
     RefreshRequest {
         grant_type: Some("refresh_token".into()),
         refresh_token: token.to_owned(),
@@ -172,7 +172,7 @@ async fn access_tokens_carry_the_contract_claims_and_expire() {
     let stale = t
         .app
         .signer
-        .sign(&claims.sub, t.clock.now() - 16 * 60)
+        .sign(&claims.sub, &claims.sid, t.clock.now() - 16 * 60)
         .unwrap();
     let err = verify(&stale, &published_keys(), &config.issuer, &config.audience).unwrap_err();
     assert!(err.contains("Expired"), "{err}");

@@ -36,7 +36,7 @@ fn by_phone_login(phone: &str, password: &str) -> LoginRequest {
 pub async fn verified_email(t: &TestApp) -> String {
     let email = unique_email();
     let (_, link) = registered_email(t, &email).await;
-    auth_shared::ops::confirm::confirm(&t.app, &link, None)
+    auth_shared::ops::confirm::confirm(&t.app, &link, None, &crate::NO_ORIGIN)
         .await
         .expect("confirmed");
     email
@@ -191,13 +191,24 @@ async fn an_unverified_phone_gets_an_sms_otp_only_after_the_right_password() {
         OtpRequest {
             challenge_id: challenge_id.clone(),
             otp: otp.clone(),
+            origin: Origin::default(),
         },
     )
     .await
     .expect("the OTP signs in");
     assert!(!pair.access_token.is_empty());
     assert_eq!(
-        code(login_with_otp(&t.app, OtpRequest { challenge_id, otp }).await),
+        code(
+            login_with_otp(
+                &t.app,
+                OtpRequest {
+                    challenge_id,
+                    otp,
+                    origin: Origin::default()
+                }
+            )
+            .await
+        ),
         "invalid_code"
     );
     login(&t.app, by_phone_login(&phone, PASSWORD))
@@ -232,10 +243,15 @@ async fn an_unverified_email_gets_its_otp_by_email_and_five_wrong_ones_burn_it()
         let request = OtpRequest {
             challenge_id: challenge_id.clone(),
             otp: wrong.clone(),
+            origin: Origin::default(),
         };
         assert_eq!(code(login_with_otp(&t.app, request).await), "invalid_code");
     }
-    let request = OtpRequest { challenge_id, otp };
+    let request = OtpRequest {
+        challenge_id,
+        otp,
+        origin: Origin::default(),
+    };
     assert_eq!(
         code(login_with_otp(&t.app, request).await),
         "too_many_attempts"
@@ -256,12 +272,23 @@ async fn otps_expire_after_10_minutes() {
     let otp = six_digits(&Outbox::fetch().await.emails_to(&email).last().unwrap().html).unwrap();
     t.clock.advance(600);
     assert_eq!(
-        code(login_with_otp(&t.app, OtpRequest { challenge_id, otp }).await),
+        code(
+            login_with_otp(
+                &t.app,
+                OtpRequest {
+                    challenge_id,
+                    otp,
+                    origin: Origin::default()
+                }
+            )
+            .await
+        ),
         "invalid_code"
     );
     let malformed = OtpRequest {
         challenge_id: "not-a-uuid".into(),
         otp: "123456".into(),
+        origin: Origin::default(),
     };
     assert_eq!(
         code(login_with_otp(&t.app, malformed).await),

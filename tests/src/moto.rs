@@ -92,7 +92,17 @@ impl Outbox {
 impl SentEmail {
     /// The code in the confirmation link: what follows `CONFIRM_URL`'s prefix.
     pub fn confirm_code(&self) -> Option<String> {
-        let template = crate::required_env("CONFIRM_URL");
+        self.link_code("CONFIRM_URL")
+    }
+
+    /// The code in the password-reset link: what follows `RESET_URL`'s prefix.
+    pub fn reset_code(&self) -> Option<String> {
+        self.link_code("RESET_URL")
+    }
+
+    /// The code in a link built from the template in the environment variable `template`.
+    fn link_code(&self, template: &str) -> Option<String> {
+        let template = crate::required_env(template);
         let prefix = template.split("{code}").next().unwrap_or_default();
         let start = self.html.find(prefix)? + prefix.len();
         let code: String = self.html[start..]

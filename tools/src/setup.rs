@@ -2,6 +2,7 @@
 //! `AuthTable` in template.yaml) and the SES sender identity.
 
 use auth_shared::events::PENDING_INDEX;
+use auth_shared::store::SESSIONS_INDEX;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
@@ -9,6 +10,13 @@ use aws_sdk_dynamodb::types::{
 };
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// The table's global secondary indexes (name, partition key, sort key), as `AuthTable` in
+/// template.yaml declares them: the outbox backlog and the sessions by user.
+pub const INDEXES: &[(&str, &str, &str)] = &[
+    (PENDING_INDEX, "outbox_pending", "pending_since"),
+    (SESSIONS_INDEX, "session_user", "created_at"),
+];
 
 /// The table's TTL attribute; template.yaml names the same one.
 pub const TTL_ATTRIBUTE: &str = "expires_at";
@@ -35,27 +43,36 @@ pub async fn ensure_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Resu
             .key_type(t)
             .build()
     };
-    client
+    let mut create = client
         .create_table()
         .table_name(name)
-        .attribute_definitions(attr("pk", ScalarAttributeType::S)?)
-        .attribute_definitions(attr("sk", ScalarAttributeType::S)?)
-        .attribute_definitions(attr("outbox_pending", ScalarAttributeType::S)?)
-        .attribute_definitions(attr("pending_since", ScalarAttributeType::N)?)
         .key_schema(key("pk", KeyType::Hash)?)
-        .key_schema(key("sk", KeyType::Range)?)
-        .global_secondary_indexes(
+        .key_schema(key("sk", KeyType::Range)?);
+    for (attribute, kind) in [
+        ("pk", ScalarAttributeType::S),
+        ("sk", ScalarAttributeType::S),
+        ("outbox_pending", ScalarAttributeType::S),
+        ("pending_since", ScalarAttributeType::N),
+        ("session_user", ScalarAttributeType::S),
+        ("created_at", ScalarAttributeType::N),
+    ] {
+        create = create.attribute_definitions(attr(attribute, kind)?);
+    }
+    for (index, hash, range) in INDEXES {
+        create = create.global_secondary_indexes(
             GlobalSecondaryIndex::builder()
-                .index_name(PENDING_INDEX)
-                .key_schema(key("outbox_pending", KeyType::Hash)?)
-                .key_schema(key("pending_since", KeyType::Range)?)
+                .index_name(*index)
+                .key_schema(key(hash, KeyType::Hash)?)
+                .key_schema(key(range, KeyType::Range)?)
                 .projection(
                     Projection::builder()
                         .projection_type(ProjectionType::All)
                         .build(),
                 )
                 .build()?,
-        )
+        );
+    }
+    create
         .billing_mode(BillingMode::PayPerRequest)
         .stream_specification(
             StreamSpecification::builder()

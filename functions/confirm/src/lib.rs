@@ -12,7 +12,8 @@ pub async fn handle(app: Arc<App>, request: Request) -> Response<Body> {
         async {
             let body = http::optional_json_body(&request)?;
             let code = http::path_param(&request, "code");
-            Ok(http::ok(&confirm(&app, &code, body).await?))
+            let origin = http::origin(&request);
+            Ok(http::ok(&confirm(&app, &code, body, &origin).await?))
         }
         .await,
     )

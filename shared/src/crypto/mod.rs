@@ -4,7 +4,7 @@
 pub mod jwt;
 mod password;
 
-pub use jwt::{AccessClaims, TokenSigner};
+pub use jwt::{AccessClaims, TokenSigner, TokenVerifier};
 pub use password::PasswordHasher;
 
 use base64::Engine;

@@ -159,6 +159,24 @@ pub fn ok<T: Serialize>(value: &T) -> Response<Body> {
     json_response(StatusCode::OK, value, "application/json")
 }
 
+/// A `202 Accepted` JSON response.
+pub fn accepted<T: Serialize>(value: &T) -> Response<Body> {
+    json_response(StatusCode::ACCEPTED, value, "application/json")
+}
+
+/// The access token of `Authorization: Bearer <token>` (RFC 6750 §2.1; the scheme is
+/// case-insensitive); `None` when the header is missing or has another scheme.
+pub fn bearer_token(request: &Request) -> Option<&str> {
+    let value = request
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 /// `204 No Content`.
 pub fn no_content() -> Response<Body> {
     empty(StatusCode::NO_CONTENT)
@@ -276,11 +294,21 @@ fn problem_document(err: &AuthError, flavour: Flavour) -> Response<Body> {
         extra,
     };
     let mut response = json_response(status, &body, content_type);
-    if let AuthError::RateLimited { retry_after } = err {
-        response.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from(retry_after.max(&1).to_owned()),
-        );
+    match err {
+        AuthError::RateLimited { retry_after } => {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after.max(&1).to_owned()),
+            );
+        }
+        // RFC 6750 §3: the scheme, and why the token was refused.
+        AuthError::InvalidToken => {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Bearer error="invalid_token""#),
+            );
+        }
+        _ => {}
     }
     response
 }
@@ -303,6 +331,8 @@ fn status_and_title(err: &AuthError) -> (StatusCode, &'static str) {
         AuthError::VerificationRequired { .. } => (StatusCode::FORBIDDEN, "Verification required"),
         AuthError::InvalidGrant => (StatusCode::BAD_REQUEST, "Invalid grant"),
         AuthError::UnsupportedGrantType => (StatusCode::BAD_REQUEST, "Unsupported grant type"),
+        AuthError::InvalidToken => (StatusCode::UNAUTHORIZED, "Invalid access token"),
+        AuthError::SessionNotFound => (StatusCode::NOT_FOUND, "Session not found"),
         AuthError::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "Payload too large"),
         AuthError::UnsupportedMediaType => {
             (StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported media type")
@@ -430,6 +460,37 @@ mod tests {
             panic!("text body")
         };
         assert!(text.contains("server_error") && !text.contains("table t"));
+    }
+
+    #[test]
+    fn invalid_tokens_name_the_bearer_scheme() {
+        let response = problem(&AuthError::InvalidToken);
+        assert_eq!(response.status(), 401);
+        assert_eq!(
+            response.headers()["www-authenticate"],
+            r#"Bearer error="invalid_token""#
+        );
+        assert_eq!(problem(&AuthError::SessionNotFound).status(), 404);
+    }
+
+    #[test]
+    fn bearer_tokens_come_from_the_authorization_header() {
+        let with = |value: &str| {
+            lambda_http::http::Request::builder()
+                .uri("/sessions")
+                .header("authorization", value)
+                .body(Body::Empty)
+                .unwrap()
+        };
+        assert_eq!(bearer_token(&with("Bearer abc.def")), Some("abc.def"));
+        assert_eq!(bearer_token(&with("bearer  abc")), Some("abc"));
+        assert_eq!(bearer_token(&with("Basic abc")), None);
+        assert_eq!(bearer_token(&with("Bearer ")), None);
+        let without = lambda_http::http::Request::builder()
+            .uri("/sessions")
+            .body(Body::Empty)
+            .unwrap();
+        assert_eq!(bearer_token(&without), None);
     }
 
     #[test]

@@ -23,6 +23,10 @@ pub enum Outgoing {
     SmsOtp { to: PhoneNumber, code: SmsCode },
     /// A 6-digit sign-in code by email.
     EmailOtp { to: EmailAddress, code: SmsCode },
+    /// A password-reset link by email.
+    ResetLink { to: EmailAddress, code: EmailCode },
+    /// A 6-digit password-reset code by SMS.
+    SmsReset { to: PhoneNumber, code: SmsCode },
 }
 
 #[derive(Debug, Clone)]
@@ -31,7 +35,9 @@ pub struct Notifier {
     sns: aws_sdk_sns::Client,
     sender: String,
     confirm_url: String,
+    reset_url: String,
     email_code_ttl_secs: i64,
+    reset_link_ttl_secs: i64,
     sms_code_ttl_secs: i64,
     login_otp_ttl_secs: i64,
 }
@@ -43,7 +49,9 @@ impl Notifier {
             sns,
             sender: config.sender_email.clone(),
             confirm_url: config.confirm_url.clone(),
+            reset_url: config.reset_url.clone(),
             email_code_ttl_secs: config.email_code_ttl_secs,
+            reset_link_ttl_secs: config.reset_link_ttl_secs,
             sms_code_ttl_secs: config.sms_code_ttl_secs,
             login_otp_ttl_secs: config.login_otp_ttl_secs,
         }
@@ -72,6 +80,17 @@ impl Notifier {
                 tracing::Span::current().record("channel", "email");
                 let email = templates::sign_in_code(code.expose(), self.login_otp_ttl_secs);
                 self.send_email(to, &email).await
+            }
+            Outgoing::ResetLink { to, code } => {
+                tracing::Span::current().record("channel", "email");
+                let link = self.reset_url.replace("{code}", code.expose());
+                let email = templates::reset_link(&link, self.reset_link_ttl_secs);
+                self.send_email(to, &email).await
+            }
+            Outgoing::SmsReset { to, code } => {
+                tracing::Span::current().record("channel", "sms");
+                let text = templates::sms_reset(code.expose(), self.sms_code_ttl_secs);
+                self.send_sms(to, &text).await
             }
         }
     }

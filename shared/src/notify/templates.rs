@@ -47,6 +47,37 @@ pub fn sign_in_code(code: &str, ttl_secs: i64) -> Email {
     }
 }
 
+pub fn reset_link(link: &str, ttl_secs: i64) -> Email {
+    let lifetime = human_duration(ttl_secs);
+    let href = html_escape(link);
+    Email {
+        subject: "Reset your password".to_owned(),
+        text: format!(
+            "Someone asked to reset the password of the account with this email address. \
+             Open this link to choose a new password:\n\n{link}\n\n\
+             The link works once and expires in {lifetime}; using it signs out every device. \
+             If you did not ask, ignore this message: your password stays as it is.\n"
+        ),
+        html: format!(
+            "<!doctype html><html><body>\
+             <p>Someone asked to reset the password of the account with this email address.</p>\
+             <p><a href=\"{href}\">Choose a new password</a></p>\
+             <p>Or paste this link into your browser: {href}</p>\
+             <p>The link works once and expires in {lifetime}; using it signs out every device. \
+             If you did not ask, ignore this message: your password stays as it is.</p>\
+             </body></html>"
+        ),
+    }
+}
+
+pub fn sms_reset(code: &str, ttl_secs: i64) -> String {
+    format!(
+        "Your password reset code is {code}. It expires in {}. Do not share it. \
+         If you did not ask for it, ignore this message.",
+        human_duration(ttl_secs)
+    )
+}
+
 pub fn sms_code(code: &str, ttl_secs: i64) -> String {
     format!(
         "Your verification code is {code}. It expires in {}. Do not share it.",
@@ -98,6 +129,21 @@ mod tests {
                 .contains("href=\"https://app.example.com/confirm?code=abc&amp;x=1\"")
         );
         assert!(email.text.contains("24 hours"));
+    }
+
+    #[test]
+    fn reset_texts_say_what_to_do_if_the_user_did_not_ask() {
+        let email = reset_link("https://app.example.com/reset/abc", 3600);
+        assert!(email.text.contains("https://app.example.com/reset/abc"));
+        assert!(
+            email
+                .html
+                .contains("href=\"https://app.example.com/reset/abc\"")
+        );
+        assert!(email.text.contains("1 hour") && email.text.contains("If you did not ask"));
+        let sms = sms_reset("012345", 600);
+        assert!(sms.contains("012345") && sms.contains("10 minutes"));
+        assert!(sms.contains("If you did not ask"));
     }
 
     #[test]

@@ -6,6 +6,24 @@ use crate::notify::Outgoing;
 use crate::ops::App;
 use crate::store::{CodeItem, keys};
 
+/// What a code is for: confirming an identifier, or resetting the password. Both kinds live
+/// under the same keys, told apart by the sort key, so neither can stand in for the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Confirm,
+    Reset,
+}
+
+impl Purpose {
+    /// The sort key of this purpose's code items.
+    pub fn sort_key(self) -> &'static str {
+        match self {
+            Self::Confirm => keys::CODE,
+            Self::Reset => keys::RESET,
+        }
+    }
+}
+
 /// A fresh code: the item to store and the message that carries it.
 pub struct IssuedCode {
     pub item: CodeItem,
@@ -16,6 +34,7 @@ pub fn issue(
     app: &App,
     identifier: &Identifier,
     user_id: &str,
+    purpose: Purpose,
     now: i64,
 ) -> Result<IssuedCode, AuthError> {
     let config = &app.config;
@@ -23,23 +42,23 @@ pub fn issue(
         Identifier::Email(email) => {
             let code = EmailCode::generate()?;
             let digest = code.digest();
-            let message = Outgoing::ConfirmLink {
-                to: email.clone(),
-                code,
+            let to = email.clone();
+            let (ttl, message) = match purpose {
+                Purpose::Confirm => (
+                    config.email_code_ttl_secs,
+                    Outgoing::ConfirmLink { to, code },
+                ),
+                Purpose::Reset => (config.reset_link_ttl_secs, Outgoing::ResetLink { to, code }),
             };
-            (
-                keys::link_code(&digest),
-                digest,
-                config.email_code_ttl_secs,
-                message,
-            )
+            (keys::link_code(&digest), digest, ttl, message)
         }
         Identifier::Phone(phone) => {
             let code = SmsCode::generate()?;
             let digest = code.digest(&app.secrets.hmac_key, phone.as_str());
-            let message = Outgoing::SmsCode {
-                to: phone.clone(),
-                code,
+            let to = phone.clone();
+            let message = match purpose {
+                Purpose::Confirm => Outgoing::SmsCode { to, code },
+                Purpose::Reset => Outgoing::SmsReset { to, code },
             };
             (
                 keys::sms_code(phone.as_str()),
@@ -52,7 +71,7 @@ pub fn issue(
     Ok(IssuedCode {
         item: CodeItem {
             pk,
-            sk: keys::CODE.to_owned(),
+            sk: purpose.sort_key().to_owned(),
             user_id: user_id.to_owned(),
             digest,
             created_at: now,

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::AuthError;
 use crate::domain::{IdentifierKind, PhoneNumber};
+use crate::ops::budgets::Origin;
 use crate::ops::codes::PresentedCode;
 use crate::ops::session::{self, TokenPair};
 use crate::ops::{App, MAX_ROUNDS, verify};
@@ -33,6 +34,7 @@ pub async fn confirm(
     app: &App,
     raw_code: &str,
     body: Option<ConfirmBody>,
+    origin: &Origin,
 ) -> Result<Confirmed, AuthError> {
     let phone = body.map(|b| PhoneNumber::parse(&b.phone)).transpose()?;
     let presented = PresentedCode::new(app, raw_code, phone.as_ref())?;
@@ -92,7 +94,7 @@ pub async fn confirm(
                 tracing::Span::current().record("user_id", user.user_id.as_str());
                 tracing::info!(verified = kind.as_str(), "identifier verified");
                 // Verified, so signed in (seed 002): the answer carries a token pair.
-                let tokens = session::start(app, &user.user_id).await?;
+                let tokens = session::start(app, &user, origin).await?;
                 return Ok(Confirmed {
                     user_id: user.user_id,
                     verified: kind,

@@ -97,6 +97,7 @@ mod tests {
                     "TABLE_NAME" => "t",
                     "SENDER_EMAIL" => "a@example.com",
                     "CONFIRM_URL" => "https://x.example/{code}",
+                    "RESET_URL" => "https://x.example/reset/{code}",
                     "ISSUER" => "https://auth.example.com",
                     "JWT_AUDIENCE" => "app",
                     "JWT_SIGNING_KID" => "k1",

@@ -40,6 +40,9 @@ pub struct LoginRequest {
 pub struct OtpRequest {
     pub challenge_id: String,
     pub otp: String,
+    /// Who asked, from the HTTP request (not the body).
+    #[serde(skip)]
+    pub origin: Origin,
 }
 
 redacted_debug!(OtpRequest { challenge_id; otp });
@@ -55,7 +58,7 @@ pub fn lock_secs(failures: u32) -> i64 {
 
 /// Takes one attempt for an identifier, counting it as a failure until it succeeds, so that
 /// concurrent attempts cannot get more tries than the lock allows.
-async fn take_attempt(app: &App, gate_pk: &str) -> Result<LoginGateItem, AuthError> {
+pub(crate) async fn take_attempt(app: &App, gate_pk: &str) -> Result<LoginGateItem, AuthError> {
     for _ in 0..MAX_ROUNDS * 4 {
         let now = app.now();
         let stored: Option<LoginGateItem> = app.store.get(gate_pk, keys::LOCK).await?;
@@ -105,7 +108,7 @@ async fn take_attempt(app: &App, gate_pk: &str) -> Result<LoginGateItem, AuthErr
 }
 
 /// A success ends the run of failures.
-async fn reset_attempts(app: &App, gate: &LoginGateItem) -> Result<(), AuthError> {
+pub(crate) async fn reset_attempts(app: &App, gate: &LoginGateItem) -> Result<(), AuthError> {
     app.store
         .update_if(
             &gate.pk,
@@ -143,7 +146,7 @@ pub async fn login(app: &App, request: LoginRequest) -> Result<TokenPair, AuthEr
         let stored = verify::stored_identifier(&user)?;
         return Err(challenge(app, &user, &stored, &request.origin).await?);
     }
-    session::start(app, &user.user_id).await
+    session::start(app, &user, &request.origin).await
 }
 
 /// Sends a sign-in OTP to an unverified identifier and answers `verification_required`.
@@ -264,7 +267,7 @@ pub async fn login_with_otp(app: &App, request: OtpRequest) -> Result<TokenPair,
         match app.store.transact(items).await? {
             TxOutcome::Committed => {
                 tracing::info!("identifier verified by sign-in OTP");
-                return session::start(app, &user.user_id).await;
+                return session::start(app, &user, &request.origin).await;
             }
             TxOutcome::Cancelled(_) => {
                 challenge = verify::still_unspent(app, &challenge, now).await?;

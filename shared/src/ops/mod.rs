@@ -1,12 +1,14 @@
 //! One module per use case. Each takes the parsed request, talks to the store and the
 //! notifier through [`App`], and returns a response value or an [`AuthError`].
 
+pub mod bearer;
 pub mod budgets;
 mod codes;
 pub mod confirm;
 pub mod discovery;
 mod limits;
 pub mod login;
+pub mod password;
 pub mod register;
 pub mod resend;
 pub mod session;
@@ -18,7 +20,7 @@ use std::time::Duration;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
-use crate::crypto::{PasswordHasher, TokenSigner};
+use crate::crypto::{PasswordHasher, TokenSigner, TokenVerifier};
 use crate::notify::Notifier;
 use crate::secrets::Secrets;
 use crate::store::{ClaimItem, Store, UserItem, UserStatus, keys};
@@ -33,6 +35,8 @@ pub struct App {
     pub hasher: PasswordHasher,
     pub secrets: Arc<Secrets>,
     pub signer: TokenSigner,
+    /// Checks the access tokens of the bearer routes.
+    pub verifier: TokenVerifier,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -68,6 +72,7 @@ impl App {
             &config.audience,
             config.access_token_ttl_secs,
         );
+        let verifier = TokenVerifier::new(&secrets.signing_keys, &config.issuer, &config.audience)?;
         let store = Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name);
         let notifier = Notifier::new(
             aws_sdk_sesv2::Client::new(sdk),
@@ -81,6 +86,7 @@ impl App {
             hasher: PasswordHasher::new()?,
             secrets: Arc::new(secrets),
             signer,
+            verifier,
             clock,
         })
     }

@@ -92,7 +92,7 @@ pub async fn register(app: &App, request: RegisterRequest) -> Result<Registered,
         };
 
         let user_id = uuid::Uuid::new_v4().to_string();
-        let issued = codes::issue(app, &identifier, &user_id, now)?;
+        let issued = codes::issue(app, &identifier, &user_id, codes::Purpose::Confirm, now)?;
         let pending_until = now + app.config.pending_ttl_secs;
         let user = UserItem {
             pk: keys::user(&user_id),
@@ -108,6 +108,8 @@ pub async fn register(app: &App, request: RegisterRequest) -> Result<Registered,
             created_at: now,
             expires_at: Some(pending_until),
             code_pk: Some(issued.item.pk.clone()),
+            reset_code_pk: None,
+            session_generation: 0,
         };
 
         // Item order matters: index 0 is the send counter, 1.. are the claims.

@@ -44,7 +44,7 @@ pub async fn resend_code(app: &App, request: ResendRequest) -> Result<Resent, Au
         budgets::take_send(app, &request.origin, identifier.kind().channel(), now).await?;
         // The code goes where the account's codes go: the address as registered.
         let recipient = verify::stored_identifier(&user)?;
-        let issued = codes::issue(app, &recipient, &user.user_id, now)?;
+        let issued = codes::issue(app, &recipient, &user.user_id, codes::Purpose::Confirm, now)?;
         // An SMS code replaces the phone's code item in place: keep it to put it back if
         // the new one cannot be delivered.
         let replaced: Option<CodeItem> = match &user.code_pk {

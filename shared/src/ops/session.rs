@@ -3,12 +3,16 @@
 //! digests. A child token is the keyed HMAC of its parent, so a duplicate refresh within the
 //! grace window gets the very same child and the family stays one chain.
 
+use aws_sdk_dynamodb::types::TransactWriteItem;
 use serde::{Deserialize, Serialize};
 
 use crate::AuthError;
 use crate::crypto;
+use crate::events::rfc3339;
+use crate::ops::bearer::Caller;
+use crate::ops::budgets::Origin;
 use crate::ops::{App, MAX_ROUNDS};
-use crate::store::{Expr, FamilyItem, RefreshItem, TxOutcome, keys};
+use crate::store::{Expr, FamilyItem, RefreshItem, SESSIONS_INDEX, TxOutcome, UserItem, keys};
 
 const TOKEN_CHARS: usize = 43;
 
@@ -114,46 +118,146 @@ fn token_item(token: &str, family: &FamilyItem, now: i64) -> RefreshItem {
 
 fn pair(
     app: &App,
-    user_id: &str,
+    family: &FamilyItem,
     refresh_token: String,
-    family_expires_at: i64,
     now: i64,
 ) -> Result<TokenPair, AuthError> {
     Ok(TokenPair {
-        access_token: app.signer.sign(user_id, now)?,
+        access_token: app.signer.sign(&family.user_id, &family.family_id, now)?,
         token_type: "Bearer".to_owned(),
         expires_in: app.signer.ttl_secs(),
         refresh_token,
-        refresh_expires_in: family_expires_at - now,
+        refresh_expires_in: family.expires_at - now,
     })
 }
 
-/// Starts a new family for a user who just proved who they are.
-#[tracing::instrument(skip_all, fields(user_id))]
-pub async fn start(app: &App, user_id: &str) -> Result<TokenPair, AuthError> {
-    let now = app.now();
-    let family_id = uuid::Uuid::new_v4().to_string();
-    let family = FamilyItem {
-        pk: keys::family(&family_id),
-        sk: keys::FAMILY.to_owned(),
-        family_id,
-        user_id: user_id.to_owned(),
-        created_at: now,
-        expires_at: now + app.config.refresh_lifetime_secs,
-        revoked: false,
+/// The condition that an account's session generation is still `generation`: its sessions
+/// of that generation live. Accounts written before generations existed have none (0).
+pub fn generation_is(generation: u64) -> Expr {
+    let text = if generation == 0 {
+        "attribute_exists(pk) AND (attribute_not_exists(#session_generation) OR #session_generation = :generation)"
+    } else {
+        "#session_generation = :generation"
     };
-    let token = crypto::base64url(&crypto::random_array::<32>()?);
-    let fresh = || Some(Expr::new("attribute_not_exists(pk)"));
-    let items = vec![
-        app.store.put(&family, fresh())?,
-        app.store.put(&token_item(&token, &family, now), fresh())?,
-    ];
-    match app.store.transact(items).await? {
-        TxOutcome::Committed => pair(app, user_id, token, family.expires_at, now),
-        TxOutcome::Cancelled(reasons) => Err(AuthError::internal(format!(
-            "new session collided: {reasons:?}"
-        ))),
+    Expr::new(text).n(":generation", generation)
+}
+
+/// A session about to start: its family and first refresh token, to be written by a
+/// transaction (its own in [`start`], or a password reset's or change's).
+pub struct NewSession {
+    family: FamilyItem,
+    token: String,
+}
+
+impl NewSession {
+    /// A session of generation `generation` of the account `user_id`, recorded with the
+    /// user agent and address it was started from.
+    pub fn new(
+        app: &App,
+        user_id: &str,
+        generation: u64,
+        origin: &Origin,
+        now: i64,
+    ) -> Result<Self, AuthError> {
+        let family_id = uuid::Uuid::new_v4().to_string();
+        let family = FamilyItem {
+            pk: keys::family(&family_id),
+            sk: keys::FAMILY.to_owned(),
+            family_id,
+            user_id: user_id.to_owned(),
+            created_at: now,
+            expires_at: now + app.config.refresh_lifetime_secs,
+            revoked: false,
+            generation,
+            session_user: Some(user_id.to_owned()),
+            last_used_at: Some(now),
+            user_agent: origin.user_agent.clone(),
+            ip: origin.ip.clone(),
+        };
+        let token = crypto::base64url(&crypto::random_array::<32>()?);
+        Ok(Self { family, token })
     }
+
+    /// The session id: the `sid` of its access tokens.
+    pub fn id(&self) -> &str {
+        &self.family.family_id
+    }
+
+    /// The writes that start it: the family and its first token, both new.
+    pub fn writes(&self, app: &App, now: i64) -> Result<Vec<TransactWriteItem>, AuthError> {
+        let fresh = || Some(Expr::new("attribute_not_exists(pk)"));
+        Ok(vec![
+            app.store.put(&self.family, fresh())?,
+            app.store
+                .put(&token_item(&self.token, &self.family, now), fresh())?,
+        ])
+    }
+
+    /// The token pair, once the writes have committed.
+    pub fn pair(self, app: &App, now: i64) -> Result<TokenPair, AuthError> {
+        pair(app, &self.family, self.token, now)
+    }
+}
+
+/// Starts a new session for a user who just proved who they are, in the account's current
+/// session generation (checked in the same transaction, so a sign-out-everywhere that
+/// commits meanwhile cannot leave this session alive).
+#[tracing::instrument(skip_all, fields(user_id = %user.user_id))]
+pub async fn start(app: &App, user: &UserItem, origin: &Origin) -> Result<TokenPair, AuthError> {
+    let mut generation = user.session_generation;
+    for _ in 0..MAX_ROUNDS {
+        let now = app.now();
+        let session = NewSession::new(app, &user.user_id, generation, origin, now)?;
+        let mut items = session.writes(app, now)?;
+        items.push(
+            app.store
+                .check(&user.pk, keys::PROFILE, generation_is(generation))?,
+        );
+        let outcome = app.store.transact(items).await?;
+        match outcome {
+            TxOutcome::Committed => return session.pair(app, now),
+            TxOutcome::Cancelled(_) if outcome.condition_failed(2) => {
+                // Only the generation moved (every session of the account just ended):
+                // start this one in the new generation, if the account is still there.
+                let Some(current) = app.store.get::<UserItem>(&user.pk, keys::PROFILE).await?
+                else {
+                    return Err(AuthError::InvalidCredentials);
+                };
+                generation = current.session_generation;
+            }
+            TxOutcome::Cancelled(reasons) => {
+                return Err(AuthError::internal(format!(
+                    "new session collided: {reasons:?}"
+                )));
+            }
+        }
+    }
+    Err(AuthError::internal("new session kept conflicting"))
+}
+
+/// The session stays usable: SET `last_used_at`, on the condition that it is not revoked
+/// or expired.
+fn touch_family(app: &App, family: &FamilyItem, now: i64) -> Result<TransactWriteItem, AuthError> {
+    app.store.update(
+        &family.pk,
+        keys::FAMILY,
+        Expr::new("SET #last_used_at = :now").n(":now", now),
+        Some(
+            Expr::new("#revoked = :no AND #expires_at > :now")
+                .bool(":no", false)
+                .n(":now", now),
+        ),
+    )
+}
+
+/// The account still holds the family's session generation (no sign-out-everywhere,
+/// password reset or change since the session started, and the account exists).
+fn account_keeps(app: &App, family: &FamilyItem) -> Result<TransactWriteItem, AuthError> {
+    app.store.check(
+        &keys::user(&family.user_id),
+        keys::PROFILE,
+        generation_is(family.generation),
+    )
 }
 
 /// Exchanges a refresh token for a new pair, rotating it.
@@ -203,36 +307,29 @@ pub async fn refresh(app: &App, request: RefreshRequest) -> Result<TokenPair, Au
                         &token_item(&child, &family, now),
                         Some(Expr::new("attribute_not_exists(pk)")),
                     )?,
-                    app.store.check(
-                        &family_pk,
-                        keys::FAMILY,
-                        Expr::new("#revoked = :no AND #expires_at > :now")
-                            .bool(":no", false)
-                            .n(":now", now),
-                    )?,
+                    touch_family(app, &family, now)?,
+                    account_keeps(app, &family)?,
                 ];
-                match app.store.transact(items).await? {
-                    TxOutcome::Committed => {
-                        return pair(app, &family.user_id, child, family.expires_at, now);
-                    }
-                    // Rotated or revoked meanwhile: decide again on what is stored now.
-                    TxOutcome::Cancelled(_) => continue,
+                let outcome = app.store.transact(items).await?;
+                if outcome == TxOutcome::Committed {
+                    return pair(app, &family, child, now);
                 }
+                // The session's generation has ended: no retry can change that.
+                if outcome.condition_failed(3) {
+                    return Err(AuthError::InvalidGrant);
+                }
+                // Rotated or revoked meanwhile: decide again on what is stored now.
+                continue;
             }
             // The same refresh again, moments later (two tabs): the same child, no harm done,
-            // unless the family was revoked since it was read.
+            // unless the session ended since it was read.
             Some(rotated_at) if now - rotated_at <= app.config.refresh_grace_secs => {
-                let alive = app.store.check(
-                    &family_pk,
-                    keys::FAMILY,
-                    Expr::new("#revoked = :no AND #expires_at > :now")
-                        .bool(":no", false)
-                        .n(":now", now),
-                )?;
-                return match app.store.transact(vec![alive]).await? {
-                    TxOutcome::Committed => {
-                        pair(app, &family.user_id, child, family.expires_at, now)
-                    }
+                let items = vec![
+                    touch_family(app, &family, now)?,
+                    account_keeps(app, &family)?,
+                ];
+                return match app.store.transact(items).await? {
+                    TxOutcome::Committed => pair(app, &family, child, now),
                     TxOutcome::Cancelled(_) => Err(AuthError::InvalidGrant),
                 };
             }
@@ -262,16 +359,118 @@ pub async fn logout(app: &App, request: LogoutRequest) -> Result<(), AuthError> 
     Ok(())
 }
 
+/// Ends one family: revoked, and out of the index of the user's sessions.
 async fn revoke(app: &App, family_pk: &str) -> Result<(), AuthError> {
     app.store
         .update_if(
             family_pk,
             keys::FAMILY,
-            Expr::new("SET #revoked = :yes").bool(":yes", true),
+            revocation(),
             Expr::new("attribute_exists(pk)"),
         )
         .await
         .map(drop)
+}
+
+fn revocation() -> Expr {
+    Expr::new("SET #revoked = :yes REMOVE #session_user").bool(":yes", true)
+}
+
+/// One of the user's live sessions, as `GET /sessions` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionView {
+    pub id: String,
+    pub created_at: String,
+    pub last_used_at: String,
+    pub expires_at: String,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    /// Whether the access token of this request was issued in it.
+    pub current: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionList {
+    pub sessions: Vec<SessionView>,
+}
+
+/// The caller's live sessions, newest first: a query of the index by user, without the
+/// revoked, expired and ended (earlier generation) ones.
+#[tracing::instrument(skip_all, fields(user_id = %caller.user.user_id))]
+pub async fn list(app: &App, caller: &Caller) -> Result<SessionList, AuthError> {
+    let now = app.now();
+    let families: Vec<FamilyItem> = app
+        .store
+        .query_index(SESSIONS_INDEX, "session_user", &caller.user.user_id)
+        .await?;
+    let sessions = families
+        .into_iter()
+        .filter(|f| {
+            f.user_id == caller.user.user_id
+                && !f.revoked
+                && f.expires_at > now
+                && f.generation == caller.user.session_generation
+        })
+        .map(|f| SessionView {
+            current: f.family_id == caller.session_id,
+            created_at: rfc3339(f.created_at),
+            last_used_at: rfc3339(f.last_used_at.unwrap_or(f.created_at)),
+            expires_at: rfc3339(f.expires_at),
+            id: f.family_id,
+            user_agent: f.user_agent,
+            ip: f.ip,
+        })
+        .collect();
+    Ok(SessionList { sessions })
+}
+
+/// Ends one of the caller's own live sessions; any other id, another user's included, is
+/// `session_not_found`. One conditional update: its refresh tokens stop working at once.
+#[tracing::instrument(skip_all, fields(user_id = %caller.user.user_id))]
+pub async fn revoke_one(app: &App, caller: &Caller, session_id: &str) -> Result<(), AuthError> {
+    let id = uuid::Uuid::parse_str(session_id)
+        .map_err(|_| AuthError::SessionNotFound)?
+        .to_string();
+    let now = app.now();
+    let own_and_live = Expr::new("#user_id = :uid AND #revoked = :no AND #expires_at > :now")
+        .s(":uid", caller.user.user_id.as_str())
+        .bool(":no", false)
+        .n(":now", now)
+        .and(
+            Expr::new("#generation = :generation").n(":generation", caller.user.session_generation),
+        );
+    if app
+        .store
+        .update_if(&keys::family(&id), keys::FAMILY, revocation(), own_and_live)
+        .await?
+    {
+        tracing::info!("session revoked");
+        Ok(())
+    } else {
+        Err(AuthError::SessionNotFound)
+    }
+}
+
+/// Signs out everywhere: the account moves to the next session generation, which ends every
+/// session started before, the caller's included, in one write. Refreshes check the
+/// generation inside their own transaction, so none succeeds once this has answered.
+#[tracing::instrument(skip_all, fields(user_id = %user.user_id))]
+pub async fn revoke_all(app: &App, user: &UserItem) -> Result<(), AuthError> {
+    if app
+        .store
+        .update_if(
+            &user.pk,
+            keys::PROFILE,
+            Expr::new("ADD #session_generation :one").n(":one", 1),
+            Expr::new("attribute_exists(pk)"),
+        )
+        .await?
+    {
+        tracing::info!("signed out everywhere");
+        Ok(())
+    } else {
+        Err(AuthError::InvalidToken)
+    }
 }
 
 #[cfg(test)]
@@ -298,6 +497,7 @@ mod tests {
         let otp = OtpRequest {
             challenge_id: "c-1".into(),
             otp: "123456".into(),
+            origin: Origin::default(),
         };
         let printed = format!("{pair:?} {refresh:?} {logout:?} {otp:?}");
         for secret in ["access.secret", "refresh-secret-value", "123456"] {

@@ -113,13 +113,25 @@ pub fn verify_account(
     condition: Expr,
     now: i64,
 ) -> Result<Vec<TransactWriteItem>, AuthError> {
-    let kind = kind_of(user)?;
     let mut items = vec![app.store.update(
         &user.pk,
         keys::PROFILE,
         Expr::new("SET #verified = :verified REMOVE #expires_at").bool(":verified", true),
         Some(condition),
     )?];
+    items.extend(verified_elsewhere(app, user, now)?);
+    Ok(items)
+}
+
+/// What verifying `user` writes beside its profile (whose update the caller makes, as
+/// `SET #verified = :yes REMOVE #expires_at` plus whatever else it changes): the claims stop
+/// expiring, and `user.verified` goes into the outbox.
+pub fn verified_elsewhere(
+    app: &App,
+    user: &UserItem,
+    now: i64,
+) -> Result<Vec<TransactWriteItem>, AuthError> {
+    let kind = kind_of(user)?;
     // Verified accounts keep their identifier and username for good.
     let mut claims = vec![keys::identifier(kind, &user.identifier)];
     claims.extend(
@@ -127,6 +139,7 @@ pub fn verify_account(
             .as_deref()
             .map(|u| keys::username(&u.to_ascii_lowercase())),
     );
+    let mut items = Vec::with_capacity(claims.len() + 1);
     for claim in &claims {
         items.push(app.store.update(
             claim,

@@ -8,6 +8,8 @@ pub mod keys {
     pub const PROFILE: &str = "PROFILE";
     pub const CLAIM: &str = "CLAIM";
     pub const CODE: &str = "CODE";
+    /// A password-reset code, beside the confirmation codes under the same keys.
+    pub const RESET: &str = "RESET";
     pub const LIMIT: &str = "LIMIT";
 
     pub fn user(user_id: &str) -> String {
@@ -120,6 +122,14 @@ pub struct UserItem {
     /// Key of the only code that may verify this account; a resend moves it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_pk: Option<String>,
+    /// Key of the only password-reset code that works (sort key [`keys::RESET`]); each
+    /// forgot-password request moves it, a reset removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_code_pk: Option<String>,
+    /// Sessions started in an earlier generation have ended: signing out everywhere, a
+    /// password reset or change moves it on by one, and every refresh checks it.
+    #[serde(default)]
+    pub session_generation: u64,
 }
 
 impl UserItem {
@@ -197,6 +207,8 @@ pub struct RefreshItem {
     pub expires_at: i64,
 }
 
+/// A session: the refresh-token family of one sign-in. Its id is the `sid` of the access
+/// tokens issued in it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FamilyItem {
     pub pk: String,
@@ -206,4 +218,22 @@ pub struct FamilyItem {
     pub created_at: i64,
     pub expires_at: i64,
     pub revoked: bool,
+    /// The account's session generation at sign-in; the session lives while they agree.
+    #[serde(default)]
+    pub generation: u64,
+    /// Key of the [`SESSIONS_INDEX`] (the user id); revoking a session removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_user: Option<String>,
+    /// When the session was last refreshed (set by the refresh's own transaction).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<i64>,
+    /// As recorded at sign-in, shown back in the session list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
 }
+
+/// The index of sessions by user (`session_user`, newest `created_at` first), so the list
+/// of a user's sessions is a query, never a scan. Sparse: only live families carry its key.
+pub const SESSIONS_INDEX: &str = "user-sessions";

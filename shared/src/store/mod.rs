@@ -5,7 +5,7 @@ mod items;
 mod table;
 
 pub use items::{
-    ClaimItem, CodeItem, FamilyItem, LoginGateItem, RateItem, RefreshItem, UserItem, UserStatus,
-    keys,
+    ClaimItem, CodeItem, FamilyItem, LoginGateItem, RateItem, RefreshItem, SESSIONS_INDEX,
+    UserItem, UserStatus, keys,
 };
 pub use table::{CodeTry, Expr, Snapshot, Store, TxOutcome};

@@ -62,6 +62,13 @@ impl Expr {
         self
     }
 
+    /// Both conditions; the two must not use the same `:value` name for different values.
+    pub fn and(mut self, other: Expr) -> Self {
+        self.text = format!("({}) AND ({})", self.text, other.text);
+        self.values.extend(other.values);
+        self
+    }
+
     fn names(&self) -> Option<HashMap<String, String>> {
         let mut names = HashMap::new();
         let bytes = self.text.as_bytes();
@@ -188,6 +195,41 @@ impl Store {
             .into_iter()
             .map(|response| Snapshot(response.item.filter(|item| !item.is_empty())))
             .collect())
+    }
+
+    /// Every item of `index` whose partition key `key` is `value`, in descending sort-key
+    /// order, across as many pages as the query takes. Index reads are eventually
+    /// consistent: a write of the last moment may be missing.
+    pub async fn query_index<T: DeserializeOwned>(
+        &self,
+        index: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<Vec<T>, AuthError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(index)
+                .key_condition_expression("#key = :value")
+                .expression_attribute_names("#key", key)
+                .expression_attribute_values(":value", AttributeValue::S(value.to_owned()))
+                .scan_index_forward(false)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| AuthError::internal(aws_sdk_dynamodb::Error::from(e)))?;
+            for item in out.items.unwrap_or_default() {
+                items.push(serde_dynamo::from_item(item).map_err(AuthError::internal)?);
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(items),
+            }
+        }
     }
 
     pub fn put(

@@ -1,0 +1,21 @@
+//! `DELETE /sessions/{id}` (bearer): ends one of the caller's own sessions.
+
+use std::sync::Arc;
+
+use auth_shared::http;
+use auth_shared::ops::App;
+use auth_shared::ops::bearer::authenticate;
+use auth_shared::ops::session::revoke_one;
+use lambda_http::{Body, Request, Response};
+
+pub async fn handle(app: Arc<App>, request: Request) -> Response<Body> {
+    http::respond(
+        async {
+            let caller = authenticate(&app, http::bearer_token(&request)).await?;
+            let id = http::path_param(&request, "id");
+            revoke_one(&app, &caller, &id).await?;
+            Ok(http::no_content())
+        }
+        .await,
+    )
+}
