@@ -1,8 +1,9 @@
 //! Nothing secret in the logs at the most verbose level the template allows: the function
 //! binaries run exactly as in Lambda (against a stand-in Runtime API, with DynamoDB Local
 //! and moto behind them) at `RUST_LOG=trace`, through registration, confirmation, a failed
-//! and a good sign-in, a refresh and a sign-out, and their whole output is searched for the
-//! passwords, the code, every token, the keys and the email address.
+//! and a good sign-in, a refresh, a sign-out, a password reset and change and the session
+//! list, and their whole output is searched for the passwords, the codes, every token, the
+//! keys and the email address.
 
 use auth_tests::moto::Outbox;
 use auth_tests::{required_env, unique_email};
@@ -13,6 +14,8 @@ use crate::lambda::{body_of, post, run};
 
 const PASSWORD: &str = "Tr4ce-level secret passphrase";
 const WRONG_PASSWORD: &str = "Wr0ng-but-also secret passphrase";
+const NEW_PASSWORD: &str = "N3w-after-reset secret passphrase";
+const NEWER_PASSWORD: &str = "N3wer-after-change secret passphrase";
 
 #[tokio::test]
 async fn no_log_level_prints_a_password_code_token_key_or_address() {
@@ -20,10 +23,16 @@ async fn no_log_level_prints_a_password_code_token_key_or_address() {
     let mut secrets: Vec<(String, String)> = vec![
         ("the password".into(), PASSWORD.into()),
         ("the wrong password".into(), WRONG_PASSWORD.into()),
+        ("the password set by the reset".into(), NEW_PASSWORD.into()),
+        (
+            "the password set by the change".into(),
+            NEWER_PASSWORD.into(),
+        ),
         ("the email address".into(), email.clone()),
     ];
     let mut outputs = Vec::new();
 
+    let registered_at = std::time::Instant::now();
     let register = run(
         "register",
         vec![post(
@@ -91,7 +100,71 @@ async fn no_log_level_prints_a_password_code_token_key_or_address() {
     assert_eq!(logout.answers[0]["statusCode"], 204);
     outputs.push(("logout", logout.output));
 
-    for pair in [&confirmed, &signed_in, &refreshed] {
+    // Forgot and reset (after the registration's sending minute), then a password change
+    // and the session list with the reset's bearer token.
+    tokio::time::sleep(std::time::Duration::from_secs(61).saturating_sub(registered_at.elapsed()))
+        .await;
+    let forgot = run(
+        "password-forgot",
+        vec![post("/password/forgot", json!({ "email": email }))],
+    )
+    .await;
+    body_of(&forgot.answers[0], 202);
+    outputs.push(("password-forgot", forgot.output));
+    let reset_code = Outbox::fetch()
+        .await
+        .emails_to(&email)
+        .last()
+        .and_then(|m| m.reset_code())
+        .expect("a reset link");
+    secrets.push(("the reset code".into(), reset_code.clone()));
+    let reset = run(
+        "password-reset",
+        vec![post(
+            "/password/reset",
+            json!({ "code": reset_code, "password": NEW_PASSWORD, "repeat_password": NEW_PASSWORD }),
+        )],
+    )
+    .await;
+    let after_reset = body_of(&reset.answers[0], 200);
+    outputs.push(("password-reset", reset.output));
+    let bearer = |event: String, pair: &Value| {
+        let mut event: Value = serde_json::from_str(&event).unwrap();
+        event["headers"]["authorization"] =
+            format!("Bearer {}", pair["access_token"].as_str().unwrap()).into();
+        event.to_string()
+    };
+    let change = run(
+        "password-change",
+        vec![bearer(
+            post(
+                "/password/change",
+                json!({ "current_password": NEW_PASSWORD, "password": NEWER_PASSWORD, "repeat_password": NEWER_PASSWORD }),
+            ),
+            &after_reset,
+        )],
+    )
+    .await;
+    let after_change = body_of(&change.answers[0], 200);
+    outputs.push(("password-change", change.output));
+    let sessions = run(
+        "sessions-list",
+        vec![bearer(
+            api_gateway_event("GET", "/sessions", "/sessions", None, json!({})),
+            &after_change,
+        )],
+    )
+    .await;
+    body_of(&sessions.answers[0], 200);
+    outputs.push(("sessions-list", sessions.output));
+
+    for pair in [
+        &confirmed,
+        &signed_in,
+        &refreshed,
+        &after_reset,
+        &after_change,
+    ] {
         for field in ["access_token", "refresh_token"] {
             let token = pair[field].as_str().expect("a token").to_owned();
             secrets.push((format!("a {field}"), token));

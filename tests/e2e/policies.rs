@@ -148,6 +148,13 @@ fn registration(identifier: (&str, &str)) -> String {
     )
 }
 
+/// The same event with `Authorization: Bearer <token>`.
+fn with_bearer(event: String, token: &str) -> String {
+    let mut event: Value = serde_json::from_str(&event).unwrap();
+    event["headers"]["authorization"] = format!("Bearer {token}").into();
+    event.to_string()
+}
+
 fn confirm_link(code: &str) -> String {
     api_gateway_event(
         "PATCH",
@@ -282,6 +289,95 @@ async fn every_function_s_policy_covers_the_aws_actions_its_code_calls() {
     body_of(&answers[0], 200);
     called.entry("login-otp").or_default().extend(actions);
 
+    // Password recovery: a reset link to an account and nothing to an unknown address, the
+    // reset with the link, then every bearer route with the session the reset started.
+    let forgot = |email: &str| post("/password/forgot", json!({ "email": email }));
+    let (answers, actions) = recorded(
+        "password-forgot",
+        vec![forgot(&verified), forgot(&unique_email())],
+        false,
+    )
+    .await;
+    body_of(&answers[0], 202);
+    body_of(&answers[1], 202);
+    called.entry("password-forgot").or_default().extend(actions);
+    let link = Outbox::fetch()
+        .await
+        .emails_to(&verified)
+        .last()
+        .and_then(|m| m.reset_code())
+        .unwrap();
+    let (new, newer) = ("a different long passphrase", "yet another long passphrase");
+    let (answers, actions) = recorded(
+        "password-reset",
+        vec![post(
+            "/password/reset",
+            json!({ "code": link, "password": new, "repeat_password": new }),
+        )],
+        false,
+    )
+    .await;
+    let reset = body_of(&answers[0], 200);
+    called.entry("password-reset").or_default().extend(actions);
+    let bearer = reset["access_token"].as_str().unwrap();
+    let (answers, actions) = recorded(
+        "sessions-list",
+        vec![with_bearer(
+            api_gateway_event("GET", "/sessions", "/sessions", None, json!({})),
+            bearer,
+        )],
+        false,
+    )
+    .await;
+    body_of(&answers[0], 200);
+    called.entry("sessions-list").or_default().extend(actions);
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let (answers, actions) = recorded(
+        "session-revoke",
+        vec![with_bearer(
+            api_gateway_event(
+                "DELETE",
+                &format!("/sessions/{unknown}"),
+                "/sessions/{id}",
+                None,
+                json!({ "id": unknown }),
+            ),
+            bearer,
+        )],
+        false,
+    )
+    .await;
+    body_of(&answers[0], 404);
+    called.entry("session-revoke").or_default().extend(actions);
+    let (answers, actions) = recorded(
+        "password-change",
+        vec![with_bearer(
+            post(
+                "/password/change",
+                json!({ "current_password": new, "password": newer, "repeat_password": newer }),
+            ),
+            bearer,
+        )],
+        false,
+    )
+    .await;
+    let changed = body_of(&answers[0], 200);
+    called.entry("password-change").or_default().extend(actions);
+    let (answers, actions) = recorded(
+        "sessions-revoke-all",
+        vec![with_bearer(
+            api_gateway_event("DELETE", "/sessions", "/sessions", None, json!({})),
+            changed["access_token"].as_str().unwrap(),
+        )],
+        false,
+    )
+    .await;
+    assert_eq!(answers[0]["statusCode"], 204, "{answers:?}");
+    called
+        .entry("sessions-revoke-all")
+        .or_default()
+        .extend(actions);
+
     // The event publisher with a batch from the stream, and the sweeper on its schedule.
     let sdk = auth_shared::ops::load_sdk_config().await;
     let stream = auth_tools::stream::TableStream::of_table(&sdk, &required_env("TABLE_NAME"))
@@ -366,6 +462,14 @@ async fn every_function_s_policy_covers_the_aws_actions_its_code_calls() {
         "{called:?}"
     );
     assert!(called["well-known"].is_empty(), "{called:?}");
+    assert!(
+        called["sessions-list"].contains("dynamodb:Query"),
+        "{called:?}"
+    );
+    assert!(
+        called["password-reset"].contains("dynamodb:DeleteItem"),
+        "{called:?}"
+    );
 
     // No function that may send SMS (Publish on "*") may publish user events.
     for (binary, granted) in &grants {

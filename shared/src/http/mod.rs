@@ -49,13 +49,14 @@ pub fn origin(request: &Request) -> crate::ops::budgets::Origin {
         ),
         _ => (None, None),
     };
-    let user_agent = agent.or_else(|| {
-        request
-            .headers()
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    });
+    // The header as the client sent it (API Gateway copies the same into the context;
+    // local emulators put their own name there).
+    let user_agent = request
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or(agent);
     crate::ops::budgets::Origin {
         ip: ip.filter(|ip| !ip.is_empty()),
         // Bounded: it is stored with sessions and shown back to the user.
