@@ -85,6 +85,7 @@ export_stack_env() { # ddb_port moto_port api_port
   export SENDER_EMAIL="${SENDER_EMAIL:-no-reply@auth.local}"
   export CONFIRM_URL="${CONFIRM_URL:-http://localhost:5173/confirm/{code}}"
   export RESET_URL="${RESET_URL:-http://localhost:5173/reset/{code}}"
+  export IDENTIFIER_CHANGE_URL="${IDENTIFIER_CHANGE_URL:-http://localhost:5173/me/identifier/{code}}"
   export JWT_AUDIENCE="${JWT_AUDIENCE:-local-app}"
   export AUTH_SECRET_ID="${AUTH_SECRET_ID:-auth-service/local}"
   export RUST_LOG="${RUST_LOG:-info}"

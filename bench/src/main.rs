@@ -317,6 +317,10 @@ fn command(
         .env("SENDER_EMAIL", "no-reply@example.com")
         .env("CONFIRM_URL", "https://app.example.com/confirm/{code}")
         .env("RESET_URL", "https://app.example.com/reset/{code}")
+        .env(
+            "IDENTIFIER_CHANGE_URL",
+            "https://app.example.com/change/{code}",
+        )
         .env("ISSUER", "https://bench.example")
         .env("JWT_AUDIENCE", "bench")
         .env("JWT_SIGNING_KID", "bench-1")

@@ -13,6 +13,8 @@ pub struct Config {
     pub confirm_url: String,
     /// Where a password-reset link points; the literal `{code}` is replaced by the code.
     pub reset_url: String,
+    /// Where the link that confirms a new email address points (`{code}` as above).
+    pub identifier_change_url: String,
     /// `iss` of access tokens: the API's base URL, no trailing slash.
     pub issuer: String,
     /// `aud` of access tokens.
@@ -52,6 +54,7 @@ impl std::fmt::Debug for Config {
             .field("sender_email", &self.sender_email)
             .field("confirm_url", &self.confirm_url)
             .field("reset_url", &self.reset_url)
+            .field("identifier_change_url", &self.identifier_change_url)
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("signing_kid", &self.signing_kid)
@@ -91,12 +94,14 @@ impl Config {
         };
         let confirm_url = link_template("CONFIRM_URL")?;
         let reset_url = link_template("RESET_URL")?;
+        let identifier_change_url = link_template("IDENTIFIER_CHANGE_URL")?;
         let issuer = required("ISSUER")?.trim_end_matches('/').to_owned();
         Ok(Self {
             table_name: required("TABLE_NAME")?,
             sender_email: required("SENDER_EMAIL")?,
             confirm_url,
             reset_url,
+            identifier_change_url,
             issuer,
             audience: required("JWT_AUDIENCE")?,
             signing_kid: required("JWT_SIGNING_KID")?,
@@ -144,6 +149,10 @@ mod tests {
         ("SENDER_EMAIL", "no-reply@example.com"),
         ("CONFIRM_URL", "https://app.example.com/confirm/{code}"),
         ("RESET_URL", "https://app.example.com/reset/{code}"),
+        (
+            "IDENTIFIER_CHANGE_URL",
+            "https://app.example.com/change/{code}",
+        ),
         ("ISSUER", "https://auth.example.com/"),
         ("JWT_AUDIENCE", "example-app"),
         ("JWT_SIGNING_KID", "k1"),
@@ -178,6 +187,7 @@ mod tests {
             "SENDER_EMAIL",
             "CONFIRM_URL",
             "RESET_URL",
+            "IDENTIFIER_CHANGE_URL",
             "ISSUER",
             "JWT_AUDIENCE",
             "JWT_SIGNING_KID",

@@ -12,6 +12,17 @@ use crate::{AuthError, Clock};
 
 pub const USER_CREATED: &str = "user.created";
 pub const USER_VERIFIED: &str = "user.verified";
+pub const USER_DELETED: &str = "user.deleted";
+
+/// Why an account is gone, in `user.deleted`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeletionReason {
+    /// The user deleted it (`DELETE /me`).
+    Deleted,
+    /// It stayed unverified past its 7 days and the sweeper removed it.
+    Expired,
+}
 /// The sparse index that lists outbox items still waiting to be published.
 pub const PENDING_INDEX: &str = "outbox-pending";
 const PENDING: &str = "PENDING";
@@ -29,10 +40,14 @@ pub struct UserEvent {
     /// RFC 3339, UTC.
     pub occurred_at: String,
     pub user_id: String,
-    /// `"email"` or `"phone"`.
-    pub identifier_type: String,
+    /// `"email"` or `"phone"`; in `user.created` and `user.verified`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identifier_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+    /// In `user.deleted` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<DeletionReason>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -65,29 +80,55 @@ impl OutboxItem {
     }
 }
 
-/// The transaction item that records `event_type` for `user`, pending.
+/// The transaction item that records `event_type` (`user.created`, `user.verified`) for
+/// `user`, pending.
 pub fn outbox_put(
     store: &Store,
     event_type: &str,
     user: &UserItem,
     now: i64,
 ) -> Result<TransactWriteItem, AuthError> {
-    let event = UserEvent {
-        event_id: uuid::Uuid::new_v4().to_string(),
-        event_type: event_type.to_owned(),
-        version: 1,
-        occurred_at: rfc3339(now),
-        user_id: user.user_id.clone(),
-        identifier_type: user.identifier_type.clone(),
-        username: user.username.clone(),
-    };
+    let mut event = UserEvent::new(event_type, &user.user_id, now);
+    event.identifier_type = Some(user.identifier_type.clone());
+    event.username = user.username.clone();
+    pending(store, &event, now)
+}
+
+/// The transaction item that records `user.deleted` for the account `user_id`, pending.
+pub fn outbox_deleted(
+    store: &Store,
+    user_id: &str,
+    reason: DeletionReason,
+    now: i64,
+) -> Result<TransactWriteItem, AuthError> {
+    let mut event = UserEvent::new(USER_DELETED, user_id, now);
+    event.reason = Some(reason);
+    pending(store, &event, now)
+}
+
+impl UserEvent {
+    fn new(event_type: &str, user_id: &str, now: i64) -> Self {
+        Self {
+            event_id: uuid::Uuid::new_v4().to_string(),
+            event_type: event_type.to_owned(),
+            version: 1,
+            occurred_at: rfc3339(now),
+            user_id: user_id.to_owned(),
+            identifier_type: None,
+            username: None,
+            reason: None,
+        }
+    }
+}
+
+fn pending(store: &Store, event: &UserEvent, now: i64) -> Result<TransactWriteItem, AuthError> {
     let item = OutboxItem {
         pk: keys::outbox(&event.event_id),
         sk: keys::EVENT.to_owned(),
         event_id: event.event_id.clone(),
-        event_type: event_type.to_owned(),
-        user_id: user.user_id.clone(),
-        payload: serde_json::to_string(&event).map_err(AuthError::internal)?,
+        event_type: event.event_type.clone(),
+        user_id: event.user_id.clone(),
+        payload: serde_json::to_string(event).map_err(AuthError::internal)?,
         status: "pending".to_owned(),
         created_at: now,
         outbox_pending: Some(PENDING.to_owned()),
@@ -120,6 +161,15 @@ impl Publisher {
             topic_arn: topic_arn.to_owned(),
             clock,
         }
+    }
+
+    /// The table the outbox lives in.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
     }
 
     /// From `TABLE_NAME` and `USER_EVENTS_TOPIC_ARN`.
@@ -261,8 +311,9 @@ mod tests {
             version: 1,
             occurred_at: rfc3339(0),
             user_id: "u".into(),
-            identifier_type: "email".into(),
+            identifier_type: Some("email".into()),
             username: None,
+            reason: None,
         };
         let json: serde_json::Value = serde_json::to_value(&event).unwrap();
         let keys: Vec<&str> = json
@@ -277,6 +328,32 @@ mod tests {
                 "event_id",
                 "identifier_type",
                 "occurred_at",
+                "type",
+                "user_id",
+                "version"
+            ]
+        );
+        let deleted = UserEvent::new(USER_DELETED, "u", 0);
+        let deleted = UserEvent {
+            reason: Some(DeletionReason::Expired),
+            ..deleted
+        };
+        let json = serde_json::to_value(&deleted).unwrap();
+        assert_eq!(json["reason"], "expired");
+        assert_eq!(json["type"], "user.deleted");
+        let mut keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "event_id",
+                "occurred_at",
+                "reason",
                 "type",
                 "user_id",
                 "version"

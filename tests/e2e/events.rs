@@ -40,7 +40,7 @@ async fn a_registration_reaches_the_subscribed_services_and_its_confirmation_fol
         .await
         .expect("user.created reaches SocialService's queue");
     assert_eq!(created.version, 1);
-    assert_eq!(created.identifier_type, "email");
+    assert_eq!(created.identifier_type.as_deref(), Some("email"));
     assert_eq!(created.username.as_deref(), Some(username.as_str()));
     let blog_created = blog
         .wait_for(&user_id, USER_CREATED, PATIENCE)

@@ -78,7 +78,7 @@ async fn a_registration_and_its_confirmation_reach_a_subscribed_queue_once_each(
         (event.event_type.as_str(), event.version),
         (USER_CREATED, 1)
     );
-    assert_eq!(event.identifier_type, "email");
+    assert_eq!(event.identifier_type.as_deref(), Some("email"));
     assert!(event.username.is_some());
     assert!(event.occurred_at.ends_with('Z'));
 

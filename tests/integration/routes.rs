@@ -59,6 +59,10 @@ const BEARER_ROUTES: &[(&str, &str)] = &[
     ("GET", "/sessions"),
     ("DELETE", "/sessions"),
     ("DELETE", "/sessions/{id}"),
+    ("GET", "/me"),
+    ("POST", "/me/identifier"),
+    ("PATCH", "/me/identifier/{code}"),
+    ("DELETE", "/me"),
 ];
 
 fn template() -> Value {

@@ -100,6 +100,12 @@ impl SentEmail {
         self.link_code("RESET_URL")
     }
 
+    /// The code in the link that confirms a new email address: what follows
+    /// `IDENTIFIER_CHANGE_URL`'s prefix.
+    pub fn change_code(&self) -> Option<String> {
+        self.link_code("IDENTIFIER_CHANGE_URL")
+    }
+
     /// The code in a link built from the template in the environment variable `template`.
     fn link_code(&self, template: &str) -> Option<String> {
         let template = crate::required_env(template);

@@ -2,7 +2,7 @@
 //! `AuthTable` in template.yaml) and the SES sender identity.
 
 use auth_shared::events::PENDING_INDEX;
-use auth_shared::store::SESSIONS_INDEX;
+use auth_shared::store::{SESSIONS_INDEX, UNVERIFIED_INDEX};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
@@ -12,10 +12,12 @@ use aws_sdk_dynamodb::types::{
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// The table's global secondary indexes (name, partition key, sort key), as `AuthTable` in
-/// template.yaml declares them: the outbox backlog and the sessions by user.
+/// template.yaml declares them: the outbox backlog, the sessions by user, and the accounts
+/// that may expire unverified.
 pub const INDEXES: &[(&str, &str, &str)] = &[
     (PENDING_INDEX, "outbox_pending", "pending_since"),
     (SESSIONS_INDEX, "session_user", "created_at"),
+    (UNVERIFIED_INDEX, "unverified", "expires_at"),
 ];
 
 /// The table's TTL attribute; template.yaml names the same one.
@@ -55,6 +57,8 @@ pub async fn ensure_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Resu
         ("pending_since", ScalarAttributeType::N),
         ("session_user", ScalarAttributeType::S),
         ("created_at", ScalarAttributeType::N),
+        ("unverified", ScalarAttributeType::S),
+        ("expires_at", ScalarAttributeType::N),
     ] {
         create = create.attribute_definitions(attr(attribute, kind)?);
     }

@@ -1,8 +1,10 @@
 //! The safety net of the outbox: anything still pending a few minutes after it was written
 //! (a skipped stream record, a failure the stream gave up on, records past the stream's
-//! 24-hour retention) is published here, with its original `event_id`.
+//! 24-hour retention) is published here, with its original `event_id`. First, accounts left
+//! unverified past their expiry are deleted, each announcing itself with `user.deleted`.
 
 use auth_shared::events::Publisher;
+use auth_shared::ops::account::expire_unverified;
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{Value, json};
 
@@ -10,8 +12,12 @@ use serde_json::{Value, json};
 pub const MIN_AGE_SECS: i64 = 180;
 /// Bounded work per run; the next run continues.
 pub const MAX_PER_RUN: usize = 500;
+/// Expired accounts deleted per run, at most; the next run continues.
+pub const MAX_EXPIRED_PER_RUN: usize = 200;
 
 pub async fn handle(publisher: &Publisher, _event: LambdaEvent<Value>) -> Result<Value, Error> {
+    let expired =
+        expire_unverified(publisher.store(), publisher.now(), MAX_EXPIRED_PER_RUN).await?;
     let published = publisher.sweep(MIN_AGE_SECS, MAX_PER_RUN).await?;
     if published > 0 {
         tracing::warn!(
@@ -19,5 +25,5 @@ pub async fn handle(publisher: &Publisher, _event: LambdaEvent<Value>) -> Result
             "sweeper published events the stream consumer had not"
         );
     }
-    Ok(json!({ "published": published }))
+    Ok(json!({ "expired": expired, "published": published }))
 }

@@ -27,6 +27,14 @@ pub enum Outgoing {
     ResetLink { to: EmailAddress, code: EmailCode },
     /// A 6-digit password-reset code by SMS.
     SmsReset { to: PhoneNumber, code: SmsCode },
+    /// A link that confirms this address as an account's new email.
+    ChangeLink { to: EmailAddress, code: EmailCode },
+    /// A 6-digit code that confirms this phone as an account's new phone.
+    SmsChange { to: PhoneNumber, code: SmsCode },
+    /// The notice to an old email address that it no longer signs in to its account.
+    EmailRemoved { to: EmailAddress },
+    /// The same notice by SMS to an old phone.
+    SmsRemoved { to: PhoneNumber },
 }
 
 #[derive(Debug, Clone)]
@@ -36,6 +44,7 @@ pub struct Notifier {
     sender: String,
     confirm_url: String,
     reset_url: String,
+    change_url: String,
     email_code_ttl_secs: i64,
     reset_link_ttl_secs: i64,
     sms_code_ttl_secs: i64,
@@ -50,6 +59,7 @@ impl Notifier {
             sender: config.sender_email.clone(),
             confirm_url: config.confirm_url.clone(),
             reset_url: config.reset_url.clone(),
+            change_url: config.identifier_change_url.clone(),
             email_code_ttl_secs: config.email_code_ttl_secs,
             reset_link_ttl_secs: config.reset_link_ttl_secs,
             sms_code_ttl_secs: config.sms_code_ttl_secs,
@@ -91,6 +101,25 @@ impl Notifier {
                 tracing::Span::current().record("channel", "sms");
                 let text = templates::sms_reset(code.expose(), self.sms_code_ttl_secs);
                 self.send_sms(to, &text).await
+            }
+            Outgoing::ChangeLink { to, code } => {
+                tracing::Span::current().record("channel", "email");
+                let link = self.change_url.replace("{code}", code.expose());
+                let email = templates::change_link(&link, self.email_code_ttl_secs);
+                self.send_email(to, &email).await
+            }
+            Outgoing::SmsChange { to, code } => {
+                tracing::Span::current().record("channel", "sms");
+                let text = templates::sms_change(code.expose(), self.sms_code_ttl_secs);
+                self.send_sms(to, &text).await
+            }
+            Outgoing::EmailRemoved { to } => {
+                tracing::Span::current().record("channel", "email");
+                self.send_email(to, &templates::identifier_removed()).await
+            }
+            Outgoing::SmsRemoved { to } => {
+                tracing::Span::current().record("channel", "sms");
+                self.send_sms(to, templates::SMS_REMOVED).await
             }
         }
     }

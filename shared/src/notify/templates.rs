@@ -70,6 +70,51 @@ pub fn reset_link(link: &str, ttl_secs: i64) -> Email {
     }
 }
 
+pub fn change_link(link: &str, ttl_secs: i64) -> Email {
+    let lifetime = human_duration(ttl_secs);
+    let href = html_escape(link);
+    Email {
+        subject: "Confirm your new email address".to_owned(),
+        text: format!(
+            "Open this link, signed in, to make this address the one your account signs in \
+             with:\n\n{link}\n\nThe link works once and expires in {lifetime}. \
+             If you did not ask for this, ignore this message: nothing changes.\n"
+        ),
+        html: format!(
+            "<!doctype html><html><body>\
+             <p>Open this link, signed in, to make this address the one your account signs in with:</p>\
+             <p><a href=\"{href}\">Use this email address</a></p>\
+             <p>Or paste it into your browser: {href}</p>\
+             <p>The link works once and expires in {lifetime}. \
+             If you did not ask for this, ignore this message: nothing changes.</p>\
+             </body></html>"
+        ),
+    }
+}
+
+pub fn sms_change(code: &str, ttl_secs: i64) -> String {
+    format!(
+        "Your code to use this phone for your account is {code}. It expires in {}. \
+         Do not share it. If you did not ask for it, ignore this message.",
+        human_duration(ttl_secs)
+    )
+}
+
+/// To the old identifier once a new one replaced it.
+pub fn identifier_removed() -> Email {
+    let text = "This email address no longer signs in to your account: the account now \
+                signs in with another email address or phone number. If you did not make \
+                this change, reset your password with the new identifier or contact support.";
+    Email {
+        subject: "Your account no longer uses this email address".to_owned(),
+        text: format!("{text}\n"),
+        html: format!("<!doctype html><html><body><p>{text}</p></body></html>"),
+    }
+}
+
+pub const SMS_REMOVED: &str = "This phone number no longer signs in to your account. \
+                               If you did not make this change, contact support.";
+
 pub fn sms_reset(code: &str, ttl_secs: i64) -> String {
     format!(
         "Your password reset code is {code}. It expires in {}. Do not share it. \

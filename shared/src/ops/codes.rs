@@ -12,6 +12,8 @@ use crate::store::{CodeItem, keys};
 pub enum Purpose {
     Confirm,
     Reset,
+    /// Confirming a new identifier for an existing account.
+    Change,
 }
 
 impl Purpose {
@@ -20,6 +22,7 @@ impl Purpose {
         match self {
             Self::Confirm => keys::CODE,
             Self::Reset => keys::RESET,
+            Self::Change => keys::CHANGE,
         }
     }
 }
@@ -49,6 +52,10 @@ pub fn issue(
                     Outgoing::ConfirmLink { to, code },
                 ),
                 Purpose::Reset => (config.reset_link_ttl_secs, Outgoing::ResetLink { to, code }),
+                Purpose::Change => (
+                    config.email_code_ttl_secs,
+                    Outgoing::ChangeLink { to, code },
+                ),
             };
             (keys::link_code(&digest), digest, ttl, message)
         }
@@ -59,6 +66,7 @@ pub fn issue(
             let message = match purpose {
                 Purpose::Confirm => Outgoing::SmsCode { to, code },
                 Purpose::Reset => Outgoing::SmsReset { to, code },
+                Purpose::Change => Outgoing::SmsChange { to, code },
             };
             (
                 keys::sms_code(phone.as_str()),

@@ -98,6 +98,7 @@ mod tests {
                     "SENDER_EMAIL" => "a@example.com",
                     "CONFIRM_URL" => "https://x.example/{code}",
                     "RESET_URL" => "https://x.example/reset/{code}",
+                    "IDENTIFIER_CHANGE_URL" => "https://x.example/change/{code}",
                     "ISSUER" => "https://auth.example.com",
                     "JWT_AUDIENCE" => "app",
                     "JWT_SIGNING_KID" => "k1",

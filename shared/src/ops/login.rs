@@ -58,7 +58,7 @@ pub fn lock_secs(failures: u32) -> i64 {
 
 /// Takes one attempt for an identifier, counting it as a failure until it succeeds, so that
 /// concurrent attempts cannot get more tries than the lock allows.
-pub(crate) async fn take_attempt(app: &App, gate_pk: &str) -> Result<LoginGateItem, AuthError> {
+async fn take_attempt(app: &App, gate_pk: &str) -> Result<LoginGateItem, AuthError> {
     for _ in 0..MAX_ROUNDS * 4 {
         let now = app.now();
         let stored: Option<LoginGateItem> = app.store.get(gate_pk, keys::LOCK).await?;
@@ -108,7 +108,7 @@ pub(crate) async fn take_attempt(app: &App, gate_pk: &str) -> Result<LoginGateIt
 }
 
 /// A success ends the run of failures.
-pub(crate) async fn reset_attempts(app: &App, gate: &LoginGateItem) -> Result<(), AuthError> {
+async fn reset_attempts(app: &App, gate: &LoginGateItem) -> Result<(), AuthError> {
     app.store
         .update_if(
             &gate.pk,
@@ -120,6 +120,35 @@ pub(crate) async fn reset_attempts(app: &App, gate: &LoginGateItem) -> Result<()
         )
         .await
         .map(drop)
+}
+
+/// The login gate of the identifier an account holds.
+pub(crate) fn gate_of(user: &UserItem) -> Result<String, AuthError> {
+    let kind = verify::kind_of(user)?;
+    Ok(keys::login_gate(&keys::identifier(kind, &user.identifier)))
+}
+
+/// Checks a signed-in user's password before a sensitive change, counted toward the
+/// identifier's login lock exactly as a sign-in is: `rate_limited` while locked,
+/// `invalid_credentials` when wrong, and a success ends the run of failures.
+pub(crate) async fn check_password(
+    app: &App,
+    user: &UserItem,
+    password: &Password,
+) -> Result<(), AuthError> {
+    let gate = take_attempt(app, &gate_of(user)?).await?;
+    if !app
+        .hasher
+        .verify(password, Some(&user.password_hash))
+        .await?
+    {
+        tracing::info!(
+            failures = gate.failures,
+            "wrong password for a signed-in user"
+        );
+        return Err(AuthError::InvalidCredentials);
+    }
+    reset_attempts(app, &gate).await
 }
 
 #[tracing::instrument(skip_all, fields(user_id))]

@@ -1,6 +1,7 @@
 //! One module per use case. Each takes the parsed request, talks to the store and the
 //! notifier through [`App`], and returns a response value or an [`AuthError`].
 
+pub mod account;
 pub mod bearer;
 pub mod budgets;
 mod codes;

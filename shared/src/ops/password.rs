@@ -72,12 +72,6 @@ pub struct ChangeRequest {
 
 redacted_debug!(ChangeRequest { origin; current_password, password, repeat_password });
 
-/// The login gate of the identifier an account holds.
-fn gate_of(user: &UserItem) -> Result<String, AuthError> {
-    let kind = verify::kind_of(user)?;
-    Ok(keys::login_gate(&keys::identifier(kind, &user.identifier)))
-}
-
 /// Sends a reset code to the account that holds the identifier, if any, and answers `{}`
 /// either way. The send limit and the budgets are taken first, for unknown identifiers
 /// too, so a 429 says nothing about whether an account exists. A send that fails is logged
@@ -187,7 +181,7 @@ pub async fn reset(app: &App, request: ResetRequest) -> Result<ResetDone, AuthEr
                 keys::PROFILE,
                 Expr::new(
                     "SET #password_hash = :hash, #verified = :yes, #session_generation = :next \
-                     REMOVE #expires_at, #reset_code_pk",
+                     REMOVE #expires_at, #unverified, #reset_code_pk",
                 )
                 .s(":hash", hash.as_str())
                 .bool(":yes", true)
@@ -204,7 +198,8 @@ pub async fn reset(app: &App, request: ResetRequest) -> Result<ResetDone, AuthEr
                 ),
             )?,
             // A reset proves the identifier: whoever was locked out by failures is not.
-            app.store.delete(&gate_of(&user)?, keys::LOCK, None)?,
+            app.store
+                .delete(&login::gate_of(&user)?, keys::LOCK, None)?,
         ];
         if !user.verified {
             items.extend(verify::verified_elsewhere(app, &user, now)?);
@@ -237,19 +232,7 @@ pub async fn change(
     let password = Password::parse_new(request.password, &request.repeat_password)?;
     let current = Password::for_login(request.current_password);
     let user = &caller.user;
-    let gate = login::take_attempt(app, &gate_of(user)?).await?;
-    if !app
-        .hasher
-        .verify(&current, Some(&user.password_hash))
-        .await?
-    {
-        tracing::info!(
-            failures = gate.failures,
-            "password change: wrong current password"
-        );
-        return Err(AuthError::InvalidCredentials);
-    }
-    login::reset_attempts(app, &gate).await?;
+    login::check_password(app, user, &current).await?;
     let hash = app.hasher.hash(&password).await?;
 
     let now = app.now();

@@ -10,7 +10,7 @@ use crate::ops::budgets::{self, Origin};
 use crate::ops::codes::{self, IssuedCode};
 use crate::ops::limits::SendSlot;
 use crate::ops::{App, MAX_ROUNDS};
-use crate::store::{ClaimItem, Expr, RateItem, TxOutcome, UserItem, UserStatus, keys};
+use crate::store::{ClaimItem, Expr, RateItem, TxOutcome, UNVERIFIED, UserItem, UserStatus, keys};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -110,6 +110,11 @@ pub async fn register(app: &App, request: RegisterRequest) -> Result<Registered,
             code_pk: Some(issued.item.pk.clone()),
             reset_code_pk: None,
             session_generation: 0,
+            unverified: None,
+            change_code_pk: None,
+            new_identifier_type: None,
+            new_identifier: None,
+            new_address: None,
         };
 
         // Item order matters: index 0 is the send counter, 1.. are the claims.
@@ -177,9 +182,12 @@ async fn deliver_and_commit(
         app.store.update(
             &written.user.pk,
             &written.user.sk,
-            Expr::new("SET #status = :active, #expires_at = :exp")
+            // Listed for the sweeper until verified: it deletes (and announces) accounts
+            // still unverified when this expiry passes.
+            Expr::new("SET #status = :active, #expires_at = :exp, #unverified = :unverified")
                 .s(":active", "active")
-                .n(":exp", expires_at),
+                .n(":exp", expires_at)
+                .s(":unverified", UNVERIFIED),
             Some(Expr::new("#status = :pending").s(":pending", "pending")),
         )?,
     ];

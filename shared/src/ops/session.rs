@@ -372,8 +372,9 @@ async fn revoke(app: &App, family_pk: &str) -> Result<(), AuthError> {
         .map(drop)
 }
 
+/// Revoked: out of the user's index, and no longer holding where it was used from.
 fn revocation() -> Expr {
-    Expr::new("SET #revoked = :yes REMOVE #session_user").bool(":yes", true)
+    Expr::new("SET #revoked = :yes REMOVE #session_user, #user_agent, #ip").bool(":yes", true)
 }
 
 /// One of the user's live sessions, as `GET /sessions` lists it.

@@ -113,18 +113,21 @@ pub fn verify_account(
     condition: Expr,
     now: i64,
 ) -> Result<Vec<TransactWriteItem>, AuthError> {
-    let mut items = vec![app.store.update(
-        &user.pk,
-        keys::PROFILE,
-        Expr::new("SET #verified = :verified REMOVE #expires_at").bool(":verified", true),
-        Some(condition),
-    )?];
+    let mut items = vec![
+        app.store.update(
+            &user.pk,
+            keys::PROFILE,
+            Expr::new("SET #verified = :verified REMOVE #expires_at, #unverified")
+                .bool(":verified", true),
+            Some(condition),
+        )?,
+    ];
     items.extend(verified_elsewhere(app, user, now)?);
     Ok(items)
 }
 
 /// What verifying `user` writes beside its profile (whose update the caller makes, as
-/// `SET #verified = :yes REMOVE #expires_at` plus whatever else it changes): the claims stop
+/// `SET #verified = :yes REMOVE #expires_at, #unverified` plus whatever else it changes): the claims stop
 /// expiring, and `user.verified` goes into the outbox.
 pub fn verified_elsewhere(
     app: &App,

@@ -10,6 +10,8 @@ pub mod keys {
     pub const CODE: &str = "CODE";
     /// A password-reset code, beside the confirmation codes under the same keys.
     pub const RESET: &str = "RESET";
+    /// A code that confirms a new email or phone for an existing account.
+    pub const CHANGE: &str = "CHANGE";
     pub const LIMIT: &str = "LIMIT";
 
     pub fn user(user_id: &str) -> String {
@@ -130,7 +132,26 @@ pub struct UserItem {
     /// password reset or change moves it on by one, and every refresh checks it.
     #[serde(default)]
     pub session_generation: u64,
+    /// Key of the [`UNVERIFIED_INDEX`]: set when a registration commits, removed when the
+    /// account is verified, so the sweeper finds expired unverified accounts without a scan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unverified: Option<String>,
+    /// A requested change of identifier, until its code confirms it: the code's key (sort
+    /// key [`keys::CHANGE`]) and the new identifier (type, normalised form, address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_code_pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_identifier_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_identifier: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_address: Option<String>,
 }
+
+/// The sparse index of accounts that may expire unverified (`unverified`, by `expires_at`).
+pub const UNVERIFIED_INDEX: &str = "unverified-accounts";
+/// The one value of `unverified`, the index's partition key.
+pub const UNVERIFIED: &str = "UNVERIFIED";
 
 impl UserItem {
     pub fn is_live(&self, now: i64) -> bool {

@@ -6,6 +6,6 @@ mod table;
 
 pub use items::{
     ClaimItem, CodeItem, FamilyItem, LoginGateItem, RateItem, RefreshItem, SESSIONS_INDEX,
-    UserItem, UserStatus, keys,
+    UNVERIFIED, UNVERIFIED_INDEX, UserItem, UserStatus, keys,
 };
 pub use table::{CodeTry, Expr, Snapshot, Store, TxOutcome};

@@ -232,6 +232,75 @@ impl Store {
         }
     }
 
+    /// Up to `limit` items of `index` whose partition key `key` is `value` and whose sort key
+    /// `range` is at most `max`, oldest first (eventually consistent, as index reads are).
+    pub async fn query_index_up_to<T: DeserializeOwned>(
+        &self,
+        index: &str,
+        key: &str,
+        value: &str,
+        range: &str,
+        max: i64,
+        limit: usize,
+    ) -> Result<Vec<T>, AuthError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(index)
+                .key_condition_expression("#key = :value AND #range <= :max")
+                .expression_attribute_names("#key", key)
+                .expression_attribute_names("#range", range)
+                .expression_attribute_values(":value", AttributeValue::S(value.to_owned()))
+                .expression_attribute_values(":max", AttributeValue::N(max.to_string()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| AuthError::internal(aws_sdk_dynamodb::Error::from(e)))?;
+            for item in out.items.unwrap_or_default() {
+                items.push(serde_dynamo::from_item(item).map_err(AuthError::internal)?);
+                if items.len() >= limit {
+                    return Ok(items);
+                }
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    /// A single conditional delete; `Ok(false)` when the condition failed.
+    pub async fn delete_if(&self, pk: &str, sk: &str, condition: Expr) -> Result<bool, AuthError> {
+        use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .key("sk", AttributeValue::S(sk.to_owned()))
+            .condition_expression(condition.text.clone())
+            .set_expression_attribute_names(Expr::merged_names(&[&condition]))
+            .set_expression_attribute_values(Expr::merged_values(&[&condition]))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(service))
+                if matches!(
+                    service.err(),
+                    DeleteItemError::ConditionalCheckFailedException(_)
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(AuthError::internal(aws_sdk_dynamodb::Error::from(e))),
+        }
+    }
+
     pub fn put(
         &self,
         item: &impl Serialize,

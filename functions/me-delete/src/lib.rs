@@ -1,0 +1,21 @@
+//! `DELETE /me` (bearer): deletes the account, after its password.
+
+use std::sync::Arc;
+
+use auth_shared::http;
+use auth_shared::ops::App;
+use auth_shared::ops::account::delete_account;
+use auth_shared::ops::bearer::authenticate;
+use lambda_http::{Body, Request, Response};
+
+pub async fn handle(app: Arc<App>, request: Request) -> Response<Body> {
+    http::respond(
+        async {
+            let caller = authenticate(&app, http::bearer_token(&request)).await?;
+            let body = http::json_body(&request)?;
+            delete_account(&app, &caller, body).await?;
+            Ok(http::no_content())
+        }
+        .await,
+    )
+}

@@ -1,0 +1,23 @@
+//! `PATCH /me/identifier/{code}` (bearer): the code makes the new identifier the account's.
+
+use std::sync::Arc;
+
+use auth_shared::http;
+use auth_shared::ops::App;
+use auth_shared::ops::account::confirm_identifier_change;
+use auth_shared::ops::bearer::authenticate;
+use lambda_http::{Body, Request, Response};
+
+pub async fn handle(app: Arc<App>, request: Request) -> Response<Body> {
+    http::respond(
+        async {
+            let caller = authenticate(&app, http::bearer_token(&request)).await?;
+            let body = http::optional_json_body(&request)?;
+            let code = http::path_param(&request, "code");
+            Ok(http::ok(
+                &confirm_identifier_change(&app, &caller, &code, body).await?,
+            ))
+        }
+        .await,
+    )
+}

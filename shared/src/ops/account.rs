@@ -1,0 +1,478 @@
+//! The account's own routes, all bearer routes: `GET /me`, `POST /me/identifier`,
+//! `PATCH /me/identifier/{code}` and `DELETE /me`; and the sweeper's removal of accounts
+//! left unverified past their expiry. Every end of an account is one transaction that
+//! deletes the profile, releases its claims and writes `user.deleted` to the outbox.
+
+use aws_sdk_dynamodb::types::TransactWriteItem;
+use serde::{Deserialize, Serialize};
+
+use crate::AuthError;
+use crate::domain::{Channel, Identifier, IdentifierKind, Password, PhoneNumber};
+use crate::events::{self, DeletionReason, rfc3339};
+use crate::notify::Outgoing;
+use crate::ops::bearer::Caller;
+use crate::ops::budgets::{self, Origin};
+use crate::ops::codes::{self, PresentedCode, Purpose};
+use crate::ops::limits::SendSlot;
+use crate::ops::session::generation_is;
+use crate::ops::{App, MAX_ROUNDS, login, verify};
+use crate::store::{
+    ClaimItem, Expr, FamilyItem, SESSIONS_INDEX, Store, TxOutcome, UNVERIFIED, UNVERIFIED_INDEX,
+    UserItem, keys,
+};
+
+/// `GET /me`: the account as its owner sees it; never a hash or a code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub user_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Whether the identifier is verified.
+    pub verified: bool,
+    pub created_at: String,
+}
+
+/// The email (as registered) or phone (canonical E.164) an account signs in with.
+fn email_or_phone(user: &UserItem) -> Result<(Option<String>, Option<String>), AuthError> {
+    Ok(match verify::kind_of(user)? {
+        IdentifierKind::Email => (Some(user.address.clone()), None),
+        IdentifierKind::Phone => (None, Some(user.identifier.clone())),
+    })
+}
+
+pub fn me(caller: &Caller) -> Result<Me, AuthError> {
+    let user = &caller.user;
+    let (email, phone) = email_or_phone(user)?;
+    Ok(Me {
+        user_id: user.user_id.clone(),
+        email,
+        phone,
+        username: user.username.clone(),
+        verified: user.verified,
+        created_at: rfc3339(user.created_at),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentifierChangeRequest {
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    pub password: String,
+    /// Who asked, from the HTTP request (not the body).
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+redacted_debug!(IdentifierChangeRequest { origin; email, phone, password });
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeRequested {
+    pub channel: Channel,
+}
+
+/// The body that goes with a 6-digit SMS code; a link code comes without a body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeConfirmBody {
+    pub phone: String,
+}
+
+/// `PATCH /me/identifier/{code}`: the identifier the account now signs in with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentifierChanged {
+    pub user_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteRequest {
+    pub password: String,
+}
+
+redacted_debug!(DeleteRequest { ; password });
+
+/// The account as stored now, if the caller's session still holds it.
+async fn current(app: &App, caller: &Caller) -> Result<UserItem, AuthError> {
+    app.store
+        .get::<UserItem>(&caller.user.pk, keys::PROFILE)
+        .await?
+        .filter(|u| u.session_generation == caller.user.session_generation)
+        .ok_or(AuthError::InvalidToken)
+}
+
+/// Sends a code to the new identifier, after the password (counted toward the login lock
+/// as at sign-in). The send limits and budgets apply to the new identifier; one that a
+/// live account holds, this one included, is `user_exists` and nothing is sent. The old
+/// identifier keeps signing in until the code is confirmed.
+#[tracing::instrument(skip_all, fields(user_id = %caller.user.user_id))]
+pub async fn request_identifier_change(
+    app: &App,
+    caller: &Caller,
+    request: IdentifierChangeRequest,
+) -> Result<ChangeRequested, AuthError> {
+    let identifier = Identifier::from_pair(request.email.as_deref(), request.phone.as_deref())?;
+    if let Identifier::Phone(phone) = &identifier
+        && !app.config.sms_countries.allows(phone)
+    {
+        return Err(AuthError::InvalidPhone);
+    }
+    let password = Password::for_login(request.password);
+    login::check_password(app, &caller.user, &password).await?;
+    let claim_pk = keys::identifier(identifier.kind(), identifier.normalized());
+    let mut budget_taken = false;
+    for _ in 0..MAX_ROUNDS {
+        let now = app.now();
+        // Taken (by this account too): nothing is sent. The confirmation's claim is what
+        // guarantees it; this spares the send.
+        if app
+            .store
+            .get::<ClaimItem>(&claim_pk, keys::CLAIM)
+            .await?
+            .is_some_and(|c| c.is_live(now))
+        {
+            return Err(AuthError::UserExists);
+        }
+        let slot = SendSlot::take(&app.store, &app.config, &claim_pk, now).await?;
+        if !budget_taken {
+            budgets::take_send(app, &request.origin, identifier.kind().channel(), now).await?;
+            budget_taken = true;
+        }
+        let user = &caller.user;
+        let issued = codes::issue(app, &identifier, &user.user_id, Purpose::Change, now)?;
+        let items = vec![
+            slot.write(&app.store)?,
+            // The newest request is the only one a code can confirm.
+            app.store.update(
+                &user.pk,
+                keys::PROFILE,
+                Expr::new(
+                    "SET #change_code_pk = :code, #new_identifier_type = :kind, \
+                     #new_identifier = :identifier, #new_address = :address",
+                )
+                .s(":code", issued.item.pk.as_str())
+                .s(":kind", identifier.kind().as_str())
+                .s(":identifier", identifier.normalized())
+                .s(":address", identifier.address()),
+                Some(generation_is(user.session_generation)),
+            )?,
+            app.store.put(&issued.item, None)?,
+        ];
+        let outcome = app.store.transact(items).await?;
+        match outcome {
+            TxOutcome::Committed => {}
+            // Signed out everywhere (or deleted) meanwhile: this session is over.
+            _ if outcome.condition_failed(1) => return Err(AuthError::InvalidToken),
+            TxOutcome::Cancelled(_) => continue,
+        }
+        app.notifier
+            .send(&issued.message)
+            .await
+            .map_err(AuthError::DeliveryFailed)?;
+        tracing::info!(
+            to = identifier.kind().as_str(),
+            "identifier change code sent"
+        );
+        return Ok(ChangeRequested {
+            channel: identifier.kind().channel(),
+        });
+    }
+    Err(AuthError::internal(
+        "identifier change kept conflicting with concurrent writes",
+    ))
+}
+
+/// Applies a requested change in one transaction: the code spent (an SMS code's try is
+/// counted before it is compared), the new identifier claimed on the condition that no live
+/// account holds it (`user_exists` if one took it meanwhile), the old claim released, the
+/// profile updated. The old address is then told that it no longer signs in.
+#[tracing::instrument(skip_all, fields(user_id = %caller.user.user_id))]
+pub async fn confirm_identifier_change(
+    app: &App,
+    caller: &Caller,
+    raw_code: &str,
+    body: Option<ChangeConfirmBody>,
+) -> Result<IdentifierChanged, AuthError> {
+    let phone = body.map(|b| PhoneNumber::parse(&b.phone)).transpose()?;
+    let presented = PresentedCode::new(app, raw_code, phone.as_ref())?;
+    let guessable = if phone.is_some() {
+        verify::Guessable::Counted
+    } else {
+        verify::Guessable::No
+    };
+    let mut code = verify::try_code(
+        app,
+        &presented.pk,
+        keys::CHANGE,
+        &presented.digest,
+        guessable,
+        app.now(),
+    )
+    .await?;
+    if code.user_id != caller.user.user_id {
+        return Err(AuthError::InvalidCode);
+    }
+    for _ in 0..MAX_ROUNDS {
+        let now = app.now();
+        let user = current(app, caller).await?;
+        let wanted = (
+            user.change_code_pk.as_deref(),
+            user.new_identifier_type
+                .as_deref()
+                .and_then(IdentifierKind::parse),
+            user.new_identifier.as_deref(),
+            user.new_address.as_deref(),
+        );
+        let (Some(pk), Some(kind), Some(normalized), Some(address)) = wanted else {
+            return Err(AuthError::InvalidCode);
+        };
+        if pk != presented.pk {
+            return Err(AuthError::InvalidCode);
+        }
+        let old = verify::stored_identifier(&user)?;
+        let old_claim = keys::identifier(old.kind(), old.normalized());
+        let new_claim = ClaimItem {
+            pk: keys::identifier(kind, normalized),
+            sk: keys::CLAIM.to_owned(),
+            user_id: user.user_id.clone(),
+            expires_at: None,
+        };
+        let owned = || Expr::new("#user_id = :uid").s(":uid", user.user_id.as_str());
+        let items = vec![
+            verify::spend_code(app, &code, now)?,
+            app.store.put(
+                &new_claim,
+                Some(Expr::new("attribute_not_exists(pk) OR #expires_at <= :now").n(":now", now)),
+            )?,
+            app.store.delete(&old_claim, keys::CLAIM, Some(owned()))?,
+            // A reset code sent to the old identifier stops working with it.
+            app.store.update(
+                &user.pk,
+                keys::PROFILE,
+                Expr::new(
+                    "SET #identifier_type = :kind, #identifier = :identifier, \
+                     #address = :address, #verified = :yes \
+                     REMOVE #change_code_pk, #new_identifier_type, #new_identifier, \
+                     #new_address, #reset_code_pk, #expires_at, #unverified",
+                )
+                .s(":kind", kind.as_str())
+                .s(":identifier", normalized)
+                .s(":address", address)
+                .bool(":yes", true),
+                Some(
+                    Expr::new("#change_code_pk = :code AND #identifier = :old")
+                        .s(":code", pk)
+                        .s(":old", user.identifier.as_str())
+                        .and(generation_is(user.session_generation)),
+                ),
+            )?,
+        ];
+        let outcome = app.store.transact(items).await?;
+        match outcome {
+            TxOutcome::Committed => {
+                tracing::info!(
+                    from = old.kind().as_str(),
+                    to = kind.as_str(),
+                    "identifier changed"
+                );
+                let notice = match &old {
+                    Identifier::Email(to) => Outgoing::EmailRemoved { to: to.clone() },
+                    Identifier::Phone(to) => Outgoing::SmsRemoved { to: to.clone() },
+                };
+                if let Err(err) = app.notifier.send(&notice).await {
+                    tracing::warn!(error = %err, "the old identifier could not be told");
+                }
+                let (email, phone) = match kind {
+                    IdentifierKind::Email => (Some(address.to_owned()), None),
+                    IdentifierKind::Phone => (None, Some(normalized.to_owned())),
+                };
+                return Ok(IdentifierChanged {
+                    user_id: user.user_id,
+                    email,
+                    phone,
+                });
+            }
+            _ if outcome.condition_failed(1) => return Err(AuthError::UserExists),
+            // The code was spent or replaced, or the account changed: look again.
+            TxOutcome::Cancelled(_) => code = verify::still_unspent(app, &code, now).await?,
+        }
+    }
+    Err(AuthError::InvalidCode)
+}
+
+/// Deletes the caller's account after the password (counted toward the login lock): one
+/// transaction removes the profile (which ends every session: refreshes and bearer checks
+/// need it), releases the claims, clears the identifier's login lock and writes
+/// `user.deleted`. The sessions' records, which hold user agents and addresses, are
+/// removed after it.
+#[tracing::instrument(skip_all, fields(user_id = %caller.user.user_id))]
+pub async fn delete_account(
+    app: &App,
+    caller: &Caller,
+    request: DeleteRequest,
+) -> Result<(), AuthError> {
+    let password = Password::for_login(request.password);
+    login::check_password(app, &caller.user, &password).await?;
+    for _ in 0..MAX_ROUNDS {
+        let now = app.now();
+        let user = current(app, caller).await?;
+        let claims = owned_claims(&app.store, &user).await?;
+        let mut items = deletion(
+            &app.store,
+            &user,
+            &claims,
+            generation_is(user.session_generation),
+            DeletionReason::Deleted,
+            now,
+        )?;
+        items.push(
+            app.store
+                .delete(&login::gate_of(&user)?, keys::LOCK, None)?,
+        );
+        let outcome = app.store.transact(items).await?;
+        match outcome {
+            TxOutcome::Committed => {
+                tracing::info!("account deleted");
+                forget_sessions(&app.store, &user.user_id).await;
+                return Ok(());
+            }
+            _ if outcome.condition_failed(0) => return Err(AuthError::InvalidToken),
+            TxOutcome::Cancelled(_) => continue,
+        }
+    }
+    Err(AuthError::internal(
+        "account deletion kept conflicting with concurrent writes",
+    ))
+}
+
+/// The claims (identifier, username) that `user` still holds: an expired account's claims
+/// may have passed to a newer registration, which keeps them.
+async fn owned_claims(store: &Store, user: &UserItem) -> Result<Vec<String>, AuthError> {
+    let mut claims = vec![keys::identifier(verify::kind_of(user)?, &user.identifier)];
+    claims.extend(
+        user.username
+            .as_deref()
+            .map(|u| keys::username(&u.to_ascii_lowercase())),
+    );
+    let wanted: Vec<(&str, &str)> = claims.iter().map(|c| (c.as_str(), keys::CLAIM)).collect();
+    let read = store.get_together(&wanted).await?;
+    let mut owned = Vec::new();
+    for (claim, snapshot) in claims.iter().zip(read) {
+        if snapshot
+            .decode::<ClaimItem>()?
+            .is_some_and(|c| c.user_id == user.user_id)
+        {
+            owned.push(claim.clone());
+        }
+    }
+    Ok(owned)
+}
+
+/// The writes that end an account: the profile deleted on `condition` (item 0), the
+/// claims it holds released (each on still being its own), and `user.deleted`.
+fn deletion(
+    store: &Store,
+    user: &UserItem,
+    claims: &[String],
+    condition: Expr,
+    reason: DeletionReason,
+    now: i64,
+) -> Result<Vec<TransactWriteItem>, AuthError> {
+    let mut items = vec![store.delete(&user.pk, keys::PROFILE, Some(condition))?];
+    for claim in claims {
+        items.push(store.delete(
+            claim,
+            keys::CLAIM,
+            Some(Expr::new("#user_id = :uid").s(":uid", user.user_id.as_str())),
+        )?);
+    }
+    items.push(events::outbox_deleted(store, &user.user_id, reason, now)?);
+    Ok(items)
+}
+
+/// Removes the session records of a deleted account (best effort: what is missed expires
+/// with its 30 days, and no session of a deleted account can be used).
+async fn forget_sessions(store: &Store, user_id: &str) {
+    let families: Vec<FamilyItem> = match store
+        .query_index(SESSIONS_INDEX, "session_user", user_id)
+        .await
+    {
+        Ok(families) => families,
+        Err(error) => {
+            tracing::warn!(%error, "session records left to expire");
+            return;
+        }
+    };
+    for family in families {
+        if let Err(error) = store
+            .delete_if(
+                &family.pk,
+                keys::FAMILY,
+                Expr::new("#user_id = :uid").s(":uid", user_id),
+            )
+            .await
+        {
+            tracing::warn!(%error, "a session record left to expire");
+        }
+    }
+}
+
+/// The sweeper's part: deletes up to `limit` accounts still unverified past their expiry,
+/// found through the sparse index of unverified accounts (no scan), each in one transaction
+/// conditioned on its still being unverified and expired, so a confirmation racing the
+/// sweep either verifies the account (and the sweep skips it) or finds it gone. Each writes
+/// `user.deleted` with `reason: "expired"`. Returns how many were deleted.
+pub async fn expire_unverified(store: &Store, now: i64, limit: usize) -> Result<usize, AuthError> {
+    let expired: Vec<UserItem> = store
+        .query_index_up_to(
+            UNVERIFIED_INDEX,
+            "unverified",
+            UNVERIFIED,
+            "expires_at",
+            now,
+            limit,
+        )
+        .await?;
+    let mut deleted = 0;
+    for user in expired {
+        for _ in 0..MAX_ROUNDS {
+            let claims = owned_claims(store, &user).await?;
+            let still_expired =
+                Expr::new("#verified = :no AND #unverified = :unverified AND #expires_at <= :now")
+                    .bool(":no", false)
+                    .s(":unverified", UNVERIFIED)
+                    .n(":now", now);
+            let items = deletion(
+                store,
+                &user,
+                &claims,
+                still_expired,
+                DeletionReason::Expired,
+                now,
+            )?;
+            let outcome = store.transact(items).await?;
+            match outcome {
+                TxOutcome::Committed => {
+                    tracing::info!(user_id = %user.user_id, "unverified account expired and deleted");
+                    deleted += 1;
+                    break;
+                }
+                // Verified (or deleted) meanwhile: it stays as it is.
+                _ if outcome.condition_failed(0) => break,
+                // A claim changed hands meanwhile: read them again.
+                TxOutcome::Cancelled(_) => continue,
+            }
+        }
+    }
+    Ok(deleted)
+}
