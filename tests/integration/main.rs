@@ -1,6 +1,7 @@
 //! Integration tests: the operations against DynamoDB Local and moto, with an injected clock.
 //! One binary, a module per area; every test uses identifiers no other test uses.
 
+mod account;
 mod budgets;
 mod confirmation;
 mod events;

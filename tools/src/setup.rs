@@ -157,11 +157,15 @@ pub const LOCAL_SUBSCRIBERS: &[(&str, &[&str])] = &[
         &[
             auth_shared::events::USER_CREATED,
             auth_shared::events::USER_VERIFIED,
+            auth_shared::events::USER_DELETED,
         ],
     ),
     (
         "blog-service-user-events",
-        &[auth_shared::events::USER_CREATED],
+        &[
+            auth_shared::events::USER_CREATED,
+            auth_shared::events::USER_DELETED,
+        ],
     ),
 ];
 
