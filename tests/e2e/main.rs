@@ -2,6 +2,7 @@
 //! `cargo lambda watch` (the same paths as the deployed API), reading sent mail and SMS
 //! from moto.
 
+mod account;
 mod events;
 mod lambda;
 mod logs;

@@ -211,7 +211,7 @@ async fn every_function_s_policy_covers_the_aws_actions_its_code_calls() {
     let (answers, actions) =
         recorded("confirm", vec![confirm_link(&link), sms_confirm], false).await;
     let session = body_of(&answers[0], 200);
-    body_of(&answers[1], 200);
+    let phone_session = body_of(&answers[1], 200);
     called.entry("confirm").or_default().extend(actions);
 
     // Refresh and sign-out.
@@ -378,6 +378,76 @@ async fn every_function_s_policy_covers_the_aws_actions_its_code_calls() {
         .or_default()
         .extend(actions);
 
+    // The account's own routes, with the phone account's session: its profile, a move to a
+    // new email address confirmed by the link, and its deletion.
+    let phone_bearer = phone_session["access_token"].as_str().unwrap();
+    let (answers, actions) = recorded(
+        "me",
+        vec![with_bearer(
+            api_gateway_event("GET", "/me", "/me", None, json!({})),
+            phone_bearer,
+        )],
+        false,
+    )
+    .await;
+    body_of(&answers[0], 200);
+    called.entry("me").or_default().extend(actions);
+    let moved_to = unique_email();
+    let (answers, actions) = recorded(
+        "me-identifier",
+        vec![with_bearer(
+            post(
+                "/me/identifier",
+                json!({ "email": moved_to, "password": PASSWORD }),
+            ),
+            phone_bearer,
+        )],
+        false,
+    )
+    .await;
+    body_of(&answers[0], 202);
+    called.entry("me-identifier").or_default().extend(actions);
+    let change = Outbox::fetch().await.emails_to(&moved_to)[0]
+        .change_code()
+        .unwrap();
+    let (answers, actions) = recorded(
+        "me-identifier-confirm",
+        vec![with_bearer(
+            api_gateway_event(
+                "PATCH",
+                &format!("/me/identifier/{change}"),
+                "/me/identifier/{code}",
+                None,
+                json!({ "code": change }),
+            ),
+            phone_bearer,
+        )],
+        false,
+    )
+    .await;
+    body_of(&answers[0], 200);
+    called
+        .entry("me-identifier-confirm")
+        .or_default()
+        .extend(actions);
+    let (answers, actions) = recorded(
+        "me-delete",
+        vec![with_bearer(
+            api_gateway_event(
+                "DELETE",
+                "/me",
+                "/me",
+                Some(json!({ "password": PASSWORD }).to_string()),
+                json!({}),
+            ),
+            phone_bearer,
+        )],
+        false,
+    )
+    .await;
+    assert_eq!(answers[0]["statusCode"], 204, "{answers:?}");
+    called.entry("me-delete").or_default().extend(actions);
+
     // The event publisher with a batch from the stream, and the sweeper on its schedule.
     let sdk = auth_shared::ops::load_sdk_config().await;
     let stream = auth_tools::stream::TableStream::of_table(&sdk, &required_env("TABLE_NAME"))
@@ -470,6 +540,13 @@ async fn every_function_s_policy_covers_the_aws_actions_its_code_calls() {
         called["password-reset"].contains("dynamodb:DeleteItem"),
         "{called:?}"
     );
+    for deletes in ["me-identifier-confirm", "me-delete"] {
+        assert!(
+            called[deletes].contains("dynamodb:DeleteItem"),
+            "{called:?}"
+        );
+    }
+    assert!(called["me-delete"].contains("dynamodb:Query"), "{called:?}");
 
     // No function that may send SMS (Publish on "*") may publish user events.
     for (binary, granted) in &grants {
