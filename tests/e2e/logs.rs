@@ -1,8 +1,8 @@
 //! Nothing secret in the logs at the most verbose level the template allows: the function
 //! binaries run exactly as in Lambda (against a stand-in Runtime API, with DynamoDB Local
 //! and moto behind them) at `RUST_LOG=trace`, through registration, confirmation, a failed
-//! and a good sign-in, a refresh, a sign-out, a password reset and change and the session
-//! list, and their whole output is searched for the passwords, the codes, every token, the
+//! and a good sign-in, a refresh, a sign-out, a password reset and change, the session
+//! list, a change of email address and the account's deletion, and their whole output is searched for the passwords, the codes, every token, the
 //! keys and the email address.
 
 use auth_tests::moto::Outbox;
@@ -157,6 +157,59 @@ async fn no_log_level_prints_a_password_code_token_key_or_address() {
     .await;
     body_of(&sessions.answers[0], 200);
     outputs.push(("sessions-list", sessions.output));
+
+    // A move to a new address, confirmed by its link, then the account's deletion.
+    let new_email = unique_email();
+    secrets.push(("the new email address".into(), new_email.clone()));
+    let move_to = run(
+        "me-identifier",
+        vec![bearer(
+            post(
+                "/me/identifier",
+                json!({ "email": new_email, "password": NEWER_PASSWORD }),
+            ),
+            &after_change,
+        )],
+    )
+    .await;
+    body_of(&move_to.answers[0], 202);
+    outputs.push(("me-identifier", move_to.output));
+    let change_code = Outbox::fetch().await.emails_to(&new_email)[0]
+        .change_code()
+        .expect("a link to the new address");
+    secrets.push(("the identifier change code".into(), change_code.clone()));
+    let moved = run(
+        "me-identifier-confirm",
+        vec![bearer(
+            api_gateway_event(
+                "PATCH",
+                &format!("/me/identifier/{change_code}"),
+                "/me/identifier/{code}",
+                None,
+                json!({ "code": change_code }),
+            ),
+            &after_change,
+        )],
+    )
+    .await;
+    body_of(&moved.answers[0], 200);
+    outputs.push(("me-identifier-confirm", moved.output));
+    let deleted = run(
+        "me-delete",
+        vec![bearer(
+            api_gateway_event(
+                "DELETE",
+                "/me",
+                "/me",
+                Some(json!({ "password": NEWER_PASSWORD }).to_string()),
+                json!({}),
+            ),
+            &after_change,
+        )],
+    )
+    .await;
+    assert_eq!(deleted.answers[0]["statusCode"], 204);
+    outputs.push(("me-delete", deleted.output));
 
     for pair in [
         &confirmed,
