@@ -38,6 +38,7 @@ EVENTS_PID=$LAST_PID
 cat <<MSG
 
   API            $API_URL   (routes: README.md; JWKS at /.well-known/jwks.json)
+  API document   $(pwd)/openapi/openapi.yaml   (OpenAPI 3.1; servers: $API_URL)
   Sent mail/SMS  http://127.0.0.1:$MOTO_PORT/moto-api/data.json   (ses.Message, sns.SMS)
   User events    SocialService queue: http://127.0.0.1:$MOTO_PORT/123456789012/social-service-user-events
                  BlogService queue:   http://127.0.0.1:$MOTO_PORT/123456789012/blog-service-user-events

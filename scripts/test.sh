@@ -72,6 +72,8 @@ npm ci --prefix tests/oauth --no-audit --no-fund --loglevel=error >"$STACK_LOG_D
   exit 1
 }
 node --test tests/oauth/ 2>&1 | tee -a "$STACK_LOG_DIR/tests.log" || status=$?
+# The API document: validated, then schemathesis against every operation of the local API.
+bash scripts/api-check.sh "$STACK_LOG_DIR/schemathesis" 2>&1 | tee "$STACK_LOG_DIR/api-check.log" || status=$?
 if [ "$status" -ne 0 ]; then
   stack_log "tests failed; the API log ends with:"
   tail -n 60 "$STACK_LOG_DIR/api.log" >&2 || true

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the local stack's tools into a cache outside the repository (idempotent; a fresh
-# machine starts with none of them): DynamoDB Local (npm), moto server, cargo-lambda and the
-# SAM CLI (each in its own venv). AUTH_TOOLS_DIR picks another directory; CI points it at an
+# machine starts with none of them): DynamoDB Local (npm), moto server, cargo-lambda, the
+# SAM CLI, and schemathesis with openapi-spec-validator (each in its own venv). AUTH_TOOLS_DIR picks another directory; CI points it at an
 # empty one on every run so that a green run means a new user's first run works.
 # `source scripts/tools.sh --env` only exports the paths. Any failed step says which and why.
 set -euo pipefail
@@ -11,6 +11,8 @@ DDB_VERSION="10.3.0"
 MOTO_VERSION="5.2.5"
 CARGO_LAMBDA_VERSION="1.9.2"
 SAM_VERSION="1.170.0"
+# The API document's checks: its validator and the property-based API tester.
+APITEST_SPECS="schemathesis==4.32.5 openapi-spec-validator==0.9.0"
 
 # The package unpacks the jar into lib/dynamodb_local_<release date>/. Prints nothing (and
 # succeeds) when it is not installed yet: a fresh machine must get past this line.
@@ -24,6 +26,7 @@ export MOTO_BIN="$TOOLS_DIR/moto/bin/moto_server"
 export MOTO_PYTHON="$TOOLS_DIR/moto/bin/python"
 export CARGO_LAMBDA_BIN_DIR="$TOOLS_DIR/cargo-lambda/bin"
 export SAM_BIN="$TOOLS_DIR/sam/bin/sam"
+export APITEST_DIR="$TOOLS_DIR/apitest"
 
 tools_fail() { # step reason
   echo "tools: FAILED to install $1: $2" >&2
@@ -35,19 +38,21 @@ require_command() { # command what-for
   command -v "$1" >/dev/null 2>&1 || tools_fail "$2" "'$1' is not on PATH"
 }
 
-venv_install() { # dir package-spec marker-binary
+venv_install() { # dir "package-spec [package-spec...]" marker-binary
   local dir="$1" spec="$2" bin="$3"
-  if [ -x "$bin" ] && [ -f "$dir/.installed-$spec" ]; then return 0; fi
+  local marker="$dir/.installed-${spec// /+}"
+  if [ -x "$bin" ] && [ -f "$marker" ]; then return 0; fi
   echo "tools: installing $spec into $dir" >&2
   rm -rf "$dir"
   python3 -m venv "$dir" >>"$TOOLS_DIR/install.log" 2>&1 ||
     tools_fail "$spec" "python3 -m venv failed (is python3-venv installed?)"
-  "$dir/bin/pip" install --quiet --disable-pip-version-check "$spec" >>"$TOOLS_DIR/install.log" 2>&1 || {
+  # shellcheck disable=SC2086 # one word per package
+  "$dir/bin/pip" install --quiet --disable-pip-version-check $spec >>"$TOOLS_DIR/install.log" 2>&1 || {
     tail -n 20 "$TOOLS_DIR/install.log" >&2
     tools_fail "$spec" "pip install failed (see above)"
   }
   [ -x "$bin" ] || tools_fail "$spec" "pip succeeded but $bin does not exist"
-  touch "$dir/.installed-$spec"
+  touch "$marker"
 }
 
 install_ddb() {
@@ -74,6 +79,7 @@ install_all() {
   venv_install "$TOOLS_DIR/moto" "moto[server]==$MOTO_VERSION" "$MOTO_BIN"
   venv_install "$TOOLS_DIR/cargo-lambda" "cargo-lambda==$CARGO_LAMBDA_VERSION" "$CARGO_LAMBDA_BIN_DIR/cargo-lambda"
   venv_install "$TOOLS_DIR/sam" "aws-sam-cli==$SAM_VERSION" "$SAM_BIN"
+  venv_install "$APITEST_DIR" "$APITEST_SPECS" "$APITEST_DIR/bin/st"
 }
 
 if [ "${1:-}" != "--env" ]; then

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_yaml_ng::Value;
 
-fn workspace_file(name: &str) -> String {
+pub(crate) fn workspace_file(name: &str) -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")
         .join(name);
@@ -14,7 +14,7 @@ fn workspace_file(name: &str) -> String {
 }
 
 /// (METHOD, path, binary) from `[workspace.metadata.lambda.watch.router]`.
-fn router_routes() -> BTreeSet<(String, String, String)> {
+pub(crate) fn router_routes() -> BTreeSet<(String, String, String)> {
     let manifest: toml::Table = workspace_file("Cargo.toml")
         .parse()
         .expect("Cargo.toml parses");
@@ -54,7 +54,7 @@ fn template_functions(template: &Value) -> BTreeMap<String, Value> {
 }
 
 /// The routes marked 🔒 in the contract: they take an access token.
-const BEARER_ROUTES: &[(&str, &str)] = &[
+pub(crate) const BEARER_ROUTES: &[(&str, &str)] = &[
     ("POST", "/password/change"),
     ("GET", "/sessions"),
     ("DELETE", "/sessions"),

@@ -368,6 +368,27 @@ mod tests {
         email: String,
     }
 
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Optional {
+        #[serde(default, deserialize_with = "crate::domain::present")]
+        email: Option<String>,
+    }
+
+    #[test]
+    fn an_optional_member_may_be_absent_but_not_null() {
+        let parse = |body: &str| json_body::<Optional>(&request(Some("application/json"), body));
+        assert_eq!(parse("{}").unwrap().email, None);
+        assert_eq!(
+            parse(r#"{"email":"a"}"#).unwrap().email.as_deref(),
+            Some("a")
+        );
+        assert_eq!(
+            parse(r#"{"email":null}"#).unwrap_err().code(),
+            "invalid_request"
+        );
+    }
+
     fn request(content_type: Option<&str>, body: &str) -> Request {
         let mut builder = lambda_http::http::Request::builder()
             .method("POST")
@@ -422,6 +443,10 @@ mod tests {
             code_of(json_body(&request(Some("application/json"), ""))),
             "invalid_request"
         );
+        // Bytes that are not UTF-8 (API Gateway passes them base64-encoded) are malformed JSON.
+        let mut binary = request(Some("application/json"), "");
+        *binary.body_mut() = Body::Binary(b"\xff\xfe{".to_vec());
+        assert_eq!(code_of(json_body(&binary)), "invalid_request");
         let big = format!(r#"{{"email":"{}"}}"#, "a".repeat(MAX_BODY_BYTES));
         assert_eq!(
             code_of(json_body(&request(Some("application/json"), &big))),

@@ -60,9 +60,9 @@ pub fn me(caller: &Caller) -> Result<Me, AuthError> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IdentifierChangeRequest {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::present")]
     pub email: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::present")]
     pub phone: Option<String>,
     pub password: String,
     /// Who asked, from the HTTP request (not the body).

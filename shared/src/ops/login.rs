@@ -25,9 +25,9 @@ const GATE_MEMORY_SECS: i64 = 24 * 3600;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::present")]
     pub email: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::present")]
     pub phone: Option<String>,
     pub password: String,
     /// Who asked, from the HTTP request (not the body).

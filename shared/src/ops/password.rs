@@ -22,9 +22,9 @@ use crate::store::{Expr, TxOutcome, UserItem, keys};
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ForgotRequest {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::present")]
     pub email: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::present")]
     pub phone: Option<String>,
     /// Who asked, from the HTTP request (not the body).
     #[serde(skip)]
@@ -43,7 +43,7 @@ pub struct ResetRequest {
     pub password: String,
     pub repeat_password: String,
     /// The phone an SMS code went to; absent for a link code.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::present")]
     pub phone: Option<String>,
     #[serde(skip)]
     pub origin: Origin,

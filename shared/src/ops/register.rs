@@ -15,13 +15,13 @@ use crate::store::{ClaimItem, Expr, RateItem, TxOutcome, UNVERIFIED, UserItem, U
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::present")]
     pub email: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::present")]
     pub phone: Option<String>,
     pub password: String,
     pub repeat_password: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::present")]
     pub username: Option<String>,
     /// Who asked, from the HTTP request (not the body).
     #[serde(skip)]

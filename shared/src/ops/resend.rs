@@ -13,9 +13,9 @@ use crate::store::{CodeItem, Expr, TxOutcome, UserItem, keys};
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResendRequest {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::present")]
     pub email: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::present")]
     pub phone: Option<String>,
     /// Who asked, from the HTTP request (not the body).
     #[serde(skip)]

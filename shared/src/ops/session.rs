@@ -32,13 +32,13 @@ redacted_debug!(TokenPair { token_type, expires_in, refresh_expires_in; access_t
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::present")]
     pub grant_type: Option<String>,
     pub refresh_token: String,
     /// Accepted and ignored (RFC 6749 §6): the service has one client per audience.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::present")]
     pub client_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::present")]
     pub scope: Option<String>,
 }
 
@@ -49,16 +49,16 @@ redacted_debug!(RefreshRequest { grant_type, client_id, scope; refresh_token });
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogoutRequest {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::present")]
     pub refresh_token: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::present")]
     pub token: Option<String>,
     /// Only refresh tokens can be revoked; a hint is accepted and needs no answer
     /// (RFC 7009 §2.1: a token the server cannot find is not an error).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::present")]
     pub token_type_hint: Option<String>,
     /// Accepted and ignored, as at the token endpoint.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::present")]
     pub client_id: Option<String>,
 }
 

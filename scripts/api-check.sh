@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The API document against the running local API (sourced environment: API_URL, MOTO_URL,
+# APITEST_DIR): openapi-spec-validator validates openapi/openapi.yaml, then schemathesis sends
+# generated and hostile requests to every operation and fails on any 5xx, any status, header,
+# content type or body the document does not allow, any invalid input accepted, and any
+# bearer route that answers without its token. The bearer routes run with the access token of
+# an account made here; the two that end it (sign out everywhere, delete the account) run
+# last, in a pass of their own.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+: "${API_URL:?}" "${MOTO_URL:?}" "${APITEST_DIR:?}"
+report_dir="${1:-$(mktemp -d -t auth-schemathesis.XXXXXX)}"
+
+"$APITEST_DIR/bin/openapi-spec-validator" openapi/openapi.yaml
+
+# An account to call the bearer routes with: register, read the link from moto, confirm.
+token="$("$APITEST_DIR/bin/python" - "$API_URL" "$MOTO_URL" <<'PY'
+import json, sys, urllib.request, uuid
+api, moto = sys.argv[1], sys.argv[2]
+email = f"fuzz-{uuid.uuid4().hex}@example.com"
+password = "correct horse battery staple"
+def call(method, path, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(api + path, data=data, method=method,
+                                 headers={"content-type": "application/json"} if data else {})
+    with urllib.request.urlopen(req) as response:
+        return json.load(response)
+call("POST", "/registration", {"email": email, "password": password, "repeat_password": password})
+mails = json.load(urllib.request.urlopen(moto + "/moto-api/data.json"))["ses"]["Message"]
+html = [m for m in mails if email in m["destinations"]["ToAddresses"]][-1]["body"]
+code = html.split("/confirm/")[1].split('"')[0]
+print(call("PATCH", f"/registration/{code}")["access_token"])
+PY
+)"
+
+checks=not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection,ignored_auth
+run() { # name extra-args...
+  local name="$1"
+  shift
+  SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH=scripts \
+    "$APITEST_DIR/bin/st" run openapi/openapi.yaml --url "$API_URL" \
+    --checks "$checks" --max-examples "${SCHEMATHESIS_EXAMPLES:-25}" --seed 20261201 \
+    --phases examples,coverage,fuzzing --workers 4 --no-color --request-timeout 30 \
+    -H "Authorization: Bearer $token" \
+    --report junit --report-junit-path "$report_dir/$name.xml" "$@"
+}
+run all --exclude-operation-id revokeAllSessions --exclude-operation-id deleteMe
+run ending --include-operation-id revokeAllSessions --include-operation-id deleteMe
+echo "api-check: reports in $report_dir" >&2
