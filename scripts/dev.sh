@@ -3,13 +3,15 @@
 # (127.0.0.1:5000), creates the table, the SES sender identity, the user-events topic and the
 # SocialService and BlogService queues subscribed to it, serves the whole API on
 # http://127.0.0.1:3000 with the deployed paths, and runs the event pipeline (the table's
-# stream fed to user-events, the sweeper on its schedule). Ctrl-C stops everything.
+# stream fed to user-events, the sweeper on its schedule), and serves the reference web app on
+# http://127.0.0.1:5173 (the mailed links open it). Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DDB_PORT=8000
 MOTO_PORT=5000
 API_PORT=3000
+WEB_PORT=5173
 
 bash scripts/tools.sh
 source scripts/stack.sh
@@ -20,6 +22,7 @@ export PATH="$CARGO_LAMBDA_BIN_DIR:$PATH"
 require_free_port "$DDB_PORT" "DynamoDB Local"
 require_free_port "$MOTO_PORT" "moto"
 require_free_port "$API_PORT" "the local API"
+require_free_port "$WEB_PORT" "the web app"
 
 export_stack_env "$DDB_PORT" "$MOTO_PORT" "$API_PORT"
 cargo build --workspace --bins
@@ -34,9 +37,19 @@ API_PID=$LAST_PID
 wait_for_port "$API_PORT" api "$API_PID" 120
 start_events "$API_URL"
 EVENTS_PID=$LAST_PID
+# The web app runs on the TypeScript client's build.
+npm ci --prefix clients/typescript --no-audit --no-fund --loglevel=error >"$STACK_LOG_DIR/npm-client.log" 2>&1 &&
+  npm run --prefix clients/typescript --silent build >>"$STACK_LOG_DIR/npm-client.log" 2>&1 || {
+  cat "$STACK_LOG_DIR/npm-client.log" >&2
+  stack_log "could not build the TypeScript client (clients/typescript)"
+  exit 1
+}
+start_bg web node web/serve.mjs "$WEB_PORT" 127.0.0.1
+wait_for_port "$WEB_PORT" web "$LAST_PID" 30
 
 cat <<MSG
 
+  Web app        http://127.0.0.1:$WEB_PORT   (sign up, confirm, sign in, reset, sessions)
   API            $API_URL   (routes: README.md; JWKS at /.well-known/jwks.json)
   API document   $(pwd)/openapi/openapi.yaml   (OpenAPI 3.1; servers: $API_URL)
   Sent mail/SMS  http://127.0.0.1:$MOTO_PORT/moto-api/data.json   (ses.Message, sns.SMS)

@@ -31,6 +31,11 @@ step "local stack"
 DDB_PORT=$(free_port)
 MOTO_PORT=$(free_port)
 API_PORT=$(free_port)
+WEB_PORT=$(free_port)
+export WEB_URL="http://127.0.0.1:$WEB_PORT"
+# Mailed links open the reference web app that this run serves.
+export CONFIRM_URL="$WEB_URL/confirm/{code}" RESET_URL="$WEB_URL/reset/{code}"
+export IDENTIFIER_CHANGE_URL="$WEB_URL/me/identifier/{code}"
 # The API and the event pipeline use one table; the integration tests, which drive the
 # stream consumer and the sweeper themselves with a clock they move, use another, so the
 # running pipeline cannot publish behind their backs.
@@ -72,6 +77,26 @@ npm ci --prefix tests/oauth --no-audit --no-fund --loglevel=error >"$STACK_LOG_D
   exit 1
 }
 node --test tests/oauth/ 2>&1 | tee -a "$STACK_LOG_DIR/tests.log" || status=$?
+# The TypeScript client: built (its error codes are type-checked against the document), its
+# generated types compared with a fresh generation, and its tests run against the API.
+npm ci --prefix clients/typescript --no-audit --no-fund --loglevel=error >"$STACK_LOG_DIR/npm-client.log" 2>&1 &&
+  npm run --prefix clients/typescript --silent build >>"$STACK_LOG_DIR/npm-client.log" 2>&1 || {
+  cat "$STACK_LOG_DIR/npm-client.log" >&2
+  echo "tests: FAILED to install or build the TypeScript client (clients/typescript)" >&2
+  exit 1
+}
+node --test clients/typescript/test/ 2>&1 | tee -a "$STACK_LOG_DIR/tests.log" || status=$?
+# The reference web app (on the client just built) in headless Chromium.
+npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error >"$STACK_LOG_DIR/npm-browser.log" 2>&1 || {
+  cat "$STACK_LOG_DIR/npm-browser.log" >&2
+  echo "tests: FAILED to install the browser test's packages (npm ci in tests/browser)" >&2
+  exit 1
+}
+start_bg web node web/serve.mjs "$WEB_PORT" 127.0.0.1
+wait_for_port "$WEB_PORT" web "$LAST_PID" 30
+export SCREENSHOT_DIR="$STACK_LOG_DIR/screenshots"
+node --test tests/browser/ 2>&1 | tee -a "$STACK_LOG_DIR/tests.log" || status=$?
+stack_log "browser screenshots in $SCREENSHOT_DIR"
 # The API document: validated, then schemathesis against every operation of the local API.
 bash scripts/api-check.sh "$STACK_LOG_DIR/schemathesis" 2>&1 | tee "$STACK_LOG_DIR/api-check.log" || status=$?
 if [ "$status" -ne 0 ]; then

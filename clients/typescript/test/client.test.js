@@ -1,0 +1,146 @@
+// The client against the local API that `make test` serves (API_URL, MOTO_URL): one typed
+// function per route, typed errors, and two "tabs" sharing one session.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { readFileSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AuthClient, AuthError, TokenStore, localLocks, memoryStorage } from "../dist/index.js";
+
+const API = process.env.API_URL;
+const MOTO = process.env.MOTO_URL;
+const PASSWORD = "correct horse battery staple";
+assert.ok(API && MOTO, "run with `make test`, which exports API_URL and MOTO_URL");
+
+const here = new URL(".", import.meta.url).pathname;
+
+async function sentMail(address) {
+  const data = await (await fetch(`${MOTO}/moto-api/data.json`)).json();
+  return (data.ses?.Message ?? []).filter((m) => m.destinations.ToAddresses.includes(address));
+}
+
+function linkCode(html, marker) {
+  return html.split(marker)[1].match(/^[A-Za-z0-9_-]+/)[0];
+}
+
+/** A fetch that counts the calls to each path. */
+function counting() {
+  const calls = new Map();
+  const fetchFn = (url, init) => {
+    const path = new URL(url).pathname;
+    calls.set(path, (calls.get(path) ?? 0) + 1);
+    return fetch(url, init);
+  };
+  return { calls, fetchFn };
+}
+
+async function signedUp(client) {
+  const email = `client-${crypto.randomUUID()}@example.com`;
+  const registered = await client.register({ email, password: PASSWORD, repeat_password: PASSWORD });
+  assert.equal(registered.channel, "email");
+  const [mail] = await sentMail(email);
+  const confirmed = await client.confirmRegistration(linkCode(mail.body, "/confirm/"));
+  assert.equal(confirmed.user_id, registered.user_id);
+  return { email, userId: registered.user_id };
+}
+
+test("the generated types are the document's", () => {
+  const out = join(mkdtempSync(join(tmpdir(), "schema-")), "schema.ts");
+  execFileSync(join(here, "../node_modules/.bin/openapi-typescript"), [
+    join(here, "../../../openapi/openapi.yaml"), "--output", out,
+  ], { stdio: "pipe" });
+  assert.equal(
+    readFileSync(join(here, "../src/schema.ts"), "utf8"),
+    readFileSync(out, "utf8"),
+    "src/schema.ts is stale: run `npm run generate` in clients/typescript",
+  );
+});
+
+test("sign up, confirm by the mailed link, and use the session", async () => {
+  const client = new AuthClient({ baseUrl: API, store: new TokenStore({ storage: memoryStorage() }) });
+  const { email, userId } = await signedUp(client);
+  assert.ok(client.signedIn);
+  const me = await client.getMe();
+  assert.equal(me.user_id, userId);
+  assert.equal(me.email, email);
+  const sessions = await client.listSessions();
+  assert.equal(sessions.filter((s) => s.current).length, 1);
+  const discovery = await client.openidConfiguration();
+  assert.deepEqual(discovery.grant_types_supported, ["refresh_token"]);
+  assert.ok((await client.jwks()).keys.length >= 1);
+});
+
+test("errors are typed: code, status and Retry-After", async () => {
+  const client = new AuthClient({ baseUrl: API, store: new TokenStore({ storage: memoryStorage() }) });
+  const email = `client-${crypto.randomUUID()}@example.com`;
+  await client.register({ email, password: PASSWORD, repeat_password: PASSWORD });
+  await assert.rejects(client.register({ email, password: PASSWORD, repeat_password: PASSWORD }), (error) => {
+    assert.ok(error instanceof AuthError);
+    assert.equal(error.code, "user_exists");
+    assert.equal(error.status, 400);
+    return true;
+  });
+  await assert.rejects(client.resendCode({ email }), (error) => {
+    assert.equal(error.code, "rate_limited");
+    assert.equal(error.status, 429);
+    assert.ok(Number.isInteger(error.retryAfter) && error.retryAfter > 0, `${error.retryAfter}`);
+    return true;
+  });
+  await assert.rejects(client.login({ email, password: PASSWORD }), (error) => {
+    // Unverified, and the send limit's minute has not passed for its OTP.
+    assert.ok(["verification_required", "rate_limited"].includes(error.code), error.code);
+    return true;
+  });
+  await assert.rejects(client.getMe(), (error) => error.code === "invalid_token" && error.status === 401);
+  await assert.rejects(
+    new AuthClient({ baseUrl: "http://127.0.0.1:9" }).openidConfiguration(),
+    (error) => error.code === "network_error",
+  );
+});
+
+test("two tabs whose access token expires at once refresh once and both stay signed in", async () => {
+  // Two tabs of one browser: one storage, one lock manager, each its own client.
+  const storage = memoryStorage();
+  const locks = localLocks();
+  let skew = 0;
+  const now = () => Date.now() + skew;
+  const first = counting();
+  const tab1 = new AuthClient({ baseUrl: API, fetch: first.fetchFn, store: new TokenStore({ storage, locks, now }) });
+  const { userId } = await signedUp(tab1);
+  const second = counting();
+  const tab2 = new AuthClient({ baseUrl: API, fetch: second.fetchFn, store: new TokenStore({ storage, locks, now }) });
+
+  // 14 minutes 45 seconds later the access token is within the refresh leeway.
+  skew = (15 * 60 - 15) * 1000;
+  const [me1, me2] = await Promise.all([tab1.getMe(), tab2.getMe()]);
+  assert.equal(me1.user_id, userId);
+  assert.equal(me2.user_id, userId);
+  const refreshes = (first.calls.get("/token") ?? 0) + (second.calls.get("/token") ?? 0);
+  assert.equal(refreshes, 1, "one refresh for both tabs");
+  // The family is intact: the session refreshes again and is still listed once.
+  assert.ok(await tab2.refresh());
+  assert.equal((await tab1.listSessions()).filter((s) => s.current).length, 1);
+});
+
+test("a refused access token is refreshed once and the call retried", async () => {
+  const storage = memoryStorage();
+  const client = new AuthClient({ baseUrl: API, store: new TokenStore({ storage }) });
+  const { userId } = await signedUp(client);
+  const key = "auth-service.session";
+  const session = JSON.parse(storage.getItem(key));
+  storage.setItem(key, JSON.stringify({ ...session, accessToken: session.accessToken.slice(0, -4) + "AAAA" }));
+  assert.equal((await client.getMe()).user_id, userId);
+});
+
+test("sign out everywhere ends every tab's session", async () => {
+  const storage = memoryStorage();
+  const tab1 = new AuthClient({ baseUrl: API, store: new TokenStore({ storage }) });
+  const { email } = await signedUp(tab1);
+  const otherDevice = new AuthClient({ baseUrl: API, store: new TokenStore({ storage: memoryStorage() }) });
+  await otherDevice.login({ email, password: PASSWORD });
+  assert.ok(otherDevice.signedIn);
+  await tab1.revokeAllSessions();
+  assert.equal(tab1.signedIn, false);
+  await assert.rejects(otherDevice.getMe(), (error) => error.code === "invalid_token");
+});

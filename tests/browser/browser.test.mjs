@@ -1,0 +1,116 @@
+// The reference web app in a real browser: headless Chromium from Debian's package, driven by
+// playwright-core (no browser download). Against the `make test` stack (API_URL, MOTO_URL) and
+// the web app it serves (WEB_URL): sign up by email, open the mailed link, land signed in;
+// sign in on a second page; both pages refresh at once and stay signed in; sign out
+// everywhere. A screenshot of each step goes to SCREENSHOT_DIR.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const { API_URL, MOTO_URL, WEB_URL } = process.env;
+const SCREENSHOTS = process.env.SCREENSHOT_DIR ?? "screenshots";
+const CHROMIUM = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
+const PASSWORD = "correct horse battery staple";
+assert.ok(API_URL && MOTO_URL && WEB_URL, "run with `make test`, which serves the web app");
+mkdirSync(SCREENSHOTS, { recursive: true });
+
+async function mailTo(address) {
+  for (let i = 0; i < 50; i++) {
+    const data = await (await fetch(`${MOTO_URL}/moto-api/data.json`)).json();
+    const mails = (data.ses?.Message ?? []).filter((m) => m.destinations.ToAddresses.includes(address));
+    if (mails.length) return mails.at(-1);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`no mail to ${address}`);
+}
+
+let step = 0;
+async function shot(page, name) {
+  step += 1;
+  await page.screenshot({ path: join(SCREENSHOTS, `${String(step).padStart(2, "0")}-${name}.png`), fullPage: true });
+}
+
+test("sign up, confirm by link, two signed-in pages refresh together, sign out everywhere", async () => {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  try {
+    // One context: one browser profile, whose tabs share localStorage and Web Locks.
+    const context = await browser.newContext({ userAgent: "browser-test" });
+    const refreshes = [];
+    context.on("request", (request) => {
+      if (request.method() === "POST" && new URL(request.url()).pathname === "/token") refreshes.push(request);
+    });
+    const page = await context.newPage();
+    const email = `browser-${crypto.randomUUID()}@example.com`;
+
+    // Sign up by email.
+    await page.goto(`${WEB_URL}/signup`);
+    await page.getByRole("heading", { name: "Create an account" }).waitFor();
+    await page.getByLabel("Email or phone").fill(email);
+    await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+    await page.getByLabel("Repeat the password").fill(PASSWORD);
+    await shot(page, "sign-up-form");
+    await page.getByRole("button", { name: "Sign up" }).click();
+    await page.getByRole("heading", { name: "Check your email" }).waitFor();
+    assert.match(await page.getByRole("status").textContent(), /Confirmation link sent/);
+    await shot(page, "check-your-email");
+
+    // Resend at once: the 429's Retry-After becomes a countdown on the button.
+    await page.getByRole("button", { name: "Send a new code" }).click();
+    await page.getByRole("alert").filter({ hasText: "retry in" }).waitFor();
+    const counting = page.getByRole("button", { name: /Send a new code \(\d+ s\)/ });
+    await counting.waitFor();
+    assert.equal(await counting.isDisabled(), true);
+    await shot(page, "resend-countdown");
+
+    // The link in the mail opens the app's confirmation page and signs in.
+    const mail = await mailTo(email);
+    const link = mail.body.match(/href="([^"]+\/confirm\/[^"]+)"/)[1];
+    assert.ok(link.startsWith(WEB_URL), `${link} opens the web app`);
+    await page.goto(link);
+    await page.getByRole("heading", { name: "Your account" }).waitFor();
+    await page.getByText(`Signed in as ${email}`).waitFor();
+    await shot(page, "confirmed-and-signed-in");
+
+    // Sign in on a second page (a new session, shared by both pages from now on).
+    const second = await context.newPage();
+    await second.goto(`${WEB_URL}/signin`);
+    await second.getByLabel("Email or phone").fill(email);
+    await second.getByLabel("Password").fill(PASSWORD);
+    await second.getByRole("button", { name: "Sign in" }).click();
+    await second.getByText(`Signed in as ${email}`).waitFor();
+    await second.getByRole("cell", { name: /browser-test \(this one\)/ }).waitFor();
+    await shot(second, "second-page-signed-in");
+
+    // Both pages find the access token expired at once and load the account together.
+    await second.evaluate(() => {
+      const key = "auth-service.session";
+      const session = JSON.parse(localStorage.getItem(key));
+      localStorage.setItem(key, JSON.stringify({ ...session, accessExpiresAt: Date.now() }));
+    });
+    const before = refreshes.length;
+    await Promise.all([page.reload(), second.reload()]);
+    await Promise.all([
+      page.getByText(`Signed in as ${email}`).waitFor(),
+      second.getByText(`Signed in as ${email}`).waitFor(),
+    ]);
+    assert.equal(refreshes.length - before, 1, "one refresh for both pages");
+    await shot(page, "first-page-after-refresh");
+    await shot(second, "second-page-after-refresh");
+
+    // Sign out everywhere from the first page: the second one is signed out too.
+    await page.getByRole("button", { name: "Sign out everywhere" }).click();
+    await page.getByRole("heading", { name: "Sign in" }).waitFor();
+    await shot(page, "signed-out-everywhere");
+    await second.reload();
+    await second.getByRole("heading", { name: "Sign in" }).waitFor();
+    await shot(second, "second-page-signed-out");
+  } finally {
+    await browser.close();
+  }
+});

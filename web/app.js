@@ -1,0 +1,309 @@
+// The reference web app: every screen a user of auth-service needs, on the TypeScript client.
+// No framework: each route renders a small form into <main>; messages go to live regions
+// (#status polite, #error assertive), and focus moves to the new screen's heading.
+import { AuthClient, AuthError } from "/client/index.js";
+
+const config = await (await fetch("/config.json")).json();
+const auth = new AuthClient({ baseUrl: config.apiUrl });
+const main = document.getElementById("main");
+const statusLine = document.getElementById("status");
+const errorLine = document.getElementById("error");
+
+const MESSAGES = {
+  invalid_request: "Something in the form is not right.",
+  invalid_email: "That email address is not valid.",
+  invalid_phone: "That phone number is not valid for SMS.",
+  password_mismatch: "The two passwords differ.",
+  weak_password: "Choose a password of 8 to 128 characters that is not a common one.",
+  user_exists: "An account already uses this.",
+  delivery_failed: "The code could not be sent. Try again.",
+  invalid_code: "That code is not valid any more. Ask for a new one.",
+  already_verified: "Already confirmed: sign in.",
+  too_many_attempts: "Too many wrong codes. Ask for a new one.",
+  user_not_found: "No account uses this.",
+  invalid_credentials: "Wrong email, phone or password.",
+  rate_limited: "Too many tries. Wait a moment.",
+  invalid_token: "Your session has ended. Sign in again.",
+  session_not_found: "That session has already ended.",
+  network_error: "The service cannot be reached.",
+};
+
+function say(text) {
+  errorLine.textContent = "";
+  statusLine.textContent = text;
+}
+
+function fail(error) {
+  statusLine.textContent = "";
+  if (error instanceof AuthError) {
+    const wait = error.retryAfter ? ` (retry in ${error.retryAfter} s)` : "";
+    errorLine.textContent = (MESSAGES[error.code] ?? "Something went wrong. Try again.") + wait;
+    if (error.code === "invalid_token") go("/signin");
+  } else {
+    errorLine.textContent = "Something went wrong. Try again.";
+    console.error(error);
+  }
+}
+
+function h(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attributes)) {
+    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (value !== false && value !== undefined) node.setAttribute(key, value === true ? "" : value);
+  }
+  node.append(...children.flat().filter((c) => c !== null && c !== undefined));
+  return node;
+}
+
+function field(label, name, attributes = {}) {
+  return h("label", {}, label, h("input", { name, id: name, required: true, ...attributes }));
+}
+
+/** A form whose submit runs `action` with its values, the button disabled meanwhile. */
+function form(name, fields, submit, action) {
+  const button = h("button", { type: "submit" }, submit);
+  const node = h("form", { "aria-label": name }, ...fields, button);
+  node.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    button.disabled = true;
+    try {
+      await action(Object.fromEntries(new FormData(node)));
+    } catch (error) {
+      fail(error);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return node;
+}
+
+function screen(title, ...content) {
+  main.replaceChildren(h("h1", { tabindex: "-1" }, title), ...content);
+  main.querySelector("h1").focus();
+}
+
+function go(path) {
+  history.pushState({}, "", path);
+  route();
+}
+
+/** email or phone, from a form with a `kind` choice and an `identifier` field. */
+function identifierOf(values) {
+  return values.kind === "phone" ? { phone: values.identifier } : { email: values.identifier };
+}
+
+function identifierFields() {
+  return [
+    h("fieldset", {},
+      h("legend", {}, "Sign in with"),
+      h("label", {}, h("input", { type: "radio", name: "kind", value: "email", checked: true }), " Email"),
+      h("label", {}, h("input", { type: "radio", name: "kind", value: "phone" }), " Phone (SMS)")),
+    field("Email or phone", "identifier", { autocomplete: "username" }),
+  ];
+}
+
+/** A resend button that counts down the seconds a 429's Retry-After asks for. */
+function resendButton(identifier) {
+  const button = h("button", { type: "button", class: "secondary" }, "Send a new code");
+  button.addEventListener("click", async () => {
+    try {
+      await auth.resendCode(identifier);
+      say("A new code is on its way.");
+    } catch (error) {
+      fail(error);
+      if (error instanceof AuthError && error.retryAfter) countdown(button, error.retryAfter);
+    }
+  });
+  return button;
+}
+
+function countdown(button, seconds) {
+  const label = button.textContent;
+  button.disabled = true;
+  const tick = () => {
+    if (seconds <= 0) {
+      button.disabled = false;
+      button.textContent = label;
+      return;
+    }
+    button.textContent = `${label} (${seconds} s)`;
+    seconds -= 1;
+    setTimeout(tick, 1000);
+  };
+  tick();
+}
+
+function smsCodeForm(phone, action) {
+  return form("SMS code", [field("The 6-digit code we texted you", "code", { inputmode: "numeric", autocomplete: "one-time-code", pattern: "[0-9]{6}" })],
+    "Confirm", (values) => action(values.code, phone));
+}
+
+const routes = [
+  [/^\/$/, () => (auth.signedIn ? account() : signUp())],
+  [/^\/signup$/, signUp],
+  [/^\/signin$/, signIn],
+  [/^\/forgot$/, forgot],
+  [/^\/account$/, account],
+  [/^\/confirm\/([^/]+)$/, confirmLink],
+  [/^\/reset\/([^/]+)$/, (code) => resetForm(code)],
+  [/^\/me\/identifier\/([^/]+)$/, confirmNewEmail],
+];
+
+function route() {
+  for (const [pattern, render] of routes) {
+    const match = location.pathname.match(pattern);
+    if (match) return render(...match.slice(1).map(decodeURIComponent));
+  }
+  screen("Not found", h("p", {}, h("a", { href: "/" }, "Start")));
+}
+
+function signUp() {
+  screen("Create an account",
+    form("Sign up", [
+      ...identifierFields(),
+      field("Password", "password", { type: "password", autocomplete: "new-password", minlength: "8", maxlength: "128" }),
+      field("Repeat the password", "repeat_password", { type: "password", autocomplete: "new-password" }),
+    ], "Sign up", async (values) => {
+      const identifier = identifierOf(values);
+      const registered = await auth.register({ ...identifier, password: values.password, repeat_password: values.repeat_password });
+      if (registered.channel === "sms") {
+        screen("Enter the code", smsCodeForm(identifier.phone, async (code, phone) => {
+          await auth.confirmRegistration(code, phone);
+          say("Phone confirmed. You are signed in.");
+          go("/account");
+        }), resendButton(identifier));
+        say("We texted you a 6-digit code.");
+      } else {
+        screen("Check your email", h("p", {}, `We sent a link to ${identifier.email}. Open it to confirm your address.`), resendButton(identifier));
+        say("Confirmation link sent.");
+      }
+    }),
+    h("p", {}, "Already have an account? ", h("a", { href: "/signin" }, "Sign in")));
+}
+
+async function confirmLink(code) {
+  screen("Confirming your email…");
+  try {
+    await auth.confirmRegistration(code);
+    say("Email confirmed. You are signed in.");
+    go("/account");
+  } catch (error) {
+    fail(error);
+  }
+}
+
+function signIn() {
+  screen("Sign in",
+    form("Sign in", [
+      ...identifierFields(),
+      field("Password", "password", { type: "password", autocomplete: "current-password" }),
+    ], "Sign in", async (values) => {
+      const identifier = identifierOf(values);
+      try {
+        await auth.login({ ...identifier, password: values.password });
+        say("Signed in.");
+        go("/account");
+      } catch (error) {
+        if (!(error instanceof AuthError) || error.code !== "verification_required") throw error;
+        const where = error.channel === "sms" ? "texted you" : "emailed you";
+        screen("One more step", h("p", {}, `Your ${error.channel === "sms" ? "phone" : "email"} is not confirmed yet: we ${where} a 6-digit code.`),
+          form("Sign-in code", [field("Code", "otp", { inputmode: "numeric", autocomplete: "one-time-code", pattern: "[0-9]{6}" })], "Sign in", async (otp) => {
+            await auth.loginWithOtp({ challenge_id: error.challengeId, otp: otp.otp });
+            say("Confirmed and signed in.");
+            go("/account");
+          }));
+      }
+    }),
+    h("p", {}, h("a", { href: "/forgot" }, "Forgot your password?"), " · ", h("a", { href: "/signup" }, "Create an account")));
+}
+
+function forgot() {
+  screen("Reset your password",
+    form("Forgot password", identifierFields(), "Send a reset code", async (values) => {
+      const identifier = identifierOf(values);
+      await auth.forgotPassword(identifier);
+      if (identifier.phone) {
+        screen("Choose a new password", resetForm(null, identifier.phone, true));
+        say("If an account uses that number, we texted it a code.");
+      } else {
+        screen("Check your email", h("p", {}, "If an account uses that address, we sent it a link to choose a new password."));
+        say("Reset link sent if the account exists.");
+      }
+    }));
+}
+
+function resetForm(code, phone, inline = false) {
+  const fields = [
+    code === null ? field("The 6-digit code", "code", { inputmode: "numeric", autocomplete: "one-time-code" }) : null,
+    field("New password", "password", { type: "password", autocomplete: "new-password", minlength: "8", maxlength: "128" }),
+    field("Repeat the new password", "repeat_password", { type: "password", autocomplete: "new-password" }),
+  ];
+  const node = form("New password", fields, "Set the new password", async (values) => {
+    await auth.resetPassword({ code: code ?? values.code, password: values.password, repeat_password: values.repeat_password, ...(phone ? { phone } : {}) });
+    say("Password changed. Every other session has ended; you are signed in.");
+    go("/account");
+  });
+  if (inline) return node;
+  screen("Choose a new password", node);
+}
+
+async function confirmNewEmail(code) {
+  screen("Confirming your new email…");
+  try {
+    const changed = await auth.confirmIdentifierChange(code);
+    say(`You now sign in with ${changed.email}.`);
+    go("/account");
+  } catch (error) {
+    fail(error);
+  }
+}
+
+async function account() {
+  if (!auth.signedIn) return go("/signin");
+  screen("Your account", h("p", {}, "Loading…"));
+  try {
+    const [me, sessions] = await Promise.all([auth.getMe(), auth.listSessions()]);
+    const rows = sessions.map((s) =>
+      h("tr", {},
+        h("td", {}, s.user_agent ?? "unknown device", s.current ? h("strong", {}, " (this one)") : null),
+        h("td", {}, s.ip ?? ""),
+        h("td", {}, h("time", { datetime: s.last_used_at }, new Date(s.last_used_at).toLocaleString())),
+        h("td", {}, s.current ? "" : h("button", { type: "button", class: "secondary", "aria-label": `Revoke the session of ${s.user_agent ?? "unknown device"}`, onclick: async () => {
+          try { await auth.revokeSession(s.id); say("Session revoked."); account(); } catch (error) { fail(error); }
+        } }, "Revoke"))));
+    screen("Your account",
+      h("p", { id: "who" }, `Signed in as ${me.email ?? me.phone}`, me.verified ? "" : " (not confirmed)"),
+      h("h2", {}, "Sessions"),
+      h("table", {}, h("caption", { class: "hint" }, "Where you are signed in, newest first"),
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Device"), h("th", { scope: "col" }, "IP"), h("th", { scope: "col" }, "Last used"), h("th", { scope: "col" }, h("span", { class: "hint" }, "Action")))),
+        h("tbody", {}, rows)),
+      h("button", { type: "button", id: "everywhere", onclick: async () => {
+        try { await auth.revokeAllSessions(); say("Signed out everywhere."); go("/signin"); } catch (error) { fail(error); }
+      } }, "Sign out everywhere"),
+      h("h2", {}, "Change password"),
+      form("Change password", [
+        field("Current password", "current_password", { type: "password", autocomplete: "current-password" }),
+        field("New password", "password", { type: "password", autocomplete: "new-password", minlength: "8", maxlength: "128" }),
+        field("Repeat the new password", "repeat_password", { type: "password", autocomplete: "new-password" }),
+      ], "Change password", async (values) => {
+        await auth.changePassword(values);
+        say("Password changed. Every other session has ended.");
+        account();
+      }),
+      h("p", {}, h("button", { type: "button", class: "secondary", onclick: async () => {
+        try { await auth.logout(); say("Signed out."); go("/signin"); } catch (error) { fail(error); }
+      } }, "Sign out")));
+  } catch (error) {
+    fail(error);
+  }
+}
+
+document.addEventListener("click", (event) => {
+  const link = event.target.closest("a[href^='/']");
+  if (link && !event.defaultPrevented && event.button === 0 && !event.metaKey && !event.ctrlKey) {
+    event.preventDefault();
+    go(link.getAttribute("href"));
+  }
+});
+window.addEventListener("popstate", route);
+route();

@@ -1,0 +1,38 @@
+// Serves the reference web app: its static files, the TypeScript client's build at /client/,
+// /config.json with the API's URL (API_URL), and index.html for every other path, so the
+// links the service mails (/confirm/{code}, /reset/{code}, /me/identifier/{code}) open it.
+// Usage: API_URL=http://127.0.0.1:3000 node web/serve.mjs [port] [host]
+import { createServer } from "node:http";
+import { readFile } from "node:fs/promises";
+import { extname, join, normalize } from "node:path";
+
+const here = new URL(".", import.meta.url).pathname;
+const clientDist = join(here, "../clients/typescript/dist");
+const port = Number(process.argv[2] ?? 5173);
+const host = process.argv[3] ?? "127.0.0.1";
+const apiUrl = process.env.API_URL ?? "http://127.0.0.1:3000";
+const TYPES = { ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".json": "application/json" };
+
+function inside(root, path) {
+  const full = normalize(join(root, path));
+  return full.startsWith(root) ? full : null;
+}
+
+createServer(async (request, response) => {
+  const path = new URL(request.url, "http://x").pathname;
+  if (path === "/config.json") {
+    response.writeHead(200, { "content-type": TYPES[".json"], "cache-control": "no-store" });
+    return response.end(JSON.stringify({ apiUrl }));
+  }
+  const file = path.startsWith("/client/")
+    ? inside(clientDist, path.slice("/client/".length))
+    : extname(path) ? inside(here, path) : join(here, "index.html");
+  try {
+    const body = await readFile(file ?? "");
+    response.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream", "cache-control": "no-cache" });
+    response.end(body);
+  } catch {
+    response.writeHead(404, { "content-type": "text/plain" });
+    response.end("not found");
+  }
+}).listen(port, host, () => console.log(`web app on http://${host}:${port} (API ${apiUrl})`));
