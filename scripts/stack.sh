@@ -83,9 +83,13 @@ export_stack_env() { # ddb_port moto_port api_port
   export ISSUER="$API_URL"
   export TABLE_NAME="${TABLE_NAME:-auth-local}"
   export SENDER_EMAIL="${SENDER_EMAIL:-no-reply@auth.local}"
-  export CONFIRM_URL="${CONFIRM_URL:-http://127.0.0.1:5173/confirm/{code}}"
-  export RESET_URL="${RESET_URL:-http://127.0.0.1:5173/reset/{code}}"
-  export IDENTIFIER_CHANGE_URL="${IDENTIFIER_CHANGE_URL:-http://127.0.0.1:5173/me/identifier/{code}}"
+  # Each default is a variable: a literal {code} inside ${VAR:-...} would end it early.
+  local default_confirm_url='http://127.0.0.1:5173/confirm/{code}'
+  export CONFIRM_URL="${CONFIRM_URL:-$default_confirm_url}"
+  local default_reset_url='http://127.0.0.1:5173/reset/{code}'
+  export RESET_URL="${RESET_URL:-$default_reset_url}"
+  local default_identifier_change_url='http://127.0.0.1:5173/me/identifier/{code}'
+  export IDENTIFIER_CHANGE_URL="${IDENTIFIER_CHANGE_URL:-$default_identifier_change_url}"
   export JWT_AUDIENCE="${JWT_AUDIENCE:-local-app}"
   export AUTH_SECRET_ID="${AUTH_SECRET_ID:-auth-service/local}"
   export RUST_LOG="${RUST_LOG:-info}"

@@ -45,6 +45,10 @@ test("sign up, confirm by link, two signed-in pages refresh together, sign out e
     context.on("request", (request) => {
       if (request.method() === "POST" && new URL(request.url()).pathname === "/token") refreshes.push(request);
     });
+    const traffic = [];
+    context.on("response", (r) => traffic.push(`${r.request().method()} ${r.url()} ${r.status()}`));
+    context.on("requestfailed", (r) => traffic.push(`${r.method()} ${r.url()} FAILED ${r.failure()?.errorText}`));
+    globalThis.traffic = traffic;
     const page = await context.newPage();
     const email = `browser-${crypto.randomUUID()}@example.com`;
 
@@ -110,6 +114,13 @@ test("sign up, confirm by link, two signed-in pages refresh together, sign out e
     await second.reload();
     await second.getByRole("heading", { name: "Sign in" }).waitFor();
     await shot(second, "second-page-signed-out");
+  } catch (error) {
+    console.error(globalThis.traffic?.join("\n"));
+    // What each page showed when the step failed.
+    for (const [i, open] of browser.contexts().flatMap((c) => c.pages()).entries()) {
+      await open.screenshot({ path: join(SCREENSHOTS, `failed-page-${i + 1}.png`), fullPage: true }).catch(() => {});
+    }
+    throw error;
   } finally {
     await browser.close();
   }

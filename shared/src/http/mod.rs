@@ -295,6 +295,12 @@ fn problem_document(err: &AuthError, flavour: Flavour) -> Response<Body> {
         extra,
     };
     let mut response = json_response(status, &body, content_type);
+    // A page on another origin may read these two (the deployed API's CORS configuration
+    // says the same; local emulators pass this through).
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("Retry-After, WWW-Authenticate"),
+    );
     match err {
         AuthError::RateLimited { retry_after } => {
             response.headers_mut().insert(
@@ -459,6 +465,10 @@ mod tests {
         let response = problem(&AuthError::RateLimited { retry_after: 42 });
         assert_eq!(response.status(), 429);
         assert_eq!(response.headers()["retry-after"], "42");
+        assert_eq!(
+            response.headers()["access-control-expose-headers"],
+            "Retry-After, WWW-Authenticate"
+        );
         assert_eq!(response.headers()["content-type"], PROBLEM_JSON);
         let Body::Text(text) = response.body() else {
             panic!("text body")
