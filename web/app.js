@@ -56,7 +56,7 @@ function h(tag, attributes = {}, ...children) {
 }
 
 function field(label, name, attributes = {}) {
-  return h("label", {}, label, h("input", { name, id: name, required: true, ...attributes }));
+  return h("label", {}, label, h("input", { name, required: true, ...attributes }));
 }
 
 /** A form whose submit runs `action` with its values, the button disabled meanwhile. */
@@ -290,9 +290,36 @@ async function account() {
         say("Password changed. Every other session has ended.");
         account();
       }),
+      h("h2", {}, "Change your email or phone"),
+      form("Change email or phone", [
+        ...identifierFields(),
+        field("Your password", "password", { type: "password", autocomplete: "current-password" }),
+      ], "Send a code to it", async (values) => {
+        const identifier = identifierOf(values);
+        await auth.requestIdentifierChange({ ...identifier, password: values.password });
+        if (identifier.phone) {
+          screen("Confirm your new phone", smsCodeForm(identifier.phone, async (code, phone) => {
+            await auth.confirmIdentifierChange(code, phone);
+            say(`You now sign in with ${phone}.`);
+            go("/account");
+          }));
+          say("We texted a code to the new number.");
+        } else {
+          say(`We sent a link to ${identifier.email}; open it here to make the change.`);
+        }
+      }),
       h("p", {}, h("button", { type: "button", class: "secondary", onclick: async () => {
         try { await auth.logout(); say("Signed out."); go("/signin"); } catch (error) { fail(error); }
-      } }, "Sign out")));
+      } }, "Sign out")),
+      h("h2", {}, "Delete your account"),
+      form("Delete account", [
+        field("Your password", "password", { type: "password", autocomplete: "current-password" }),
+      ], "Delete my account", async (values) => {
+        if (!confirm("Delete your account for good?")) return;
+        await auth.deleteMe(values.password);
+        say("Your account is deleted.");
+        go("/signup");
+      }));
   } catch (error) {
     fail(error);
   }

@@ -205,20 +205,7 @@ pub async fn confirm_identifier_change(
 ) -> Result<IdentifierChanged, AuthError> {
     let phone = body.map(|b| PhoneNumber::parse(&b.phone)).transpose()?;
     let presented = PresentedCode::new(app, raw_code, phone.as_ref())?;
-    let guessable = if phone.is_some() {
-        verify::Guessable::Counted
-    } else {
-        verify::Guessable::No
-    };
-    let mut code = verify::try_code(
-        app,
-        &presented.pk,
-        keys::CHANGE,
-        &presented.digest,
-        guessable,
-        app.now(),
-    )
-    .await?;
+    let mut code = presented.try_once(app, Purpose::Change).await?;
     if code.user_id != caller.user.user_id {
         return Err(AuthError::InvalidCode);
     }

@@ -3,7 +3,7 @@
 use crate::AuthError;
 use crate::domain::{EmailCode, Identifier, PhoneNumber, SmsCode};
 use crate::notify::Outgoing;
-use crate::ops::App;
+use crate::ops::{App, verify};
 use crate::store::{CodeItem, keys};
 
 /// What a code is for: confirming an identifier, or resetting the password. Both kinds live
@@ -96,6 +96,7 @@ pub fn issue(
 pub struct PresentedCode {
     pub pk: String,
     pub digest: String,
+    guessable: verify::Guessable,
 }
 
 impl PresentedCode {
@@ -108,6 +109,7 @@ impl PresentedCode {
                 Ok(Self {
                     pk: keys::link_code(&digest),
                     digest,
+                    guessable: verify::Guessable::No,
                 })
             }
             Some(phone) => {
@@ -115,8 +117,25 @@ impl PresentedCode {
                 Ok(Self {
                     pk: keys::sms_code(phone.as_str()),
                     digest: code.digest(&app.secrets.hmac_key, phone.as_str()),
+                    guessable: verify::Guessable::Counted,
                 })
             }
         }
+    }
+}
+
+impl PresentedCode {
+    /// Takes this request's one try at the code kept for `purpose`: counted before it is
+    /// compared for a 6-digit code; see [`verify::try_code`].
+    pub async fn try_once(&self, app: &App, purpose: Purpose) -> Result<CodeItem, AuthError> {
+        verify::try_code(
+            app,
+            &self.pk,
+            purpose.sort_key(),
+            &self.digest,
+            self.guessable,
+            app.now(),
+        )
+        .await
     }
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::AuthError;
 use crate::domain::{IdentifierKind, PhoneNumber};
 use crate::ops::budgets::Origin;
-use crate::ops::codes::PresentedCode;
+use crate::ops::codes::{PresentedCode, Purpose};
 use crate::ops::session::{self, TokenPair};
 use crate::ops::{App, MAX_ROUNDS, verify};
 use crate::store::{CodeItem, Expr, TxOutcome, UserItem, UserStatus, keys};
@@ -39,21 +39,8 @@ pub async fn confirm(
     let phone = body.map(|b| PhoneNumber::parse(&b.phone)).transpose()?;
     let presented = PresentedCode::new(app, raw_code, phone.as_ref())?;
 
-    let guessable = if phone.is_some() {
-        verify::Guessable::Counted
-    } else {
-        verify::Guessable::No
-    };
     // One try per request: a retry below re-reads the code, it does not take another try.
-    let mut code = verify::try_code(
-        app,
-        &presented.pk,
-        keys::CODE,
-        &presented.digest,
-        guessable,
-        app.now(),
-    )
-    .await?;
+    let mut code = presented.try_once(app, Purpose::Confirm).await?;
     for _ in 0..MAX_ROUNDS {
         let now = app.now();
 

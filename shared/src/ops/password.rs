@@ -141,21 +141,8 @@ pub async fn reset(app: &App, request: ResetRequest) -> Result<ResetDone, AuthEr
         .transpose()?;
     let password = Password::parse_new(request.password, &request.repeat_password)?;
     let presented = PresentedCode::new(app, &request.code, phone.as_ref())?;
-    let guessable = if phone.is_some() {
-        verify::Guessable::Counted
-    } else {
-        verify::Guessable::No
-    };
     // One try per request: a retry below re-reads the code, it takes no other try.
-    let mut code = verify::try_code(
-        app,
-        &presented.pk,
-        keys::RESET,
-        &presented.digest,
-        guessable,
-        app.now(),
-    )
-    .await?;
+    let mut code = presented.try_once(app, Purpose::Reset).await?;
     let hash = app.hasher.hash(&password).await?;
     for _ in 0..MAX_ROUNDS {
         let now = app.now();

@@ -206,30 +206,7 @@ impl Store {
         key: &str,
         value: &str,
     ) -> Result<Vec<T>, AuthError> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(index)
-                .key_condition_expression("#key = :value")
-                .expression_attribute_names("#key", key)
-                .expression_attribute_values(":value", AttributeValue::S(value.to_owned()))
-                .scan_index_forward(false)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| AuthError::internal(aws_sdk_dynamodb::Error::from(e)))?;
-            for item in out.items.unwrap_or_default() {
-                items.push(serde_dynamo::from_item(item).map_err(AuthError::internal)?);
-            }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(items),
-            }
-        }
+        self.query(index, key, value, None, false, usize::MAX).await
     }
 
     /// Up to `limit` items of `index` whose partition key `key` is `value` and whose sort key
@@ -243,20 +220,39 @@ impl Store {
         max: i64,
         limit: usize,
     ) -> Result<Vec<T>, AuthError> {
+        self.query(index, key, value, Some((range, max)), true, limit)
+            .await
+    }
+
+    async fn query<T: DeserializeOwned>(
+        &self,
+        index: &str,
+        key: &str,
+        value: &str,
+        at_most: Option<(&str, i64)>,
+        ascending: bool,
+        limit: usize,
+    ) -> Result<Vec<T>, AuthError> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
-            let out = self
+            let mut query = self
                 .client
                 .query()
                 .table_name(&self.table)
                 .index_name(index)
-                .key_condition_expression("#key = :value AND #range <= :max")
                 .expression_attribute_names("#key", key)
-                .expression_attribute_names("#range", range)
                 .expression_attribute_values(":value", AttributeValue::S(value.to_owned()))
-                .expression_attribute_values(":max", AttributeValue::N(max.to_string()))
-                .set_exclusive_start_key(start)
+                .scan_index_forward(ascending)
+                .set_exclusive_start_key(start);
+            query = match at_most {
+                None => query.key_condition_expression("#key = :value"),
+                Some((range, max)) => query
+                    .key_condition_expression("#key = :value AND #range <= :max")
+                    .expression_attribute_names("#range", range)
+                    .expression_attribute_values(":max", AttributeValue::N(max.to_string())),
+            };
+            let out = query
                 .send()
                 .await
                 .map_err(|e| AuthError::internal(aws_sdk_dynamodb::Error::from(e)))?;
