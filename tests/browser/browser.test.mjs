@@ -54,13 +54,13 @@ test("sign up, confirm by link, two signed-in pages refresh together, sign out e
 
     // Sign up by email.
     await page.goto(`${WEB_URL}/signup`);
-    await page.getByRole("heading", { name: "Create an account" }).waitFor();
+    await page.getByRole("heading", { name: "Create an account", exact: true }).waitFor();
     await page.getByLabel("Email or phone").fill(email);
     await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
     await page.getByLabel("Repeat the password").fill(PASSWORD);
     await shot(page, "sign-up-form");
     await page.getByRole("button", { name: "Sign up" }).click();
-    await page.getByRole("heading", { name: "Check your email" }).waitFor();
+    await page.getByRole("heading", { name: "Check your email", exact: true }).waitFor();
     assert.match(await page.getByRole("status").textContent(), /Confirmation link sent/);
     await shot(page, "check-your-email");
 
@@ -77,7 +77,7 @@ test("sign up, confirm by link, two signed-in pages refresh together, sign out e
     const link = mail.body.match(/href="([^"]+\/confirm\/[^"]+)"/)[1];
     assert.ok(link.startsWith(WEB_URL), `${link} opens the web app`);
     await page.goto(link);
-    await page.getByRole("heading", { name: "Your account" }).waitFor();
+    await page.getByRole("heading", { name: "Your account", exact: true }).waitFor();
     await page.getByText(`Signed in as ${email}`).waitFor();
     await shot(page, "confirmed-and-signed-in");
 
@@ -109,10 +109,10 @@ test("sign up, confirm by link, two signed-in pages refresh together, sign out e
 
     // Sign out everywhere from the first page: the second one is signed out too.
     await page.getByRole("button", { name: "Sign out everywhere" }).click();
-    await page.getByRole("heading", { name: "Sign in" }).waitFor();
+    await page.getByRole("heading", { name: "Sign in", exact: true }).waitFor();
     await shot(page, "signed-out-everywhere");
     await second.reload();
-    await second.getByRole("heading", { name: "Sign in" }).waitFor();
+    await second.getByRole("heading", { name: "Sign in", exact: true }).waitFor();
     await shot(second, "second-page-signed-out");
   } catch (error) {
     console.error(globalThis.traffic?.join("\n"));
