@@ -16,8 +16,13 @@ pub const MAX_PER_RUN: usize = 500;
 pub const MAX_EXPIRED_PER_RUN: usize = 200;
 
 pub async fn handle(publisher: &Publisher, _event: LambdaEvent<Value>) -> Result<Value, Error> {
-    let expired =
-        expire_unverified(publisher.store(), publisher.now(), MAX_EXPIRED_PER_RUN).await?;
+    // A failed expiry pass must not hold back publishing; it is tried again next run.
+    let expired = expire_unverified(publisher.store(), publisher.now(), MAX_EXPIRED_PER_RUN)
+        .await
+        .unwrap_or_else(|error| {
+            tracing::error!(%error, "expiring unverified accounts failed");
+            0
+        });
     let published = publisher.sweep(MIN_AGE_SECS, MAX_PER_RUN).await?;
     if published > 0 {
         tracing::warn!(
