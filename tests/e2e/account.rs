@@ -10,28 +10,19 @@ use auth_tests::{unique_email, unique_phone};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::{api, assert_problem, post_json, send};
+use crate::{assert_problem, post_json, send};
 
 const PASSWORD: &str = "correct horse battery staple";
 
+/// A bearer call, as the recovery tests make it: the status and the JSON body.
 async fn call(
     method: Method,
     path: &str,
     bearer: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
-    let mut request = reqwest::Client::new()
-        .request(method, api(path))
-        .header("authorization", format!("Bearer {bearer}"));
-    if let Some(body) = body {
-        request = request
-            .header("content-type", "application/json")
-            .body(body.to_string());
-    }
-    let response = request.send().await.expect("the local API answers");
-    let status = response.status();
-    let text = response.text().await.unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    let answer = crate::recovery::call(method, path, Some(bearer), "e2e", body).await;
+    (answer.status, answer.json())
 }
 
 /// Registers (with `username`) and confirms an email account; returns (email, user id,

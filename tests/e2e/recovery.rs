@@ -15,14 +15,14 @@ const PASSWORD: &str = "correct horse battery staple";
 const NEW_PASSWORD: &str = "a different long passphrase";
 
 /// An answer as it came: status, headers and the exact body bytes.
-struct Raw {
-    status: StatusCode,
+pub(crate) struct Raw {
+    pub(crate) status: StatusCode,
     headers: reqwest::header::HeaderMap,
     text: String,
 }
 
 impl Raw {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.text).unwrap_or(Value::Null)
     }
 
@@ -38,7 +38,7 @@ impl Raw {
     }
 }
 
-async fn call(
+pub(crate) async fn call(
     method: Method,
     path: &str,
     bearer: Option<&str>,

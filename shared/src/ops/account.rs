@@ -102,7 +102,9 @@ pub struct DeleteRequest {
 
 redacted_debug!(DeleteRequest { ; password });
 
-/// The account as stored now, if the caller's session still holds it.
+/// The account as stored now, if the caller's session still holds it. The caller's own
+/// snapshot may predate what a transaction must decide on (a pending identifier change, the
+/// identifier whose claims a deletion releases), so those read it here.
 async fn current(app: &App, caller: &Caller) -> Result<UserItem, AuthError> {
     app.store
         .get::<UserItem>(&caller.user.pk, keys::PROFILE)
@@ -400,16 +402,18 @@ async fn forget_sessions(store: &Store, user_id: &str) {
             return;
         }
     };
-    for family in families {
-        if let Err(error) = store
-            .delete_if(
-                &family.pk,
-                keys::FAMILY,
-                Expr::new("#user_id = :uid").s(":uid", user_id),
-            )
-            .await
-        {
-            tracing::warn!(%error, "a session record left to expire");
+    // A transaction holds at most 100 items; the index lists only this account's sessions.
+    for chunk in families.chunks(100) {
+        let deletes: Result<Vec<_>, _> = chunk
+            .iter()
+            .map(|family| store.delete(&family.pk, keys::FAMILY, None))
+            .collect();
+        let outcome = match deletes {
+            Ok(deletes) => store.transact(deletes).await,
+            Err(error) => Err(error),
+        };
+        if !matches!(outcome, Ok(TxOutcome::Committed)) {
+            tracing::warn!(outcome = ?outcome.map(drop), "session records left to expire");
         }
     }
 }

@@ -28,8 +28,9 @@ impl std::fmt::Debug for Caller {
 /// generation, or its account gone). The account and the session are read in one snapshot.
 pub async fn authenticate(app: &App, token: Option<&str>) -> Result<Caller, AuthError> {
     let now = app.now();
+    let verifier = app.verifier()?;
     let claims = token
-        .and_then(|t| app.verifier.verify(t, now))
+        .and_then(|t| verifier.verify(t, now))
         .ok_or(AuthError::InvalidToken)?;
     let session_id = uuid::Uuid::parse_str(&claims.sid)
         .map_err(|_| AuthError::InvalidToken)?

@@ -15,7 +15,7 @@ pub mod resend;
 pub mod session;
 mod verify;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
@@ -27,6 +27,20 @@ use crate::secrets::Secrets;
 use crate::store::{ClaimItem, Store, UserItem, UserStatus, keys};
 use crate::{AuthError, Clock, Config, SystemClock};
 
+/// A body that names one identifier and nothing else: exactly one of `email` or `phone`
+/// (resending a code, forgetting a password).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentifierRequest {
+    #[serde(default, deserialize_with = "crate::domain::present")]
+    pub email: Option<String>,
+    #[serde(default, deserialize_with = "crate::domain::present")]
+    pub phone: Option<String>,
+    /// Who asked, from the HTTP request (not the body).
+    #[serde(skip)]
+    pub origin: budgets::Origin,
+}
+
 /// Everything a handler needs, built once per cold start.
 #[derive(Clone)]
 pub struct App {
@@ -36,8 +50,9 @@ pub struct App {
     pub hasher: PasswordHasher,
     pub secrets: Arc<Secrets>,
     pub signer: TokenSigner,
-    /// Checks the access tokens of the bearer routes.
-    pub verifier: TokenVerifier,
+    /// Checks the access tokens of the bearer routes; built on the first bearer request,
+    /// so the functions that take none pay nothing for it at cold start.
+    verifier: Arc<OnceLock<TokenVerifier>>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -73,7 +88,6 @@ impl App {
             &config.audience,
             config.access_token_ttl_secs,
         );
-        let verifier = TokenVerifier::new(&secrets.signing_keys, &config.issuer, &config.audience)?;
         let store = Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name);
         let notifier = Notifier::new(
             aws_sdk_sesv2::Client::new(sdk),
@@ -87,13 +101,26 @@ impl App {
             hasher: PasswordHasher::new()?,
             secrets: Arc::new(secrets),
             signer,
-            verifier,
+            verifier: Arc::default(),
             clock,
         })
     }
 
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// The access-token verifier for the configured keys, issuer and audience.
+    pub fn verifier(&self) -> Result<&TokenVerifier, AuthError> {
+        if let Some(verifier) = self.verifier.get() {
+            return Ok(verifier);
+        }
+        let built = TokenVerifier::new(
+            &self.secrets.signing_keys,
+            &self.config.issuer,
+            &self.config.audience,
+        )?;
+        Ok(self.verifier.get_or_init(|| built))
     }
 }
 

@@ -19,17 +19,8 @@ use crate::ops::session::{NewSession, TokenPair, generation_is};
 use crate::ops::{App, MAX_ROUNDS, find_account, login, verify};
 use crate::store::{Expr, TxOutcome, UserItem, keys};
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ForgotRequest {
-    #[serde(default, deserialize_with = "crate::domain::present")]
-    pub email: Option<String>,
-    #[serde(default, deserialize_with = "crate::domain::present")]
-    pub phone: Option<String>,
-    /// Who asked, from the HTTP request (not the body).
-    #[serde(skip)]
-    pub origin: Origin,
-}
+/// The body: the identifier that forgot its password.
+pub use crate::ops::IdentifierRequest as ForgotRequest;
 
 /// `{}`: the answer to every well-formed forgot-password request.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]

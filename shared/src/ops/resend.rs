@@ -4,23 +4,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::AuthError;
 use crate::domain::{Channel, Identifier};
-use crate::ops::budgets::{self, Origin};
+use crate::ops::budgets;
 use crate::ops::codes;
 use crate::ops::limits::SendSlot;
 use crate::ops::{App, MAX_ROUNDS, find_account, verify};
 use crate::store::{CodeItem, Expr, TxOutcome, UserItem, keys};
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ResendRequest {
-    #[serde(default, deserialize_with = "crate::domain::present")]
-    pub email: Option<String>,
-    #[serde(default, deserialize_with = "crate::domain::present")]
-    pub phone: Option<String>,
-    /// Who asked, from the HTTP request (not the body).
-    #[serde(skip)]
-    pub origin: Origin,
-}
+/// The body: the identifier whose code to resend.
+pub use crate::ops::IdentifierRequest as ResendRequest;
 
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Resent {

@@ -407,10 +407,7 @@ pub async fn list(app: &App, caller: &Caller) -> Result<SessionList, AuthError> 
     let sessions = families
         .into_iter()
         .filter(|f| {
-            f.user_id == caller.user.user_id
-                && !f.revoked
-                && f.expires_at > now
-                && f.generation == caller.user.session_generation
+            !f.revoked && f.expires_at > now && f.generation == caller.user.session_generation
         })
         .map(|f| SessionView {
             current: f.family_id == caller.session_id,

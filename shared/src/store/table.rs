@@ -269,34 +269,6 @@ impl Store {
         }
     }
 
-    /// A single conditional delete; `Ok(false)` when the condition failed.
-    pub async fn delete_if(&self, pk: &str, sk: &str, condition: Expr) -> Result<bool, AuthError> {
-        use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(pk.to_owned()))
-            .key("sk", AttributeValue::S(sk.to_owned()))
-            .condition_expression(condition.text.clone())
-            .set_expression_attribute_names(Expr::merged_names(&[&condition]))
-            .set_expression_attribute_values(Expr::merged_values(&[&condition]))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(service))
-                if matches!(
-                    service.err(),
-                    DeleteItemError::ConditionalCheckFailedException(_)
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(AuthError::internal(aws_sdk_dynamodb::Error::from(e))),
-        }
-    }
-
     pub fn put(
         &self,
         item: &impl Serialize,
