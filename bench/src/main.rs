@@ -71,7 +71,7 @@ async fn measure_crypto(secret: &Secrets) -> Result<Crypto, Error> {
     }
     let sign_us = start.elapsed().as_secs_f64() * 1e6 / rounds as f64;
 
-    let jwk = auth_shared::crypto::jwt::public_jwk(kid, key)?;
+    let jwk = key.public_jwk(kid);
     let decoding = DecodingKey::from_jwk(&jwk)?;
     let mut validation = Validation::new(Algorithm::RS256);
     validation.set_issuer(&["https://bench.example"]);

@@ -1,8 +1,8 @@
 //! Configuration from the environment, read once at cold start; a missing value fails the
 //! init instead of the first request.
 
-use crate::AuthError;
 use crate::domain::PhoneCountries;
+use crate::error::StartupError;
 
 #[derive(Clone)]
 pub struct Config {
@@ -21,6 +21,9 @@ pub struct Config {
     pub audience: String,
     /// Which configured key signs; every configured key is published.
     pub signing_kid: String,
+    /// `JWT_PUBLIC_JWKS`: the public keys bearer routes verify access tokens with (the
+    /// JWKS's keys); only the functions that serve bearer routes need it.
+    pub public_jwks: Option<String>,
     pub access_token_ttl_secs: i64,
     /// Absolute lifetime of a refresh-token family, counted from sign-in.
     pub refresh_lifetime_secs: i64,
@@ -63,21 +66,21 @@ impl std::fmt::Debug for Config {
 }
 
 impl Config {
-    pub fn from_env() -> Result<Self, AuthError> {
+    pub fn from_env() -> Result<Self, StartupError> {
         Self::from_lookup(|key| std::env::var(key).ok())
     }
 
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, AuthError> {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, StartupError> {
         let required = |key: &str| {
             lookup(key)
                 .filter(|v| !v.trim().is_empty())
-                .ok_or_else(|| AuthError::internal(format!("{key} is not set")))
+                .ok_or_else(|| StartupError::Config(format!("{key} is not set")))
         };
-        let number = |key: &str, default: i64| -> Result<i64, AuthError> {
+        let number = |key: &str, default: i64| -> Result<i64, StartupError> {
             match lookup(key) {
                 None => Ok(default),
                 Some(v) => v.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                    AuthError::internal(format!("{key} must be a positive integer"))
+                    StartupError::Config(format!("{key} must be a positive integer"))
                 }),
             }
         };
@@ -87,7 +90,7 @@ impl Config {
             if url.contains("{code}") {
                 Ok(url)
             } else {
-                Err(AuthError::internal(format!(
+                Err(StartupError::Config(format!(
                     "{key} must contain the literal {{code}}"
                 )))
             }
@@ -105,6 +108,7 @@ impl Config {
             issuer,
             audience: required("JWT_AUDIENCE")?,
             signing_kid: required("JWT_SIGNING_KID")?,
+            public_jwks: lookup("JWT_PUBLIC_JWKS").filter(|v| !v.trim().is_empty()),
             access_token_ttl_secs: number("ACCESS_TOKEN_TTL_SECONDS", 15 * 60)?,
             refresh_lifetime_secs: number("REFRESH_TOKEN_LIFETIME_SECONDS", 30 * 24 * 60 * 60)?,
             refresh_grace_secs: number("REFRESH_TOKEN_GRACE_SECONDS", 10)?,
@@ -122,7 +126,7 @@ impl Config {
             sms_countries: PhoneCountries::parse(
                 &lookup("SMS_ALLOWED_COUNTRIES").unwrap_or_default(),
             )
-            .map_err(|e| AuthError::internal(format!("SMS_ALLOWED_COUNTRIES: {e}")))?,
+            .map_err(|e| StartupError::Config(format!("SMS_ALLOWED_COUNTRIES: {e}")))?,
         })
     }
 

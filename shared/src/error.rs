@@ -1,5 +1,6 @@
 //! The service's error vocabulary: every failure a route can answer, by its stable `code`.
-//! `crate::http::problem` is the one place that turns these into HTTP responses.
+//! [`AuthError::answer`] is the one table of status, code and title; `crate::http` turns it
+//! into responses.
 
 use std::error::Error as StdError;
 
@@ -56,35 +57,114 @@ pub enum AuthError {
     Internal(#[source] BoxError),
 }
 
+/// How an error is answered: status, `code` and title chosen together, and the RFC 6749
+/// §5.2 `error` the OAuth endpoints (`/token`, `/logout`) add.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub code: &'static str,
+    pub title: &'static str,
+    pub oauth_error: &'static str,
+}
+
 impl AuthError {
     pub fn internal(err: impl Into<BoxError>) -> Self {
         Self::Internal(err.into())
     }
 
-    /// The stable, machine-readable `code` of the problem document.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::InvalidRequest(_) => "invalid_request",
-            Self::InvalidEmail => "invalid_email",
-            Self::InvalidPhone => "invalid_phone",
-            Self::PasswordMismatch => "password_mismatch",
-            Self::WeakPassword => "weak_password",
-            Self::RateLimited { .. } => "rate_limited",
-            Self::UserExists => "user_exists",
-            Self::DeliveryFailed(_) => "delivery_failed",
-            Self::InvalidCode => "invalid_code",
-            Self::AlreadyVerified => "already_verified",
-            Self::TooManyAttempts => "too_many_attempts",
-            Self::UserNotFound => "user_not_found",
-            Self::InvalidCredentials => "invalid_credentials",
-            Self::VerificationRequired { .. } => "verification_required",
-            Self::InvalidGrant => "invalid_grant",
-            Self::UnsupportedGrantType => "unsupported_grant_type",
-            Self::InvalidToken => "invalid_token",
-            Self::SessionNotFound => "session_not_found",
-            Self::PayloadTooLarge { .. } => "payload_too_large",
-            Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::Internal(_) => "internal_error",
+    /// The one table of answers.
+    pub fn answer(&self) -> Answer {
+        use AuthError::*;
+        const REQ: &str = "invalid_request";
+        let (status, code, title, oauth_error) = match self {
+            InvalidRequest(_) => (400, "invalid_request", "Invalid request", REQ),
+            InvalidEmail => (400, "invalid_email", "Invalid email address", REQ),
+            InvalidPhone => (400, "invalid_phone", "Invalid phone number", REQ),
+            PasswordMismatch => (400, "password_mismatch", "Passwords do not match", REQ),
+            WeakPassword => (400, "weak_password", "Weak password", REQ),
+            UserExists => (400, "user_exists", "User already exists", REQ),
+            DeliveryFailed(_) => (400, "delivery_failed", "Code delivery failed", REQ),
+            InvalidCode => (400, "invalid_code", "Invalid code", REQ),
+            AlreadyVerified => (400, "already_verified", "Already verified", REQ),
+            TooManyAttempts => (400, "too_many_attempts", "Too many attempts", REQ),
+            UserNotFound => (400, "user_not_found", "User not found", REQ),
+            RateLimited { .. } => (429, "rate_limited", "Too many requests", REQ),
+            InvalidCredentials => (401, "invalid_credentials", "Invalid credentials", REQ),
+            VerificationRequired { .. } => {
+                (403, "verification_required", "Verification required", REQ)
+            }
+            InvalidGrant => (400, "invalid_grant", "Invalid grant", "invalid_grant"),
+            UnsupportedGrantType => (
+                400,
+                "unsupported_grant_type",
+                "Unsupported grant type",
+                "unsupported_grant_type",
+            ),
+            InvalidToken => (401, "invalid_token", "Invalid access token", REQ),
+            SessionNotFound => (404, "session_not_found", "Session not found", REQ),
+            PayloadTooLarge { .. } => (413, "payload_too_large", "Payload too large", REQ),
+            UnsupportedMediaType => (415, "unsupported_media_type", "Unsupported media type", REQ),
+            Internal(_) => (500, "internal_error", "Internal error", "server_error"),
+        };
+        Answer {
+            status,
+            code,
+            title,
+            oauth_error,
         }
     }
+
+    /// The stable, machine-readable `code` of the problem document.
+    pub fn code(&self) -> &'static str {
+        self.answer().code
+    }
+}
+
+/// Names the step that failed in an internal error's cause chain, for the log line:
+/// `result.step("rotating the refresh token")?`. Client errors pass through unchanged.
+pub trait Step<T> {
+    fn step(self, step: &'static str) -> Result<T, AuthError>;
+}
+
+impl<T> Step<T> for Result<T, AuthError> {
+    fn step(self, step: &'static str) -> Result<T, AuthError> {
+        self.map_err(|err| match err {
+            AuthError::Internal(source) => {
+                AuthError::Internal(Box::new(StepFailed { step, source }))
+            }
+            other => other,
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{step}")]
+struct StepFailed {
+    step: &'static str,
+    #[source]
+    source: BoxError,
+}
+
+/// An error and every cause under it, `outer: inner: innermost`.
+pub fn chain(err: &(dyn StdError + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut next = err.source();
+    while let Some(cause) = next {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    text
+}
+
+/// Why a function could not start: configuration, the secret, a key. Reported once, at cold
+/// start, by the runtime (the init fails and Lambda retries it); never an HTTP answer.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("the auth secret: {0}")]
+    Secret(String),
+    #[error("fetching the auth secret from Secrets Manager")]
+    SecretFetch(#[source] BoxError),
 }

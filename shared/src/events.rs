@@ -180,7 +180,7 @@ impl Publisher {
                 .filter(|v| !v.is_empty())
                 .ok_or_else(|| AuthError::internal(format!("{key} is not set")))
         };
-        let sdk = crate::ops::load_sdk_config().await;
+        let sdk = crate::aws::load_sdk_config().await;
         Ok(Self::new(
             Store::new(aws_sdk_dynamodb::Client::new(&sdk), var("TABLE_NAME")?),
             aws_sdk_sns::Client::new(&sdk),

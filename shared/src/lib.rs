@@ -24,6 +24,8 @@ macro_rules! redacted_debug {
     };
 }
 
+pub mod app;
+pub mod aws;
 pub mod clock;
 pub mod config;
 pub mod crypto;
@@ -37,6 +39,7 @@ pub mod secrets;
 pub mod store;
 pub mod telemetry;
 
+pub use app::{App, FullApp, Startup};
 pub use clock::{Clock, SystemClock};
 pub use config::Config;
-pub use error::AuthError;
+pub use error::{AuthError, StartupError};

@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use jsonwebtoken::EncodingKey;
+use crate::crypto::jwt::SigningKey;
 use serde::{Deserialize, Serialize};
 
-use crate::AuthError;
+use crate::error::StartupError;
 
 /// The secret's JSON document.
 #[derive(Clone, Serialize, Deserialize)]
@@ -23,7 +23,7 @@ pub struct SecretDocument {
 pub struct Secrets {
     pub hmac_key: Vec<u8>,
     /// Every configured key, by `kid`, parsed once.
-    pub signing_keys: BTreeMap<String, EncodingKey>,
+    pub signing_keys: BTreeMap<String, SigningKey>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -40,9 +40,8 @@ impl std::fmt::Debug for Secrets {
 /// Shorter RSA keys are refused at cold start (NIST SP 800-57: 2048 bits at least).
 pub const MIN_RSA_BITS: usize = 2048;
 
-/// The modulus size of an RSA private key in PEM (PKCS#8 `PRIVATE KEY` or PKCS#1
-/// `RSA PRIVATE KEY`).
-fn rsa_modulus_bits(pem: &str) -> Result<usize, String> {
+/// An RSA private key in PEM (PKCS#8 `PRIVATE KEY` or PKCS#1 `RSA PRIVATE KEY`), parsed once.
+fn rsa_signing_key(pem: &str) -> Result<SigningKey, String> {
     use base64::Engine;
     let body: String = pem
         .lines()
@@ -52,40 +51,35 @@ fn rsa_modulus_bits(pem: &str) -> Result<usize, String> {
     let der = base64::engine::general_purpose::STANDARD
         .decode(body)
         .map_err(|_| "not a PEM".to_owned())?;
-    let pair = if pem.contains("BEGIN RSA PRIVATE KEY") {
-        aws_lc_rs::rsa::KeyPair::from_der(&der)
-    } else {
-        aws_lc_rs::rsa::KeyPair::from_pkcs8(&der)
-    }
     // aws-lc refuses keys below 2048 bits itself (`TooSmall`); the size check after it
     // keeps the rule explicit whatever the library's floor.
-    .map_err(|e| format!("not an RSA private key of at least {MIN_RSA_BITS} bits ({e})"))?;
-    Ok(pair.public_modulus_len() * 8)
+    SigningKey::from_der(&der, pem.contains("BEGIN RSA PRIVATE KEY"))
+        .map_err(|e| format!("not an RSA private key of at least {MIN_RSA_BITS} bits ({e})"))
 }
 
 impl Secrets {
-    pub fn from_json(json: &str) -> Result<Self, AuthError> {
+    pub fn from_json(json: &str) -> Result<Self, StartupError> {
         let doc: SecretDocument = serde_json::from_str(json)
-            .map_err(|e| AuthError::internal(format!("the auth secret is not valid JSON: {e}")))?;
+            .map_err(|e| StartupError::Secret(format!("the auth secret is not valid JSON: {e}")))?;
         Self::from_document(&doc)
     }
 
-    pub fn from_document(doc: &SecretDocument) -> Result<Self, AuthError> {
+    pub fn from_document(doc: &SecretDocument) -> Result<Self, StartupError> {
         if doc.hmac_key.len() < 32 {
-            return Err(AuthError::internal("hmac_key must be at least 32 bytes"));
+            return Err(StartupError::Secret(
+                "hmac_key must be at least 32 bytes".to_owned(),
+            ));
         }
         let mut signing_keys = BTreeMap::new();
         for (kid, pem) in &doc.signing_keys {
-            let bits = rsa_modulus_bits(pem)
-                .map_err(|e| AuthError::internal(format!("signing key {kid}: {e}")))?;
+            let key = rsa_signing_key(pem)
+                .map_err(|e| StartupError::Secret(format!("signing key {kid}: {e}")))?;
+            let bits = key.modulus_bits();
             if bits < MIN_RSA_BITS {
-                return Err(AuthError::internal(format!(
+                return Err(StartupError::Secret(format!(
                     "signing key {kid} has {bits} bits; RSA keys must have at least {MIN_RSA_BITS}"
                 )));
             }
-            let key = EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| {
-                AuthError::internal(format!("signing key {kid} is not an RSA PEM: {e}"))
-            })?;
             signing_keys.insert(kid.clone(), key);
         }
         Ok(Self {
@@ -95,7 +89,7 @@ impl Secrets {
     }
 
     /// Reads `AUTH_SECRET_ID` from Secrets Manager, or else `AUTH_SECRET` inline.
-    pub async fn load(sdk: &aws_config::SdkConfig) -> Result<Self, AuthError> {
+    pub async fn load(sdk: &aws_config::SdkConfig) -> Result<Self, StartupError> {
         if let Some(id) = std::env::var("AUTH_SECRET_ID")
             .ok()
             .filter(|v| !v.is_empty())
@@ -106,16 +100,18 @@ impl Secrets {
                 .secret_id(&id)
                 .send()
                 .await
-                .map_err(|e| AuthError::internal(aws_sdk_secretsmanager::Error::from(e)))?;
-            let json = out
-                .secret_string()
-                .ok_or_else(|| AuthError::internal("the auth secret has no string value"))?;
+                .map_err(|e| {
+                    StartupError::SecretFetch(aws_sdk_secretsmanager::Error::from(e).into())
+                })?;
+            let json = out.secret_string().ok_or_else(|| {
+                StartupError::Secret("the auth secret has no string value".to_owned())
+            })?;
             return Self::from_json(json);
         }
         match std::env::var("AUTH_SECRET") {
             Ok(json) if !json.is_empty() => Self::from_json(&json),
-            _ => Err(AuthError::internal(
-                "set AUTH_SECRET_ID (Secrets Manager) or AUTH_SECRET",
+            _ => Err(StartupError::Secret(
+                "set AUTH_SECRET_ID (Secrets Manager) or AUTH_SECRET".to_owned(),
             )),
         }
     }

@@ -449,7 +449,7 @@ async fn every_function_s_policy_covers_the_aws_actions_its_code_calls() {
     called.entry("me-delete").or_default().extend(actions);
 
     // The event publisher with a batch from the stream, and the sweeper on its schedule.
-    let sdk = auth_shared::ops::load_sdk_config().await;
+    let sdk = auth_shared::aws::load_sdk_config().await;
     let stream = auth_tools::stream::TableStream::of_table(&sdk, &required_env("TABLE_NAME"))
         .await
         .unwrap();

@@ -4,6 +4,7 @@
 
 use auth_shared::AuthError;
 use auth_shared::events::{DeletionReason, OutboxItem, PENDING_INDEX, USER_DELETED, USER_VERIFIED};
+use auth_shared::ops::Base as _;
 use auth_shared::ops::account::{
     ChangeConfirmBody, DeleteRequest, IdentifierChangeRequest, confirm_identifier_change,
     delete_account, expire_unverified, me, request_identifier_change,
@@ -75,7 +76,7 @@ async fn last_change_link(email: &str) -> String {
 
 async fn profile(t: &TestApp, user_id: &str) -> Option<UserItem> {
     t.app
-        .store
+        .store()
         .get(&keys::user(user_id), keys::PROFILE)
         .await
         .unwrap()
@@ -85,7 +86,7 @@ async fn profile(t: &TestApp, user_id: &str) -> Option<UserItem> {
 async fn pending_events(t: &TestApp, user_id: &str) -> Vec<OutboxItem> {
     let items: Vec<OutboxItem> = t
         .app
-        .store
+        .store()
         .query_index_up_to(
             PENDING_INDEX,
             "outbox_pending",
@@ -333,7 +334,7 @@ async fn deleting_the_account_ends_it_everywhere_and_frees_its_claims() {
 /// unlist) the pending events these tests look for.
 async fn own_table() -> TestApp {
     let name = format!("auth-expiry-{}", uuid::Uuid::new_v4().simple());
-    let sdk = auth_shared::ops::load_sdk_config().await;
+    let sdk = auth_shared::aws::load_sdk_config().await;
     auth_tools::setup::ensure_table(&aws_sdk_dynamodb::Client::new(&sdk), &name)
         .await
         .expect("a table for the sweeper");
@@ -353,13 +354,13 @@ async fn the_sweeper_deletes_unverified_accounts_after_7_days_and_announces_them
 
     let now = t.clock_now();
     assert_eq!(
-        expire_unverified(&t.app.store, now + WEEK - 1, 100)
+        expire_unverified(t.app.store(), now + WEEK - 1, 100)
             .await
             .unwrap(),
         0
     );
     assert_eq!(
-        expire_unverified(&t.app.store, now + WEEK, 100)
+        expire_unverified(t.app.store(), now + WEEK, 100)
             .await
             .unwrap(),
         2
@@ -377,7 +378,7 @@ async fn the_sweeper_deletes_unverified_accounts_after_7_days_and_announces_them
     );
     // A verified account is never touched, however late the sweep.
     assert_eq!(
-        expire_unverified(&t.app.store, now + 100 * WEEK, 100)
+        expire_unverified(t.app.store(), now + 100 * WEEK, 100)
             .await
             .unwrap(),
         0
@@ -403,7 +404,7 @@ async fn a_confirmation_racing_the_sweeper_ends_in_exactly_one_event() {
         // The confirmation still sees a second left; the sweep sees the expiry passed.
         let confirming = TestApp::with_config(config_with(&[(
             "TABLE_NAME",
-            t.app.config.table_name.as_str(),
+            t.app.config().table_name.as_str(),
         )]))
         .await;
         confirming
@@ -411,7 +412,7 @@ async fn a_confirmation_racing_the_sweeper_ends_in_exactly_one_event() {
             .advance(expires_at - 1 - confirming.clock_now());
         let (confirmed, swept) = tokio::join!(
             confirm(&confirming.app, &link, None, &crate::NO_ORIGIN),
-            expire_unverified(&t.app.store, expires_at + 1, 100),
+            expire_unverified(t.app.store(), expires_at + 1, 100),
         );
         swept.unwrap();
         let events = pending_events(&t, &user_id).await;

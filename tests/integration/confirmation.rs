@@ -1,4 +1,5 @@
 use auth_shared::domain::IdentifierKind;
+use auth_shared::ops::Base as _;
 use auth_shared::ops::confirm::{ConfirmBody, confirm};
 use auth_shared::ops::register::register;
 use auth_shared::store::{ClaimItem, UserItem, keys};
@@ -51,7 +52,7 @@ async fn an_email_link_verifies_once_and_makes_the_account_permanent() {
 
     let user: UserItem = t
         .app
-        .store
+        .store()
         .get(&keys::user(&user_id), keys::PROFILE)
         .await
         .unwrap()
@@ -60,7 +61,7 @@ async fn an_email_link_verifies_once_and_makes_the_account_permanent() {
     assert_eq!(user.expires_at, None);
     let claim: ClaimItem = t
         .app
-        .store
+        .store()
         .get(
             &keys::identifier(IdentifierKind::Email, &email),
             keys::CLAIM,

@@ -1,3 +1,4 @@
+use auth_shared::ops::Base as _;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use crate::registration::{by_email, by_phone};
 
 fn publisher(t: &TestApp, sns: aws_sdk_sns::Client) -> Publisher {
     Publisher::new(
-        t.app.store.clone(),
+        t.app.store().clone(),
         sns,
         &auth_tests::required_env("USER_EVENTS_TOPIC_ARN"),
         Arc::new(t.clock.clone()),
@@ -23,11 +24,11 @@ fn publisher(t: &TestApp, sns: aws_sdk_sns::Client) -> Publisher {
 }
 
 async fn live_sns() -> aws_sdk_sns::Client {
-    aws_sdk_sns::Client::new(&auth_shared::ops::load_sdk_config().await)
+    aws_sdk_sns::Client::new(&auth_shared::aws::load_sdk_config().await)
 }
 
 async fn dead_sns() -> aws_sdk_sns::Client {
-    let sdk = auth_shared::ops::load_sdk_config().await;
+    let sdk = auth_shared::aws::load_sdk_config().await;
     let config = aws_sdk_sns::config::Builder::from(&sdk)
         .endpoint_url(format!("http://127.0.0.1:{}", closed_port()))
         .build();

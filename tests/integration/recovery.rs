@@ -3,6 +3,7 @@
 
 use auth_shared::AuthError;
 use auth_shared::crypto::base64url;
+use auth_shared::ops::Base as _;
 use auth_shared::ops::bearer::{Caller, authenticate};
 use auth_shared::ops::budgets::Origin;
 use auth_shared::ops::login::{LoginRequest, login};
@@ -82,7 +83,7 @@ async fn last_reset_link(email: &str) -> String {
 
 async fn profile(t: &TestApp, user_id: &str) -> UserItem {
     t.app
-        .store
+        .store()
         .get(&keys::user(user_id), keys::PROFILE)
         .await
         .unwrap()

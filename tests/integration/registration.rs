@@ -1,3 +1,4 @@
+use auth_shared::ops::Base as _;
 use std::collections::HashMap;
 
 use auth_shared::domain::Channel;
@@ -33,10 +34,10 @@ fn request(email: Option<&str>, phone: Option<&str>, password: &str) -> Register
 pub async fn items_mentioning(t: &TestApp, normalized: &str) -> Vec<String> {
     let out = t
         .app
-        .store
+        .store()
         .client()
         .scan()
-        .table_name(t.app.store.table())
+        .table_name(t.app.store().table())
         .consistent_read(true)
         .send()
         .await
@@ -74,7 +75,7 @@ async fn registering_by_email_sends_one_confirmation_link() {
     // Committed: the claim now lives as long as an unverified account may.
     let claim: ClaimItem = t
         .app
-        .store
+        .store()
         .get(
             &keys::identifier(auth_shared::domain::IdentifierKind::Email, &email),
             keys::CLAIM,
@@ -139,7 +140,7 @@ async fn a_failed_email_leaves_nothing_stored() {
     // A sender whose SES identity was removed: SES rejects the message.
     let sender = unique_email();
     let setup = TestApp::new().await;
-    let ses = aws_sdk_sesv2::Client::new(&auth_shared::ops::load_sdk_config().await);
+    let ses = aws_sdk_sesv2::Client::new(&auth_shared::aws::load_sdk_config().await);
     auth_tools::setup::ensure_sender(&ses, &sender)
         .await
         .unwrap();
@@ -205,8 +206,8 @@ async fn a_registration_left_pending_by_a_crash_frees_its_identifier_after_15_mi
         user_id: "crashed-registration".to_owned(),
         expires_at: Some(now + 15 * 60),
     };
-    let put = t.app.store.put(&claim, None).unwrap();
-    t.app.store.transact(vec![put]).await.unwrap();
+    let put = t.app.store().put(&claim, None).unwrap();
+    t.app.store().transact(vec![put]).await.unwrap();
 
     assert_eq!(
         code(register(&t.app, by_phone(&phone)).await),
@@ -314,7 +315,7 @@ async fn a_phone_is_one_identity_however_it_is_written() {
     assert_eq!(Outbox::fetch().await.sms_to(&canonical).len(), 1);
     let claim: Option<ClaimItem> = t
         .app
-        .store
+        .store()
         .get(
             &keys::identifier(auth_shared::domain::IdentifierKind::Phone, &canonical),
             keys::CLAIM,

@@ -1,6 +1,7 @@
 use auth_shared::Clock;
 use auth_shared::ops::login::login;
 use auth_shared::ops::session::{LogoutRequest, RefreshRequest, TokenPair, logout, refresh};
+use auth_shared::ops::{Base as _, Issues as _};
 use auth_tests::TestApp;
 use auth_tests::downstream::verify;
 use jsonwebtoken::jwk::JwkSet;
@@ -156,7 +157,7 @@ async fn malformed_and_unknown_tokens_and_other_grants_are_refused() {
 async fn access_tokens_carry_the_contract_claims_and_expire() {
     let t = TestApp::new().await;
     let pair = signed_in(&t).await;
-    let config = &t.app.config;
+    let config = &t.app.config();
     let claims = verify(
         &pair.access_token,
         &published_keys(),
@@ -171,7 +172,7 @@ async fn access_tokens_carry_the_contract_claims_and_expire() {
     // Signed with the real key, but 16 minutes ago.
     let stale = t
         .app
-        .signer
+        .signer()
         .sign(&claims.sub, &claims.sid, t.clock.now() - 16 * 60)
         .unwrap();
     let err = verify(&stale, &published_keys(), &config.issuer, &config.audience).unwrap_err();

@@ -18,7 +18,7 @@ pub async fn stream_records_for(user_id: &str) -> Vec<Value> {
 
 /// Every stream record so far, in Lambda's event format, oldest first per shard.
 async fn all_records() -> Vec<Value> {
-    let sdk = auth_shared::ops::load_sdk_config().await;
+    let sdk = auth_shared::aws::load_sdk_config().await;
     let stream =
         auth_tools::stream::TableStream::of_table(&sdk, &crate::required_env("TABLE_NAME"))
             .await
@@ -46,7 +46,7 @@ impl Subscriber {
     /// The queue `name`, created and subscribed if it does not exist yet (`make test`
     /// subscribes the local SocialService and BlogService queues before the tests start).
     pub async fn named(name: &str, event_types: Option<&[&str]>) -> Self {
-        let sdk = auth_shared::ops::load_sdk_config().await;
+        let sdk = auth_shared::aws::load_sdk_config().await;
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let queue_url = auth_tools::setup::subscribe_queue(
             &sqs,

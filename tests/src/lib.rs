@@ -10,9 +10,10 @@ pub mod moto;
 use std::sync::{Arc, Mutex};
 
 use auth_shared::Config;
+use auth_shared::aws::load_sdk_config;
 use auth_shared::clock::ManualClock;
-use auth_shared::ops::{App, load_sdk_config};
 use auth_shared::secrets::Secrets;
+use auth_shared::{App, FullApp};
 
 /// An environment variable the test stack must provide.
 pub fn required_env(name: &str) -> String {
@@ -51,7 +52,7 @@ pub fn config_with(overrides: &[(&str, &str)]) -> Config {
 
 /// The library wired to the local stack, with a clock the test moves.
 pub struct TestApp {
-    pub app: App,
+    pub app: FullApp,
     pub clock: ManualClock,
 }
 
@@ -64,24 +65,32 @@ impl TestApp {
         let sdk = load_sdk_config().await;
         let clock = ManualClock::starting_now();
         let secrets = Secrets::load(&sdk).await.expect("the auth secret loads");
-        let app = App::new(config, secrets, &sdk, Arc::new(clock.clone())).expect("app builds");
+        let app = App::new(config, &sdk, Arc::new(clock.clone()))
+            .with_hmac_key(&secrets)
+            .with_delivery(&sdk)
+            .with_hasher()
+            .and_then(|app| app.with_signer(&secrets))
+            .and_then(|app| app.with_verifier())
+            .expect("app builds");
         Self { app, clock }
     }
 
     /// The same configuration, with SNS pointed at a port where nothing listens.
     pub async fn with_dead_sns() -> Self {
-        let mut t = Self::new().await;
+        let Self { app, clock } = Self::new().await;
         let sdk = load_sdk_config().await;
         let dead = aws_sdk_sns::config::Builder::from(&sdk)
             .endpoint_url(format!("http://127.0.0.1:{}", closed_port()))
             .build();
-        let app = &mut t.app;
-        app.notifier = auth_shared::notify::Notifier::new(
+        let notifier = auth_shared::notify::Notifier::new(
             aws_sdk_sesv2::Client::new(&sdk),
             aws_sdk_sns::Client::from_conf(dead),
-            &app.config,
+            auth_shared::ops::Base::config(&app),
         );
-        t
+        Self {
+            app: app.with_notifier(notifier),
+            clock,
+        }
     }
 }
 
@@ -143,16 +152,16 @@ impl aws_sdk_dynamodb::config::Intercept for RecordCalls {
 impl TestApp {
     /// The usual app, with every DynamoDB call it makes recorded.
     pub async fn recording_dynamodb_calls() -> (Self, DynamoCalls) {
-        let mut t = Self::new().await;
+        let Self { app, clock } = Self::new().await;
         let sdk = load_sdk_config().await;
         let calls = DynamoCalls::default();
         let conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
             .interceptor(RecordCalls(calls.clone()))
             .build();
-        t.app.store = auth_shared::store::Store::new(
-            aws_sdk_dynamodb::Client::from_conf(conf),
-            t.app.config.table_name.clone(),
-        );
-        (t, calls)
+        let table = auth_shared::ops::Base::config(&app).table_name.clone();
+        let store =
+            auth_shared::store::Store::new(aws_sdk_dynamodb::Client::from_conf(conf), table);
+        let app = app.with_store(store);
+        (Self { app, clock }, calls)
     }
 }

@@ -1,6 +1,5 @@
 //! The auth secret's key material: RSA-2048 signing keys and the HMAC key.
 
-use auth_shared::crypto::jwt::public_jwk;
 use auth_shared::secrets::{SecretDocument, Secrets};
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
@@ -40,8 +39,8 @@ pub fn public_jwks(doc: &SecretDocument) -> Result<JwkSet, Error> {
     let keys = secrets
         .signing_keys
         .iter()
-        .map(|(kid, key)| public_jwk(kid, key))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|(kid, key)| key.public_jwk(kid))
+        .collect();
     Ok(JwkSet { keys })
 }
 

@@ -1,6 +1,12 @@
-//! Lambda entry point: everything is built once per cold start, then requests are served.
+//! Lambda entry point: what this function uses (the table, the HMAC key, the signing key), built once per cold
+//! start; then requests.
+
+use auth_shared::Startup;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    auth_shared::http::serve(login_otp::handle).await
+    let start = Startup::from_env().await?;
+    let secrets = start.secrets().await?;
+    let app = start.app().with_hmac_key(&secrets).with_signer(&secrets)?;
+    auth_shared::http::serve(app, login_otp::handle).await
 }

@@ -5,22 +5,18 @@
 
 use std::sync::Arc;
 
+use auth_shared::AuthError;
 use auth_shared::http;
-use auth_shared::ops::App;
+use auth_shared::ops::Base;
 use auth_shared::ops::session::logout;
 use lambda_http::{Body, Request, Response};
 
-pub async fn handle(app: Arc<App>, request: Request) -> Response<Body> {
-    http::respond_oauth(
-        async {
-            let body = http::json_or_form_body(&request)?;
-            logout(&app, body).await?;
-            Ok(if http::is_form(&request) {
-                http::empty(lambda_http::http::StatusCode::OK)
-            } else {
-                http::no_content()
-            })
-        }
-        .await,
-    )
+pub async fn handle(app: Arc<impl Base>, request: Request) -> Result<Response<Body>, AuthError> {
+    let body = http::json_or_form_body(&request)?;
+    logout(&*app, body).await?;
+    Ok(if http::is_form(&request) {
+        http::empty(lambda_http::http::StatusCode::OK)
+    } else {
+        http::no_content()
+    })
 }

@@ -2,20 +2,19 @@
 
 use std::sync::Arc;
 
+use auth_shared::AuthError;
 use auth_shared::http;
-use auth_shared::ops::App;
 use auth_shared::ops::account::delete_account;
 use auth_shared::ops::bearer::authenticate;
+use auth_shared::ops::{Hashes, Verifies};
 use lambda_http::{Body, Request, Response};
 
-pub async fn handle(app: Arc<App>, request: Request) -> Response<Body> {
-    http::respond(
-        async {
-            let caller = authenticate(&app, http::bearer_token(&request)).await?;
-            let body = http::json_body(&request)?;
-            delete_account(&app, &caller, body).await?;
-            Ok(http::no_content())
-        }
-        .await,
-    )
+pub async fn handle(
+    app: Arc<impl Hashes + Verifies>,
+    request: Request,
+) -> Result<Response<Body>, AuthError> {
+    let caller = authenticate(&*app, http::bearer_token(&request)).await?;
+    let body = http::json_body(&request)?;
+    delete_account(&*app, &caller, body).await?;
+    Ok(http::no_content())
 }

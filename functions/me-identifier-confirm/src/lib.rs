@@ -2,22 +2,21 @@
 
 use std::sync::Arc;
 
+use auth_shared::AuthError;
 use auth_shared::http;
-use auth_shared::ops::App;
 use auth_shared::ops::account::confirm_identifier_change;
 use auth_shared::ops::bearer::authenticate;
+use auth_shared::ops::{Delivers, Keyed, Verifies};
 use lambda_http::{Body, Request, Response};
 
-pub async fn handle(app: Arc<App>, request: Request) -> Response<Body> {
-    http::respond(
-        async {
-            let caller = authenticate(&app, http::bearer_token(&request)).await?;
-            let body = http::optional_json_body(&request)?;
-            let code = http::path_param(&request, "code");
-            Ok(http::ok(
-                &confirm_identifier_change(&app, &caller, &code, body).await?,
-            ))
-        }
-        .await,
-    )
+pub async fn handle(
+    app: Arc<impl Keyed + Delivers + Verifies>,
+    request: Request,
+) -> Result<Response<Body>, AuthError> {
+    let caller = authenticate(&*app, http::bearer_token(&request)).await?;
+    let body = http::optional_json_body(&request)?;
+    let code = http::path_param(&request, "code");
+    Ok(http::ok(
+        &confirm_identifier_change(&*app, &caller, &code, body).await?,
+    ))
 }

@@ -2,22 +2,21 @@
 
 use std::sync::Arc;
 
+use auth_shared::AuthError;
 use auth_shared::http;
-use auth_shared::ops::App;
 use auth_shared::ops::account::{IdentifierChangeRequest, request_identifier_change};
 use auth_shared::ops::bearer::authenticate;
+use auth_shared::ops::{Delivers, Hashes, Keyed, Verifies};
 use lambda_http::{Body, Request, Response};
 
-pub async fn handle(app: Arc<App>, request: Request) -> Response<Body> {
-    http::respond(
-        async {
-            let caller = authenticate(&app, http::bearer_token(&request)).await?;
-            let mut body: IdentifierChangeRequest = http::json_body(&request)?;
-            body.origin = http::origin(&request);
-            Ok(http::accepted(
-                &request_identifier_change(&app, &caller, body).await?,
-            ))
-        }
-        .await,
-    )
+pub async fn handle(
+    app: Arc<impl Keyed + Delivers + Hashes + Verifies>,
+    request: Request,
+) -> Result<Response<Body>, AuthError> {
+    let caller = authenticate(&*app, http::bearer_token(&request)).await?;
+    let mut body: IdentifierChangeRequest = http::json_body(&request)?;
+    body.origin = http::origin(&request);
+    Ok(http::accepted(
+        &request_identifier_change(&*app, &caller, body).await?,
+    ))
 }

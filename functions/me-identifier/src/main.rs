@@ -1,6 +1,17 @@
-//! Lambda entry point: everything is built once per cold start, then requests are served.
+//! Lambda entry point: what this function uses (the table, the HMAC key, SES and SNS, argon2id, the public keys), built once per cold
+//! start; then requests.
+
+use auth_shared::Startup;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    auth_shared::http::serve(me_identifier::handle).await
+    let start = Startup::from_env().await?;
+    let secrets = start.secrets().await?;
+    let app = start
+        .app()
+        .with_hmac_key(&secrets)
+        .with_delivery(&start.sdk)
+        .with_hasher()?
+        .with_verifier()?;
+    auth_shared::http::serve(app, me_identifier::handle).await
 }

@@ -1,6 +1,16 @@
-//! Lambda entry point: everything is built once per cold start, then requests are served.
+//! Lambda entry point: what this function uses (the table, the HMAC key, argon2id, the signing key), built once per cold
+//! start; then requests.
+
+use auth_shared::Startup;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    auth_shared::http::serve(password_reset::handle).await
+    let start = Startup::from_env().await?;
+    let secrets = start.secrets().await?;
+    let app = start
+        .app()
+        .with_hmac_key(&secrets)
+        .with_hasher()?
+        .with_signer(&secrets)?;
+    auth_shared::http::serve(app, password_reset::handle).await
 }

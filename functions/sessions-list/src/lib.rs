@@ -2,18 +2,17 @@
 
 use std::sync::Arc;
 
+use auth_shared::AuthError;
 use auth_shared::http;
-use auth_shared::ops::App;
+use auth_shared::ops::Verifies;
 use auth_shared::ops::bearer::authenticate;
 use auth_shared::ops::session::list;
 use lambda_http::{Body, Request, Response};
 
-pub async fn handle(app: Arc<App>, request: Request) -> Response<Body> {
-    http::respond(
-        async {
-            let caller = authenticate(&app, http::bearer_token(&request)).await?;
-            Ok(http::ok(&list(&app, &caller).await?))
-        }
-        .await,
-    )
+pub async fn handle(
+    app: Arc<impl Verifies>,
+    request: Request,
+) -> Result<Response<Body>, AuthError> {
+    let caller = authenticate(&*app, http::bearer_token(&request)).await?;
+    Ok(http::ok(&list(&*app, &caller).await?))
 }

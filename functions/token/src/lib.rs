@@ -2,17 +2,16 @@
 
 use std::sync::Arc;
 
+use auth_shared::AuthError;
 use auth_shared::http;
-use auth_shared::ops::App;
 use auth_shared::ops::session::refresh;
+use auth_shared::ops::{Issues, Keyed};
 use lambda_http::{Body, Request, Response};
 
-pub async fn handle(app: Arc<App>, request: Request) -> Response<Body> {
-    http::respond_oauth(
-        async {
-            let body = http::json_or_form_body(&request)?;
-            Ok(http::ok(&refresh(&app, body).await?))
-        }
-        .await,
-    )
+pub async fn handle(
+    app: Arc<impl Keyed + Issues>,
+    request: Request,
+) -> Result<Response<Body>, AuthError> {
+    let body = http::json_or_form_body(&request)?;
+    Ok(http::ok(&refresh(&*app, body).await?))
 }

@@ -1,5 +1,6 @@
 //! The HTTP edge: body limits, content types and JSON parsing on the way in, and the ONE
-//! mapping from [`AuthError`] to a status and an RFC 9457 problem document on the way out.
+//! mapping from [`AuthError`] (through its one table, [`AuthError::answer`]) to an RFC 9457
+//! problem document on the way out.
 
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -10,23 +11,49 @@ use std::future::Future;
 use std::sync::Arc;
 
 use crate::AuthError;
-use crate::ops::App;
 
-/// Runs an HTTP Lambda: JSON logs, configuration, secret and clients once per cold start,
-/// then every request through `handle`.
-pub async fn serve<F, Fut>(handle: F) -> Result<(), lambda_http::Error>
+/// Runs an HTTP Lambda with the capabilities `main` built: every request through `handle`,
+/// every error it returns answered here as a problem document (RFC 9457).
+pub async fn serve<A, F, Fut>(app: A, handle: F) -> Result<(), lambda_http::Error>
 where
-    F: Fn(Arc<App>, Request) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Response<Body>> + Send + 'static,
+    A: Send + Sync + 'static,
+    F: Fn(Arc<A>, Request) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Response<Body>, AuthError>> + Send + 'static,
 {
-    crate::telemetry::init();
-    let app = Arc::new(App::from_env().await?);
+    run(app, Flavour::Problem, handle).await
+}
+
+/// [`serve`] for the OAuth endpoints (`/token`, `/logout`): errors as `application/json`
+/// with RFC 6749's `error` and `error_description` beside the problem members.
+pub async fn serve_oauth<A, F, Fut>(app: A, handle: F) -> Result<(), lambda_http::Error>
+where
+    A: Send + Sync + 'static,
+    F: Fn(Arc<A>, Request) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Response<Body>, AuthError>> + Send + 'static,
+{
+    run(app, Flavour::OAuth, handle).await
+}
+
+async fn run<A, F, Fut>(app: A, flavour: Flavour, handle: F) -> Result<(), lambda_http::Error>
+where
+    A: Send + Sync + 'static,
+    F: Fn(Arc<A>, Request) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Response<Body>, AuthError>> + Send + 'static,
+{
+    let app = Arc::new(app);
     lambda_http::run(lambda_http::service_fn(move |request: Request| {
         let route = route_key(&request);
+        let request_id = request
+            .lambda_context_ref()
+            .map(|context| context.request_id.clone())
+            .unwrap_or_default();
         let response = handle(Arc::clone(&app), request);
         async move {
             let started = std::time::Instant::now();
-            let response = response.await;
+            let response = match response.await {
+                Ok(response) => response,
+                Err(err) => error_response(&err, flavour, &route, &request_id),
+            };
             // The route key, never the raw path: a path may carry a confirmation code.
             tracing::debug!(
                 route,
@@ -203,12 +230,6 @@ pub fn cacheable<T: Serialize>(value: &T, max_age_secs: u32) -> Response<Body> {
     response
 }
 
-/// Turns an operation's outcome into the response API Gateway relays. Every failure
-/// becomes a response here; the handler never returns `Err` for a request it understood.
-pub fn respond(result: Result<Response<Body>, AuthError>) -> Response<Body> {
-    result.unwrap_or_else(|err| problem(&err))
-}
-
 #[derive(Serialize)]
 struct Problem<'a> {
     #[serde(rename = "type")]
@@ -217,46 +238,48 @@ struct Problem<'a> {
     status: u16,
     code: &'a str,
     detail: String,
+    /// On 5xx only: the invocation's id, which the error's log line carries too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
     #[serde(flatten)]
     extra: serde_json::Map<String, serde_json::Value>,
 }
 
-/// Like [`respond`], for the OAuth endpoints (`/token`, `/logout`): OAuth client libraries
-/// accept only `application/json` there, so errors are `application/json` with RFC 6749
-/// §5.2's `error` and `error_description` beside the problem members.
-pub fn respond_oauth(result: Result<Response<Body>, AuthError>) -> Response<Body> {
-    result.unwrap_or_else(|err| problem_document(&err, Flavour::OAuth))
-}
-
-/// The problem document for an error. 5xx bodies say nothing about the cause, which is
-/// logged instead.
-pub fn problem(err: &AuthError) -> Response<Body> {
-    problem_document(err, Flavour::Problem)
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Flavour {
+/// How errors are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavour {
     /// RFC 9457, `application/problem+json`.
     Problem,
     /// The same members plus RFC 6749's `error` and `error_description`, as
-    /// `application/json`.
+    /// `application/json` (OAuth client libraries accept only that on `/token`).
     OAuth,
 }
 
-fn problem_document(err: &AuthError, flavour: Flavour) -> Response<Body> {
-    let (status, title) = status_and_title(err);
+/// The problem document for an error, without a request id (tests, tools).
+pub fn problem(err: &AuthError) -> Response<Body> {
+    error_response(err, Flavour::Problem, "", "")
+}
+
+/// The answer to a failed request. A 5xx body says nothing about the cause, which is logged
+/// with the step that failed and the request id the body carries.
+pub fn error_response(
+    err: &AuthError,
+    flavour: Flavour,
+    route: &str,
+    request_id: &str,
+) -> Response<Body> {
+    let answer = err.answer();
     let detail = match err {
-        AuthError::Internal(source) => {
-            tracing::error!(error = %source, cause = ?std::error::Error::source(&**source), "internal error");
+        AuthError::Internal(_) => {
+            tracing::error!(route, request_id, error = %crate::error::chain(err), "internal error");
             "The service could not complete the request. Try again later.".to_owned()
         }
-        AuthError::DeliveryFailed(source) => {
-            tracing::warn!(error = %source, "delivery failed");
+        AuthError::DeliveryFailed(_) => {
+            tracing::warn!(route, request_id, error = %crate::error::chain(err), "delivery failed");
             err.to_string()
         }
         _ => err.to_string(),
     };
-    let code = err.code();
     let mut extra = serde_json::Map::new();
     if let AuthError::VerificationRequired {
         challenge_id,
@@ -272,26 +295,22 @@ fn problem_document(err: &AuthError, flavour: Flavour) -> Response<Body> {
     let content_type = match flavour {
         Flavour::Problem => PROBLEM_JSON,
         Flavour::OAuth => {
-            let oauth_error = match err {
-                AuthError::InvalidGrant => "invalid_grant",
-                AuthError::UnsupportedGrantType => "unsupported_grant_type",
-                AuthError::Internal(_) => "server_error",
-                _ => "invalid_request",
-            };
-            extra.insert("error".into(), oauth_error.into());
+            extra.insert("error".into(), answer.oauth_error.into());
             extra.insert("error_description".into(), detail.clone().into());
             "application/json"
         }
     };
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = Problem {
         kind: format!(
             "https://auth-service.dev/problems/{}",
-            code.replace('_', "-")
+            answer.code.replace('_', "-")
         ),
-        title,
-        status: status.as_u16(),
-        code,
+        title: answer.title,
+        status: answer.status,
+        code: answer.code,
         detail,
+        request_id: (status.is_server_error() && !request_id.is_empty()).then_some(request_id),
         extra,
     };
     let mut response = json_response(status, &body, content_type);
@@ -318,34 +337,6 @@ fn problem_document(err: &AuthError, flavour: Flavour) -> Response<Body> {
         _ => {}
     }
     response
-}
-
-fn status_and_title(err: &AuthError) -> (StatusCode, &'static str) {
-    match err {
-        AuthError::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "Invalid request"),
-        AuthError::InvalidEmail => (StatusCode::BAD_REQUEST, "Invalid email address"),
-        AuthError::InvalidPhone => (StatusCode::BAD_REQUEST, "Invalid phone number"),
-        AuthError::PasswordMismatch => (StatusCode::BAD_REQUEST, "Passwords do not match"),
-        AuthError::WeakPassword => (StatusCode::BAD_REQUEST, "Weak password"),
-        AuthError::UserExists => (StatusCode::BAD_REQUEST, "User already exists"),
-        AuthError::DeliveryFailed(_) => (StatusCode::BAD_REQUEST, "Code delivery failed"),
-        AuthError::InvalidCode => (StatusCode::BAD_REQUEST, "Invalid code"),
-        AuthError::AlreadyVerified => (StatusCode::BAD_REQUEST, "Already verified"),
-        AuthError::TooManyAttempts => (StatusCode::BAD_REQUEST, "Too many attempts"),
-        AuthError::UserNotFound => (StatusCode::BAD_REQUEST, "User not found"),
-        AuthError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "Too many requests"),
-        AuthError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "Invalid credentials"),
-        AuthError::VerificationRequired { .. } => (StatusCode::FORBIDDEN, "Verification required"),
-        AuthError::InvalidGrant => (StatusCode::BAD_REQUEST, "Invalid grant"),
-        AuthError::UnsupportedGrantType => (StatusCode::BAD_REQUEST, "Unsupported grant type"),
-        AuthError::InvalidToken => (StatusCode::UNAUTHORIZED, "Invalid access token"),
-        AuthError::SessionNotFound => (StatusCode::NOT_FOUND, "Session not found"),
-        AuthError::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "Payload too large"),
-        AuthError::UnsupportedMediaType => {
-            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported media type")
-        }
-        AuthError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Internal error"),
-    }
 }
 
 fn json_response<T: Serialize>(
@@ -480,7 +471,12 @@ mod tests {
 
     #[test]
     fn oauth_errors_are_plain_json_with_error_and_description() {
-        let response = respond_oauth(Err(AuthError::InvalidGrant));
+        let response = error_response(
+            &AuthError::InvalidGrant,
+            Flavour::OAuth,
+            "POST /token",
+            "r-1",
+        );
         assert_eq!(response.status(), 400);
         assert_eq!(response.headers()["content-type"], "application/json");
         let Body::Text(text) = response.body() else {
@@ -491,11 +487,19 @@ mod tests {
         assert!(json["error_description"].is_string());
         assert_eq!(json["code"], "invalid_grant");
         assert_eq!(json["status"], 400);
-        let internal = respond_oauth(Err(AuthError::internal("table t missing")));
+        assert!(json.get("request_id").is_none(), "only 5xx carry it");
+        let internal = error_response(
+            &AuthError::internal("table t missing"),
+            Flavour::OAuth,
+            "POST /token",
+            "r-2",
+        );
         let Body::Text(text) = internal.body() else {
             panic!("text body")
         };
         assert!(text.contains("server_error") && !text.contains("table t"));
+        let json: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(json["request_id"], "r-2");
     }
 
     #[test]

@@ -15,7 +15,8 @@ use crate::ops::budgets::{self, Origin};
 use crate::ops::codes::{self, PresentedCode, Purpose};
 use crate::ops::limits::SendSlot;
 use crate::ops::session::generation_is;
-use crate::ops::{App, MAX_ROUNDS, login, verify};
+use crate::ops::{Base, Delivers, Hashes, Keyed};
+use crate::ops::{MAX_ROUNDS, login, verify};
 use crate::store::{
     ClaimItem, Expr, FamilyItem, SESSIONS_INDEX, Store, TxOutcome, UNVERIFIED, UNVERIFIED_INDEX,
     UserItem, keys,
@@ -105,8 +106,8 @@ redacted_debug!(DeleteRequest { ; password });
 /// The account as stored now, if the caller's session still holds it. The caller's own
 /// snapshot may predate what a transaction must decide on (a pending identifier change, the
 /// identifier whose claims a deletion releases), so those read it here.
-async fn current(app: &App, caller: &Caller) -> Result<UserItem, AuthError> {
-    app.store
+async fn current(app: &impl Base, caller: &Caller) -> Result<UserItem, AuthError> {
+    app.store()
         .get::<UserItem>(&caller.user.pk, keys::PROFILE)
         .await?
         .filter(|u| u.session_generation == caller.user.session_generation)
@@ -119,13 +120,13 @@ async fn current(app: &App, caller: &Caller) -> Result<UserItem, AuthError> {
 /// identifier keeps signing in until the code is confirmed.
 #[tracing::instrument(skip_all, fields(user_id = %caller.user.user_id))]
 pub async fn request_identifier_change(
-    app: &App,
+    app: &(impl Keyed + Delivers + Hashes),
     caller: &Caller,
     request: IdentifierChangeRequest,
 ) -> Result<ChangeRequested, AuthError> {
     let identifier = Identifier::from_pair(request.email.as_deref(), request.phone.as_deref())?;
     if let Identifier::Phone(phone) = &identifier
-        && !app.config.sms_countries.allows(phone)
+        && !app.config().sms_countries.allows(phone)
     {
         return Err(AuthError::InvalidPhone);
     }
@@ -138,14 +139,14 @@ pub async fn request_identifier_change(
         // Taken (by this account too): nothing is sent. The confirmation's claim is what
         // guarantees it; this spares the send.
         if app
-            .store
+            .store()
             .get::<ClaimItem>(&claim_pk, keys::CLAIM)
             .await?
             .is_some_and(|c| c.is_live(now))
         {
             return Err(AuthError::UserExists);
         }
-        let slot = SendSlot::take(&app.store, &app.config, &claim_pk, now).await?;
+        let slot = SendSlot::take(app.store(), app.config(), &claim_pk, now).await?;
         if !budget_taken {
             budgets::take_send(app, &request.origin, identifier.kind().channel(), now).await?;
             budget_taken = true;
@@ -153,9 +154,9 @@ pub async fn request_identifier_change(
         let user = &caller.user;
         let issued = codes::issue(app, &identifier, &user.user_id, Purpose::Change, now)?;
         let items = vec![
-            slot.write(&app.store)?,
+            slot.write(app.store())?,
             // The newest request is the only one a code can confirm.
-            app.store.update(
+            app.store().update(
                 &user.pk,
                 keys::PROFILE,
                 Expr::new(
@@ -168,16 +169,16 @@ pub async fn request_identifier_change(
                 .s(":address", identifier.address()),
                 Some(generation_is(user.session_generation)),
             )?,
-            app.store.put(&issued.item, None)?,
+            app.store().put(&issued.item, None)?,
         ];
-        let outcome = app.store.transact(items).await?;
+        let outcome = app.store().transact(items).await?;
         match outcome {
             TxOutcome::Committed => {}
             // Signed out everywhere (or deleted) meanwhile: this session is over.
             _ if outcome.condition_failed(1) => return Err(AuthError::InvalidToken),
             TxOutcome::Cancelled(_) => continue,
         }
-        app.notifier
+        app.notifier()
             .send(&issued.message)
             .await
             .map_err(AuthError::DeliveryFailed)?;
@@ -200,7 +201,7 @@ pub async fn request_identifier_change(
 /// profile updated. The old address is then told that it no longer signs in.
 #[tracing::instrument(skip_all, fields(user_id = %caller.user.user_id))]
 pub async fn confirm_identifier_change(
-    app: &App,
+    app: &(impl Keyed + Delivers),
     caller: &Caller,
     raw_code: &str,
     body: Option<ChangeConfirmBody>,
@@ -239,13 +240,13 @@ pub async fn confirm_identifier_change(
         let owned = || Expr::new("#user_id = :uid").s(":uid", user.user_id.as_str());
         let items = vec![
             verify::spend_code(app, &code, now)?,
-            app.store.put(
+            app.store().put(
                 &new_claim,
                 Some(Expr::new("attribute_not_exists(pk) OR #expires_at <= :now").n(":now", now)),
             )?,
-            app.store.delete(&old_claim, keys::CLAIM, Some(owned()))?,
+            app.store().delete(&old_claim, keys::CLAIM, Some(owned()))?,
             // A reset code sent to the old identifier stops working with it.
-            app.store.update(
+            app.store().update(
                 &user.pk,
                 keys::PROFILE,
                 Expr::new(
@@ -266,7 +267,7 @@ pub async fn confirm_identifier_change(
                 ),
             )?,
         ];
-        let outcome = app.store.transact(items).await?;
+        let outcome = app.store().transact(items).await?;
         match outcome {
             TxOutcome::Committed => {
                 tracing::info!(
@@ -278,7 +279,7 @@ pub async fn confirm_identifier_change(
                     Identifier::Email(to) => Outgoing::EmailRemoved { to: to.clone() },
                     Identifier::Phone(to) => Outgoing::SmsRemoved { to: to.clone() },
                 };
-                if let Err(err) = app.notifier.send(&notice).await {
+                if let Err(err) = app.notifier().send(&notice).await {
                     tracing::warn!(error = %err, "the old identifier could not be told");
                 }
                 let (email, phone) = match kind {
@@ -306,7 +307,7 @@ pub async fn confirm_identifier_change(
 /// removed after it.
 #[tracing::instrument(skip_all, fields(user_id = %caller.user.user_id))]
 pub async fn delete_account(
-    app: &App,
+    app: &impl Hashes,
     caller: &Caller,
     request: DeleteRequest,
 ) -> Result<(), AuthError> {
@@ -315,9 +316,9 @@ pub async fn delete_account(
     for _ in 0..MAX_ROUNDS {
         let now = app.now();
         let user = current(app, caller).await?;
-        let claims = owned_claims(&app.store, &user).await?;
+        let claims = owned_claims(app.store(), &user).await?;
         let mut items = deletion(
-            &app.store,
+            app.store(),
             &user,
             &claims,
             generation_is(user.session_generation),
@@ -325,14 +326,14 @@ pub async fn delete_account(
             now,
         )?;
         items.push(
-            app.store
+            app.store()
                 .delete(&login::gate_of(&user)?, keys::LOCK, None)?,
         );
-        let outcome = app.store.transact(items).await?;
+        let outcome = app.store().transact(items).await?;
         match outcome {
             TxOutcome::Committed => {
                 tracing::info!("account deleted");
-                forget_sessions(&app.store, &user.user_id).await;
+                forget_sessions(app.store(), &user.user_id).await;
                 return Ok(());
             }
             _ if outcome.condition_failed(0) => return Err(AuthError::InvalidToken),

@@ -4,7 +4,7 @@
 //! its access token expires. Every failure is the same `invalid_token`.
 
 use crate::AuthError;
-use crate::ops::App;
+use crate::ops::Verifies;
 use crate::store::{FamilyItem, UserItem, keys};
 
 /// Who is calling: the account, as stored now, and the session the token was issued in.
@@ -26,9 +26,9 @@ impl std::fmt::Debug for Caller {
 /// The caller of a bearer route, or `invalid_token`: no token, a token that does not
 /// verify, or one whose session has ended (revoked, expired, of an earlier session
 /// generation, or its account gone). The account and the session are read in one snapshot.
-pub async fn authenticate(app: &App, token: Option<&str>) -> Result<Caller, AuthError> {
+pub async fn authenticate(app: &impl Verifies, token: Option<&str>) -> Result<Caller, AuthError> {
     let now = app.now();
-    let verifier = app.verifier()?;
+    let verifier = app.verifier();
     let claims = token
         .and_then(|t| verifier.verify(t, now))
         .ok_or(AuthError::InvalidToken)?;
@@ -38,7 +38,7 @@ pub async fn authenticate(app: &App, token: Option<&str>) -> Result<Caller, Auth
     let user_pk = keys::user(&claims.sub);
     let family_pk = keys::family(&session_id);
     let mut read = app
-        .store
+        .store()
         .get_together(&[(&user_pk, keys::PROFILE), (&family_pk, keys::FAMILY)])
         .await?
         .into_iter();

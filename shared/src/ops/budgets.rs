@@ -10,7 +10,7 @@
 //! writes an attack causes once the breaker has tripped.
 
 use crate::domain::Channel;
-use crate::ops::App;
+use crate::ops::Keyed;
 use crate::{AuthError, crypto};
 
 pub const SMS_SHARDS: u32 = 10;
@@ -27,7 +27,7 @@ pub struct Origin {
 /// Takes one send from the caller's budgets, or answers `rate_limited` with the seconds
 /// until the hour's budget renews. Counted before the code is sent.
 pub async fn take_send(
-    app: &App,
+    app: &impl Keyed,
     origin: &Origin,
     channel: Channel,
     now: i64,
@@ -37,11 +37,11 @@ pub async fn take_send(
     // Kept an hour past its window, then TTL removes it.
     let expires_at = (hour + 2) * HOUR;
     if let Some(ip) = &origin.ip {
-        let mac = crypto::hmac_sha256_hex(&app.secrets.hmac_key, &[b"ip-budget\0", ip.as_bytes()]);
+        let mac = crypto::hmac_sha256_hex(app.hmac_key(), &[b"ip-budget\0", ip.as_bytes()]);
         let pk = crate::store::keys::ip_budget(&mac[..32], hour);
         if !app
-            .store
-            .take_budget(&pk, app.config.sends_per_ip_per_hour, expires_at)
+            .store()
+            .take_budget(&pk, app.config().sends_per_ip_per_hour, expires_at)
             .await?
         {
             tracing::warn!(budget = "sends_per_ip", "abuse budget exhausted");
@@ -51,7 +51,7 @@ pub async fn take_send(
         }
     }
     if channel == Channel::Sms {
-        let share = app.config.sms_per_hour.div_ceil(u64::from(SMS_SHARDS));
+        let share = app.config().sms_per_hour.div_ceil(u64::from(SMS_SHARDS));
         let first = random_shard()?;
         // A full shard is tried once more elsewhere, so the breaker trips when the budget
         // as a whole is nearly spent, not when one shard's share is.
@@ -60,7 +60,7 @@ pub async fn take_send(
             (first + 1 + random_shard()? % (SMS_SHARDS - 1)) % SMS_SHARDS,
         ] {
             let pk = crate::store::keys::sms_budget(hour, shard);
-            if app.store.take_budget(&pk, share, expires_at).await? {
+            if app.store().take_budget(&pk, share, expires_at).await? {
                 return Ok(());
             }
         }

@@ -3,7 +3,8 @@
 use crate::AuthError;
 use crate::domain::{EmailCode, Identifier, PhoneNumber, SmsCode};
 use crate::notify::Outgoing;
-use crate::ops::{App, verify};
+use crate::ops::verify;
+use crate::ops::{Base, Keyed};
 use crate::store::{CodeItem, keys};
 
 /// What a code is for: confirming an identifier, or resetting the password. Both kinds live
@@ -34,13 +35,13 @@ pub struct IssuedCode {
 }
 
 pub fn issue(
-    app: &App,
+    app: &impl Keyed,
     identifier: &Identifier,
     user_id: &str,
     purpose: Purpose,
     now: i64,
 ) -> Result<IssuedCode, AuthError> {
-    let config = &app.config;
+    let config = app.config();
     let (pk, digest, ttl, message) = match identifier {
         Identifier::Email(email) => {
             let code = EmailCode::generate()?;
@@ -61,7 +62,7 @@ pub fn issue(
         }
         Identifier::Phone(phone) => {
             let code = SmsCode::generate()?;
-            let digest = code.digest(&app.secrets.hmac_key, phone.as_str());
+            let digest = code.digest(app.hmac_key(), phone.as_str());
             let to = phone.clone();
             let message = match purpose {
                 Purpose::Confirm => Outgoing::SmsCode { to, code },
@@ -101,7 +102,11 @@ pub struct PresentedCode {
 
 impl PresentedCode {
     /// An email link code alone, or a 6-digit code with the phone it was sent to.
-    pub fn new(app: &App, raw: &str, phone: Option<&PhoneNumber>) -> Result<Self, AuthError> {
+    pub fn new(
+        app: &impl Keyed,
+        raw: &str,
+        phone: Option<&PhoneNumber>,
+    ) -> Result<Self, AuthError> {
         match phone {
             None => {
                 let code = EmailCode::parse(raw)?;
@@ -116,7 +121,7 @@ impl PresentedCode {
                 let code = SmsCode::parse(raw)?;
                 Ok(Self {
                     pk: keys::sms_code(phone.as_str()),
-                    digest: code.digest(&app.secrets.hmac_key, phone.as_str()),
+                    digest: code.digest(app.hmac_key(), phone.as_str()),
                     guessable: verify::Guessable::Counted,
                 })
             }
@@ -127,7 +132,7 @@ impl PresentedCode {
 impl PresentedCode {
     /// Takes this request's one try at the code kept for `purpose`: counted before it is
     /// compared for a 6-digit code; see [`verify::try_code`].
-    pub async fn try_once(&self, app: &App, purpose: Purpose) -> Result<CodeItem, AuthError> {
+    pub async fn try_once(&self, app: &impl Base, purpose: Purpose) -> Result<CodeItem, AuthError> {
         verify::try_code(
             app,
             &self.pk,

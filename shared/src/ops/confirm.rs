@@ -8,7 +8,8 @@ use crate::domain::{IdentifierKind, PhoneNumber};
 use crate::ops::budgets::Origin;
 use crate::ops::codes::{PresentedCode, Purpose};
 use crate::ops::session::{self, TokenPair};
-use crate::ops::{App, MAX_ROUNDS, verify};
+use crate::ops::{Issues, Keyed};
+use crate::ops::{MAX_ROUNDS, verify};
 use crate::store::{CodeItem, Expr, TxOutcome, UserItem, UserStatus, keys};
 
 /// The body that goes with a 6-digit SMS code; a link code comes without a body.
@@ -31,7 +32,7 @@ redacted_debug!(Confirmed { user_id, verified; tokens });
 
 #[tracing::instrument(skip_all, fields(user_id))]
 pub async fn confirm(
-    app: &App,
+    app: &(impl Keyed + Issues),
     raw_code: &str,
     body: Option<ConfirmBody>,
     origin: &Origin,
@@ -45,12 +46,15 @@ pub async fn confirm(
         let now = app.now();
 
         let user_pk = keys::user(&code.user_id);
-        let Some(user) = app.store.get::<UserItem>(&user_pk, keys::PROFILE).await? else {
+        let Some(user) = app.store().get::<UserItem>(&user_pk, keys::PROFILE).await? else {
             return Err(AuthError::InvalidCode);
         };
         if user.verified {
             // Verified by this very code in a concurrent request: that is a lost race.
-            let again = app.store.get::<CodeItem>(&presented.pk, keys::CODE).await?;
+            let again = app
+                .store()
+                .get::<CodeItem>(&presented.pk, keys::CODE)
+                .await?;
             if again.is_none_or(|c| c.used) {
                 return Err(AuthError::InvalidCode);
             }
@@ -76,7 +80,7 @@ pub async fn confirm(
             now,
         )?);
 
-        match app.store.transact(items).await? {
+        match app.store().transact(items).await? {
             TxOutcome::Committed => {
                 tracing::Span::current().record("user_id", user.user_id.as_str());
                 tracing::info!(verified = kind.as_str(), "identifier verified");

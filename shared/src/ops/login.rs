@@ -12,7 +12,8 @@ use crate::notify::Outgoing;
 use crate::ops::budgets::{self, Origin};
 use crate::ops::limits::SendSlot;
 use crate::ops::session::{self, TokenPair};
-use crate::ops::{App, MAX_ROUNDS, find_account, verify};
+use crate::ops::{Base, Delivers, Hashes, Issues, Keyed};
+use crate::ops::{MAX_ROUNDS, find_account, verify};
 use crate::store::{CodeItem, Expr, LoginGateItem, TxOutcome, UserItem, keys};
 
 /// Failures before the first lock.
@@ -58,10 +59,10 @@ pub fn lock_secs(failures: u32) -> i64 {
 
 /// Takes one attempt for an identifier, counting it as a failure until it succeeds, so that
 /// concurrent attempts cannot get more tries than the lock allows.
-async fn take_attempt(app: &App, gate_pk: &str) -> Result<LoginGateItem, AuthError> {
+async fn take_attempt(app: &impl Base, gate_pk: &str) -> Result<LoginGateItem, AuthError> {
     for _ in 0..MAX_ROUNDS * 4 {
         let now = app.now();
-        let stored: Option<LoginGateItem> = app.store.get(gate_pk, keys::LOCK).await?;
+        let stored: Option<LoginGateItem> = app.store().get(gate_pk, keys::LOCK).await?;
         // A gate past its expiry (TTL deletion lags) remembers nothing, but keeps its version
         // for the condition below.
         let current = stored.map(|mut gate| {
@@ -96,8 +97,8 @@ async fn take_attempt(app: &App, gate_pk: &str) -> Result<LoginGateItem, AuthErr
             Some(gate) => Expr::new("#version = :seen").n(":seen", gate.version),
         };
         match app
-            .store
-            .transact(vec![app.store.put(&next, Some(condition))?])
+            .store()
+            .transact(vec![app.store().put(&next, Some(condition))?])
             .await?
         {
             TxOutcome::Committed => return Ok(next),
@@ -108,8 +109,8 @@ async fn take_attempt(app: &App, gate_pk: &str) -> Result<LoginGateItem, AuthErr
 }
 
 /// A success ends the run of failures.
-async fn reset_attempts(app: &App, gate: &LoginGateItem) -> Result<(), AuthError> {
-    app.store
+async fn reset_attempts(app: &impl Base, gate: &LoginGateItem) -> Result<(), AuthError> {
+    app.store()
         .update_if(
             &gate.pk,
             keys::LOCK,
@@ -132,13 +133,13 @@ pub(crate) fn gate_of(user: &UserItem) -> Result<String, AuthError> {
 /// identifier's login lock exactly as a sign-in is: `rate_limited` while locked,
 /// `invalid_credentials` when wrong, and a success ends the run of failures.
 pub(crate) async fn check_password(
-    app: &App,
+    app: &impl Hashes,
     user: &UserItem,
     password: &Password,
 ) -> Result<(), AuthError> {
     let gate = take_attempt(app, &gate_of(user)?).await?;
     if !app
-        .hasher
+        .hasher()
         .verify(password, Some(&user.password_hash))
         .await?
     {
@@ -152,7 +153,10 @@ pub(crate) async fn check_password(
 }
 
 #[tracing::instrument(skip_all, fields(user_id))]
-pub async fn login(app: &App, request: LoginRequest) -> Result<TokenPair, AuthError> {
+pub async fn login(
+    app: &(impl Keyed + Delivers + Hashes + Issues),
+    request: LoginRequest,
+) -> Result<TokenPair, AuthError> {
     let identifier = Identifier::from_pair(request.email.as_deref(), request.phone.as_deref())?;
     let password = Password::for_login(request.password);
     let claim_pk = keys::identifier(identifier.kind(), identifier.normalized());
@@ -160,7 +164,7 @@ pub async fn login(app: &App, request: LoginRequest) -> Result<TokenPair, AuthEr
     let gate = take_attempt(app, &keys::login_gate(&claim_pk)).await?;
     let account = find_account(app, &claim_pk, app.now()).await?;
     let hash = account.as_ref().map(|u| u.password_hash.as_str());
-    if !app.hasher.verify(&password, hash).await? {
+    if !app.hasher().verify(&password, hash).await? {
         tracing::info!(failures = gate.failures, "sign-in failed");
         return Err(AuthError::InvalidCredentials);
     }
@@ -180,7 +184,7 @@ pub async fn login(app: &App, request: LoginRequest) -> Result<TokenPair, AuthEr
 
 /// Sends a sign-in OTP to an unverified identifier and answers `verification_required`.
 async fn challenge(
-    app: &App,
+    app: &(impl Keyed + Delivers),
     user: &UserItem,
     identifier: &Identifier,
     origin: &Origin,
@@ -188,7 +192,7 @@ async fn challenge(
     let claim_pk = keys::identifier(identifier.kind(), identifier.normalized());
     for _ in 0..MAX_ROUNDS {
         let now = app.now();
-        let slot = SendSlot::take(&app.store, &app.config, &claim_pk, now).await?;
+        let slot = SendSlot::take(app.store(), app.config(), &claim_pk, now).await?;
         budgets::take_send(app, origin, identifier.kind().channel(), now).await?;
         let challenge_id = uuid::Uuid::new_v4().to_string();
         let otp = SmsCode::generate()?;
@@ -198,17 +202,17 @@ async fn challenge(
             user_id: user.user_id.clone(),
             digest: otp_digest(app, &challenge_id, otp.expose()),
             created_at: now,
-            expires_at: now + app.config.login_otp_ttl_secs,
+            expires_at: now + app.config().login_otp_ttl_secs,
             attempts: 0,
             used: false,
             tries: Vec::new(),
         };
         let items = vec![
-            slot.write(&app.store)?,
-            app.store
+            slot.write(app.store())?,
+            app.store()
                 .put(&item, Some(Expr::new("attribute_not_exists(pk)")))?,
         ];
-        match app.store.transact(items).await? {
+        match app.store().transact(items).await? {
             TxOutcome::Committed => {}
             TxOutcome::Cancelled(_) => continue,
         }
@@ -222,7 +226,7 @@ async fn challenge(
                 code: otp,
             },
         };
-        app.notifier
+        app.notifier()
             .send(&message)
             .await
             .map_err(AuthError::DeliveryFailed)?;
@@ -235,9 +239,9 @@ async fn challenge(
     Err(AuthError::internal("sign-in challenge kept conflicting"))
 }
 
-fn otp_digest(app: &App, challenge_id: &str, otp: &str) -> String {
+fn otp_digest(app: &impl Keyed, challenge_id: &str, otp: &str) -> String {
     crypto::hmac_sha256_hex(
-        &app.secrets.hmac_key,
+        app.hmac_key(),
         &[
             b"login-otp\0",
             challenge_id.as_bytes(),
@@ -248,7 +252,10 @@ fn otp_digest(app: &App, challenge_id: &str, otp: &str) -> String {
 }
 
 #[tracing::instrument(skip_all, fields(user_id))]
-pub async fn login_with_otp(app: &App, request: OtpRequest) -> Result<TokenPair, AuthError> {
+pub async fn login_with_otp(
+    app: &(impl Keyed + Issues),
+    request: OtpRequest,
+) -> Result<TokenPair, AuthError> {
     let challenge_id = uuid::Uuid::parse_str(&request.challenge_id)
         .map_err(|_| AuthError::InvalidCode)?
         .to_string();
@@ -269,7 +276,7 @@ pub async fn login_with_otp(app: &App, request: OtpRequest) -> Result<TokenPair,
     for _ in 0..MAX_ROUNDS {
         let now = app.now();
         let Some(user) = app
-            .store
+            .store()
             .get::<UserItem>(&keys::user(&challenge.user_id), keys::PROFILE)
             .await?
             .filter(|u| u.is_live(now))
@@ -293,7 +300,7 @@ pub async fn login_with_otp(app: &App, request: OtpRequest) -> Result<TokenPair,
                 now,
             )?);
         }
-        match app.store.transact(items).await? {
+        match app.store().transact(items).await? {
             TxOutcome::Committed => {
                 tracing::info!("identifier verified by sign-in OTP");
                 return session::start(app, &user, &request.origin).await;

@@ -16,7 +16,8 @@ use crate::ops::budgets::{self, Origin};
 use crate::ops::codes::{self, PresentedCode, Purpose};
 use crate::ops::limits::SendSlot;
 use crate::ops::session::{NewSession, TokenPair, generation_is};
-use crate::ops::{App, MAX_ROUNDS, find_account, login, verify};
+use crate::ops::{Delivers, Hashes, Issues, Keyed};
+use crate::ops::{MAX_ROUNDS, find_account, login, verify};
 use crate::store::{Expr, TxOutcome, UserItem, keys};
 
 /// The body: the identifier that forgot its password.
@@ -68,20 +69,23 @@ redacted_debug!(ChangeRequest { origin; current_password, password, repeat_passw
 /// too, so a 429 says nothing about whether an account exists. A send that fails is logged
 /// and not reported, for the same reason; the user can ask again after the minute.
 #[tracing::instrument(skip_all, fields(user_id))]
-pub async fn forgot(app: &App, request: ForgotRequest) -> Result<Accepted, AuthError> {
+pub async fn forgot(
+    app: &(impl Keyed + Delivers),
+    request: ForgotRequest,
+) -> Result<Accepted, AuthError> {
     let identifier = Identifier::from_pair(request.email.as_deref(), request.phone.as_deref())?;
     let claim_pk = keys::identifier(identifier.kind(), identifier.normalized());
     let mut budget_taken = false;
     for _ in 0..MAX_ROUNDS {
         let now = app.now();
-        let slot = SendSlot::take(&app.store, &app.config, &claim_pk, now).await?;
+        let slot = SendSlot::take(app.store(), app.config(), &claim_pk, now).await?;
         if !budget_taken {
             budgets::take_send(app, &request.origin, identifier.kind().channel(), now).await?;
             budget_taken = true;
         }
         let Some(user) = find_account(app, &claim_pk, now).await? else {
             // Nobody holds the identifier: nothing is sent, but the send is counted.
-            match app.store.transact(vec![slot.write(&app.store)?]).await? {
+            match app.store().transact(vec![slot.write(app.store())?]).await? {
                 TxOutcome::Committed => return Ok(Accepted {}),
                 TxOutcome::Cancelled(_) => continue,
             }
@@ -90,9 +94,9 @@ pub async fn forgot(app: &App, request: ForgotRequest) -> Result<Accepted, AuthE
         let recipient = verify::stored_identifier(&user)?;
         let issued = codes::issue(app, &recipient, &user.user_id, Purpose::Reset, now)?;
         let items = vec![
-            slot.write(&app.store)?,
+            slot.write(app.store())?,
             // The newest reset code is the only one that works.
-            app.store.update(
+            app.store().update(
                 &user.pk,
                 keys::PROFILE,
                 Expr::new("SET #reset_code_pk = :code").s(":code", issued.item.pk.as_str()),
@@ -102,14 +106,14 @@ pub async fn forgot(app: &App, request: ForgotRequest) -> Result<Accepted, AuthE
                         .s(":uid", user.user_id.as_str()),
                 ),
             )?,
-            app.store.put(&issued.item, None)?,
+            app.store().put(&issued.item, None)?,
         ];
-        match app.store.transact(items).await? {
+        match app.store().transact(items).await? {
             TxOutcome::Committed => {}
             TxOutcome::Cancelled(_) => continue,
         }
         tracing::Span::current().record("user_id", user.user_id.as_str());
-        match app.notifier.send(&issued.message).await {
+        match app.notifier().send(&issued.message).await {
             Ok(()) => tracing::info!("password reset code sent"),
             Err(err) => tracing::warn!(error = %err, "password reset code not delivered"),
         }
@@ -124,7 +128,10 @@ pub async fn forgot(app: &App, request: ForgotRequest) -> Result<Accepted, AuthE
 /// session generation. The new password is checked before the code is touched, so a
 /// weak or mismatched one neither spends the code nor takes one of its tries.
 #[tracing::instrument(skip_all, fields(user_id))]
-pub async fn reset(app: &App, request: ResetRequest) -> Result<ResetDone, AuthError> {
+pub async fn reset(
+    app: &(impl Keyed + Hashes + Issues),
+    request: ResetRequest,
+) -> Result<ResetDone, AuthError> {
     let phone = request
         .phone
         .as_deref()
@@ -134,11 +141,11 @@ pub async fn reset(app: &App, request: ResetRequest) -> Result<ResetDone, AuthEr
     let presented = PresentedCode::new(app, &request.code, phone.as_ref())?;
     // One try per request: a retry below re-reads the code, it takes no other try.
     let mut code = presented.try_once(app, Purpose::Reset).await?;
-    let hash = app.hasher.hash(&password).await?;
+    let hash = app.hasher().hash(&password).await?;
     for _ in 0..MAX_ROUNDS {
         let now = app.now();
         let Some(user) = app
-            .store
+            .store()
             .get::<UserItem>(&keys::user(&code.user_id), keys::PROFILE)
             .await?
         else {
@@ -154,7 +161,7 @@ pub async fn reset(app: &App, request: ResetRequest) -> Result<ResetDone, AuthEr
 
         let mut items = vec![
             verify::spend_code(app, &code, now)?,
-            app.store.update(
+            app.store().update(
                 &user.pk,
                 keys::PROFILE,
                 Expr::new(
@@ -176,14 +183,14 @@ pub async fn reset(app: &App, request: ResetRequest) -> Result<ResetDone, AuthEr
                 ),
             )?,
             // A reset proves the identifier: whoever was locked out by failures is not.
-            app.store
+            app.store()
                 .delete(&login::gate_of(&user)?, keys::LOCK, None)?,
         ];
         if !user.verified {
             items.extend(verify::verified_elsewhere(app, &user, now)?);
         }
         items.extend(session.writes(app, now)?);
-        match app.store.transact(items).await? {
+        match app.store().transact(items).await? {
             TxOutcome::Committed => {
                 tracing::info!("password reset; every earlier session ended");
                 return Ok(ResetDone {
@@ -203,7 +210,7 @@ pub async fn reset(app: &App, request: ResetRequest) -> Result<ResetDone, AuthEr
 /// the calling one included, and answers a new session for the caller.
 #[tracing::instrument(skip_all, fields(user_id = %caller.user.user_id))]
 pub async fn change(
-    app: &App,
+    app: &(impl Hashes + Issues),
     caller: &Caller,
     request: ChangeRequest,
 ) -> Result<TokenPair, AuthError> {
@@ -211,13 +218,13 @@ pub async fn change(
     let current = Password::for_login(request.current_password);
     let user = &caller.user;
     login::check_password(app, user, &current).await?;
-    let hash = app.hasher.hash(&password).await?;
+    let hash = app.hasher().hash(&password).await?;
 
     let now = app.now();
     let generation = user.session_generation + 1;
     let session = NewSession::new(app, &user.user_id, generation, &request.origin, now)?;
     let mut items = vec![
-        app.store.update(
+        app.store().update(
             &user.pk,
             keys::PROFILE,
             Expr::new("SET #password_hash = :hash, #session_generation = :next")
@@ -233,7 +240,7 @@ pub async fn change(
         )?,
     ];
     items.extend(session.writes(app, now)?);
-    match app.store.transact(items).await? {
+    match app.store().transact(items).await? {
         TxOutcome::Committed => {
             tracing::info!("password changed; every earlier session ended");
             session.pair(app, now)

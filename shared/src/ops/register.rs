@@ -6,10 +6,11 @@ use serde::{Deserialize, Serialize};
 use crate::AuthError;
 use crate::domain::{Channel, Identifier, Password, Username};
 use crate::events;
+use crate::ops::MAX_ROUNDS;
 use crate::ops::budgets::{self, Origin};
 use crate::ops::codes::{self, IssuedCode};
 use crate::ops::limits::SendSlot;
-use crate::ops::{App, MAX_ROUNDS};
+use crate::ops::{Base, Delivers, Hashes, Keyed};
 use crate::store::{ClaimItem, Expr, RateItem, TxOutcome, UNVERIFIED, UserItem, UserStatus, keys};
 
 #[derive(Deserialize)]
@@ -42,7 +43,10 @@ struct Written {
 }
 
 #[tracing::instrument(skip_all, fields(user_id))]
-pub async fn register(app: &App, request: RegisterRequest) -> Result<Registered, AuthError> {
+pub async fn register(
+    app: &(impl Keyed + Delivers + Hashes),
+    request: RegisterRequest,
+) -> Result<Registered, AuthError> {
     // Checked in the contract's order of precedence.
     Identifier::check_pair(request.email.as_deref(), request.phone.as_deref())?;
     let username = request
@@ -53,7 +57,7 @@ pub async fn register(app: &App, request: RegisterRequest) -> Result<Registered,
     let identifier = Identifier::from_pair(request.email.as_deref(), request.phone.as_deref())?;
     // New numbers only from the configured countries (SMS to the rest is never paid for).
     if let Identifier::Phone(phone) = &identifier
-        && !app.config.sms_countries.allows(phone)
+        && !app.config().sms_countries.allows(phone)
     {
         return Err(AuthError::InvalidPhone);
     }
@@ -75,25 +79,25 @@ pub async fn register(app: &App, request: RegisterRequest) -> Result<Registered,
         let mut wanted: Vec<(&str, &str)> =
             claims.iter().map(|c| (c.as_str(), keys::CLAIM)).collect();
         wanted.push((limit_pk.as_str(), keys::LIMIT));
-        let mut read = app.store.get_together(&wanted).await?;
+        let mut read = app.store().get_together(&wanted).await?;
         let counter: Option<RateItem> = read.pop().map_or(Ok(None), |s| s.decode())?;
         for claim in read {
             if claim.decode::<ClaimItem>()?.is_some_and(|c| c.is_live(now)) {
                 return Err(AuthError::UserExists);
             }
         }
-        let slot = SendSlot::decide(counter, &claims[0], &app.config, now)?;
+        let slot = SendSlot::decide(counter, &claims[0], app.config(), now)?;
         budgets::take_send(app, &request.origin, identifier.kind().channel(), now).await?;
         let hash = match &password_hash {
             Some(hash) => String::clone(hash),
             None => password_hash
-                .insert(app.hasher.hash(&password).await?)
+                .insert(app.hasher().hash(&password).await?)
                 .clone(),
         };
 
         let user_id = uuid::Uuid::new_v4().to_string();
         let issued = codes::issue(app, &identifier, &user_id, codes::Purpose::Confirm, now)?;
-        let pending_until = now + app.config.pending_ttl_secs;
+        let pending_until = now + app.config().pending_ttl_secs;
         let user = UserItem {
             pk: keys::user(&user_id),
             sk: keys::PROFILE.to_owned(),
@@ -118,7 +122,7 @@ pub async fn register(app: &App, request: RegisterRequest) -> Result<Registered,
         };
 
         // Item order matters: index 0 is the send counter, 1.. are the claims.
-        let mut items = vec![slot.write(&app.store)?];
+        let mut items = vec![slot.write(app.store())?];
         for claim in &claims {
             let item = ClaimItem {
                 pk: claim.clone(),
@@ -127,15 +131,15 @@ pub async fn register(app: &App, request: RegisterRequest) -> Result<Registered,
                 expires_at: Some(pending_until),
             };
             let free = Expr::new("attribute_not_exists(pk) OR #expires_at <= :now").n(":now", now);
-            items.push(app.store.put(&item, Some(free))?);
+            items.push(app.store().put(&item, Some(free))?);
         }
         items.push(
-            app.store
+            app.store()
                 .put(&user, Some(Expr::new("attribute_not_exists(pk)")))?,
         );
-        items.push(app.store.put(&issued.item, None)?);
+        items.push(app.store().put(&issued.item, None)?);
 
-        match app.store.transact(items).await? {
+        match app.store().transact(items).await? {
             TxOutcome::Committed => {
                 tracing::Span::current().record("user_id", user_id.as_str());
                 let written = Written {
@@ -161,12 +165,12 @@ pub async fn register(app: &App, request: RegisterRequest) -> Result<Registered,
 }
 
 async fn deliver_and_commit(
-    app: &App,
+    app: &impl Delivers,
     written: Written,
     channel: Channel,
 ) -> Result<Registered, AuthError> {
     let user_id = written.user.user_id.clone();
-    if let Err(err) = app.notifier.send(&written.issued.message).await {
+    if let Err(err) = app.notifier().send(&written.issued.message).await {
         tracing::warn!(error = %err, "code delivery failed; rolling the registration back");
         if let Err(rollback) = rollback(app, &written).await {
             // The pending expiry frees the identifier in any case.
@@ -176,10 +180,10 @@ async fn deliver_and_commit(
     }
 
     let now = app.now();
-    let expires_at = written.user.created_at + app.config.unverified_ttl_secs;
+    let expires_at = written.user.created_at + app.config().unverified_ttl_secs;
     let owned = || Expr::new("#user_id = :uid").s(":uid", user_id.as_str());
     let mut items = vec![
-        app.store.update(
+        app.store().update(
             &written.user.pk,
             &written.user.sk,
             // Listed for the sweeper until verified: it deletes (and announces) accounts
@@ -192,7 +196,7 @@ async fn deliver_and_commit(
         )?,
     ];
     for claim in &written.claims {
-        items.push(app.store.update(
+        items.push(app.store().update(
             claim,
             keys::CLAIM,
             Expr::new("SET #expires_at = :exp").n(":exp", expires_at),
@@ -201,12 +205,12 @@ async fn deliver_and_commit(
     }
     // Announced in the commit itself: a rolled-back registration announces nothing.
     items.push(events::outbox_put(
-        &app.store,
+        app.store(),
         events::USER_CREATED,
         &written.user,
         now,
     )?);
-    match app.store.transact(items).await? {
+    match app.store().transact(items).await? {
         TxOutcome::Committed => {
             tracing::info!(%user_id, ?channel, latency_s = now - written.user.created_at, "registration committed");
             Ok(Registered { user_id, channel })
@@ -217,21 +221,21 @@ async fn deliver_and_commit(
     }
 }
 
-async fn rollback(app: &App, written: &Written) -> Result<(), AuthError> {
+async fn rollback(app: &impl Base, written: &Written) -> Result<(), AuthError> {
     let owned = || Expr::new("#user_id = :uid").s(":uid", written.user.user_id.as_str());
-    let mut items = vec![app.store.delete(
+    let mut items = vec![app.store().delete(
         &written.user.pk,
         &written.user.sk,
         Some(Expr::new("#status = :pending").s(":pending", "pending")),
     )?];
     for claim in &written.claims {
-        items.push(app.store.delete(claim, keys::CLAIM, Some(owned()))?);
+        items.push(app.store().delete(claim, keys::CLAIM, Some(owned()))?);
     }
     items.push(
-        app.store
+        app.store()
             .delete(&written.issued.item.pk, keys::CODE, Some(owned()))?,
     );
-    match app.store.transact(items).await? {
+    match app.store().transact(items).await? {
         TxOutcome::Committed => Ok(()),
         TxOutcome::Cancelled(reasons) => Err(AuthError::internal(format!(
             "rollback cancelled: {reasons:?}"

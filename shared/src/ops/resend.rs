@@ -7,7 +7,8 @@ use crate::domain::{Channel, Identifier};
 use crate::ops::budgets;
 use crate::ops::codes;
 use crate::ops::limits::SendSlot;
-use crate::ops::{App, MAX_ROUNDS, find_account, verify};
+use crate::ops::{Base, Delivers, Keyed};
+use crate::ops::{MAX_ROUNDS, find_account, verify};
 use crate::store::{CodeItem, Expr, TxOutcome, UserItem, keys};
 
 /// The body: the identifier whose code to resend.
@@ -19,7 +20,10 @@ pub struct Resent {
 }
 
 #[tracing::instrument(skip_all, fields(user_id))]
-pub async fn resend_code(app: &App, request: ResendRequest) -> Result<Resent, AuthError> {
+pub async fn resend_code(
+    app: &(impl Keyed + Delivers),
+    request: ResendRequest,
+) -> Result<Resent, AuthError> {
     let identifier = Identifier::from_pair(request.email.as_deref(), request.phone.as_deref())?;
     let claim_pk = keys::identifier(identifier.kind(), identifier.normalized());
 
@@ -31,7 +35,7 @@ pub async fn resend_code(app: &App, request: ResendRequest) -> Result<Resent, Au
         if user.verified {
             return Err(AuthError::AlreadyVerified);
         }
-        let slot = SendSlot::take(&app.store, &app.config, &claim_pk, now).await?;
+        let slot = SendSlot::take(app.store(), app.config(), &claim_pk, now).await?;
         budgets::take_send(app, &request.origin, identifier.kind().channel(), now).await?;
         // The code goes where the account's codes go: the address as registered.
         let recipient = verify::stored_identifier(&user)?;
@@ -39,12 +43,12 @@ pub async fn resend_code(app: &App, request: ResendRequest) -> Result<Resent, Au
         // An SMS code replaces the phone's code item in place: keep it to put it back if
         // the new one cannot be delivered.
         let replaced: Option<CodeItem> = match &user.code_pk {
-            Some(pk) if *pk == issued.item.pk => app.store.get(pk, keys::CODE).await?,
+            Some(pk) if *pk == issued.item.pk => app.store().get(pk, keys::CODE).await?,
             _ => None,
         };
         let items = vec![
-            slot.write(&app.store)?,
-            app.store.update(
+            slot.write(app.store())?,
+            app.store().update(
                 &user.pk,
                 keys::PROFILE,
                 Expr::new("SET #code_pk = :code").s(":code", issued.item.pk.as_str()),
@@ -55,12 +59,12 @@ pub async fn resend_code(app: &App, request: ResendRequest) -> Result<Resent, Au
                         .n(":now", now),
                 ),
             )?,
-            app.store.put(&issued.item, None)?,
+            app.store().put(&issued.item, None)?,
         ];
-        match app.store.transact(items).await? {
+        match app.store().transact(items).await? {
             TxOutcome::Committed => {
                 tracing::Span::current().record("user_id", user.user_id.as_str());
-                if let Err(err) = app.notifier.send(&issued.message).await {
+                if let Err(err) = app.notifier().send(&issued.message).await {
                     // The new code never arrived: the previous one keeps working. The send
                     // still counts against the limit.
                     if let Err(restore) = restore_previous(app, &user, &issued.item, replaced).await
@@ -84,14 +88,14 @@ pub async fn resend_code(app: &App, request: ResendRequest) -> Result<Resent, Au
 
 /// Undoes a resend whose code could not be delivered, unless something newer happened.
 async fn restore_previous(
-    app: &App,
+    app: &impl Base,
     user: &UserItem,
     issued: &CodeItem,
     replaced: Option<CodeItem>,
 ) -> Result<(), AuthError> {
     let mut items = vec![];
     if let Some(previous_pk) = &user.code_pk {
-        items.push(app.store.update(
+        items.push(app.store().update(
             &user.pk,
             keys::PROFILE,
             Expr::new("SET #code_pk = :previous").s(":previous", previous_pk.as_str()),
@@ -99,17 +103,17 @@ async fn restore_previous(
         )?);
     }
     match replaced {
-        Some(previous) => items.push(app.store.put(
+        Some(previous) => items.push(app.store().put(
             &previous,
             Some(Expr::new("#digest = :issued").s(":issued", issued.digest.as_str())),
         )?),
-        None => items.push(app.store.delete(
+        None => items.push(app.store().delete(
             &issued.pk,
             keys::CODE,
             Some(Expr::new("#digest = :issued").s(":issued", issued.digest.as_str())),
         )?),
     }
-    match app.store.transact(items).await? {
+    match app.store().transact(items).await? {
         TxOutcome::Committed => Ok(()),
         TxOutcome::Cancelled(reasons) => Err(AuthError::internal(format!(
             "restore cancelled: {reasons:?}"

@@ -9,9 +9,10 @@ use serde::{Deserialize, Serialize};
 use crate::AuthError;
 use crate::crypto;
 use crate::events::rfc3339;
+use crate::ops::MAX_ROUNDS;
 use crate::ops::bearer::Caller;
 use crate::ops::budgets::Origin;
-use crate::ops::{App, MAX_ROUNDS};
+use crate::ops::{Base, Issues, Keyed};
 use crate::store::{Expr, FamilyItem, RefreshItem, SESSIONS_INDEX, TxOutcome, UserItem, keys};
 
 const TOKEN_CHARS: usize = 43;
@@ -90,9 +91,9 @@ fn digest(token: &str) -> String {
     crypto::sha256_hex(token.as_bytes())
 }
 
-fn child_of(app: &App, parent: &str) -> String {
+fn child_of(app: &impl Keyed, parent: &str) -> String {
     crypto::base64url(&crypto::hmac_sha256(
-        &app.secrets.hmac_key,
+        app.hmac_key(),
         &[b"refresh-child\0", parent.as_bytes()],
     ))
 }
@@ -117,15 +118,15 @@ fn token_item(token: &str, family: &FamilyItem, now: i64) -> RefreshItem {
 }
 
 fn pair(
-    app: &App,
+    app: &impl Issues,
     family: &FamilyItem,
     refresh_token: String,
     now: i64,
 ) -> Result<TokenPair, AuthError> {
     Ok(TokenPair {
-        access_token: app.signer.sign(&family.user_id, &family.family_id, now)?,
+        access_token: app.signer().sign(&family.user_id, &family.family_id, now)?,
         token_type: "Bearer".to_owned(),
-        expires_in: app.signer.ttl_secs(),
+        expires_in: app.signer().ttl_secs(),
         refresh_token,
         refresh_expires_in: family.expires_at - now,
     })
@@ -153,7 +154,7 @@ impl NewSession {
     /// A session of generation `generation` of the account `user_id`, recorded with the
     /// user agent and address it was started from.
     pub fn new(
-        app: &App,
+        app: &impl Base,
         user_id: &str,
         generation: u64,
         origin: &Origin,
@@ -166,7 +167,7 @@ impl NewSession {
             family_id,
             user_id: user_id.to_owned(),
             created_at: now,
-            expires_at: now + app.config.refresh_lifetime_secs,
+            expires_at: now + app.config().refresh_lifetime_secs,
             revoked: false,
             generation,
             session_user: Some(user_id.to_owned()),
@@ -184,17 +185,17 @@ impl NewSession {
     }
 
     /// The writes that start it: the family and its first token, both new.
-    pub fn writes(&self, app: &App, now: i64) -> Result<Vec<TransactWriteItem>, AuthError> {
+    pub fn writes(&self, app: &impl Base, now: i64) -> Result<Vec<TransactWriteItem>, AuthError> {
         let fresh = || Some(Expr::new("attribute_not_exists(pk)"));
         Ok(vec![
-            app.store.put(&self.family, fresh())?,
-            app.store
+            app.store().put(&self.family, fresh())?,
+            app.store()
                 .put(&token_item(&self.token, &self.family, now), fresh())?,
         ])
     }
 
     /// The token pair, once the writes have committed.
-    pub fn pair(self, app: &App, now: i64) -> Result<TokenPair, AuthError> {
+    pub fn pair(self, app: &impl Issues, now: i64) -> Result<TokenPair, AuthError> {
         pair(app, &self.family, self.token, now)
     }
 }
@@ -203,23 +204,27 @@ impl NewSession {
 /// session generation (checked in the same transaction, so a sign-out-everywhere that
 /// commits meanwhile cannot leave this session alive).
 #[tracing::instrument(skip_all, fields(user_id = %user.user_id))]
-pub async fn start(app: &App, user: &UserItem, origin: &Origin) -> Result<TokenPair, AuthError> {
+pub async fn start(
+    app: &impl Issues,
+    user: &UserItem,
+    origin: &Origin,
+) -> Result<TokenPair, AuthError> {
     let mut generation = user.session_generation;
     for _ in 0..MAX_ROUNDS {
         let now = app.now();
         let session = NewSession::new(app, &user.user_id, generation, origin, now)?;
         let mut items = session.writes(app, now)?;
         items.push(
-            app.store
+            app.store()
                 .check(&user.pk, keys::PROFILE, generation_is(generation))?,
         );
-        let outcome = app.store.transact(items).await?;
+        let outcome = app.store().transact(items).await?;
         match outcome {
             TxOutcome::Committed => return session.pair(app, now),
             TxOutcome::Cancelled(_) if outcome.condition_failed(2) => {
                 // Only the generation moved (every session of the account just ended):
                 // start this one in the new generation, if the account is still there.
-                let Some(current) = app.store.get::<UserItem>(&user.pk, keys::PROFILE).await?
+                let Some(current) = app.store().get::<UserItem>(&user.pk, keys::PROFILE).await?
                 else {
                     return Err(AuthError::InvalidCredentials);
                 };
@@ -237,8 +242,12 @@ pub async fn start(app: &App, user: &UserItem, origin: &Origin) -> Result<TokenP
 
 /// The session stays usable: SET `last_used_at`, on the condition that it is not revoked
 /// or expired.
-fn touch_family(app: &App, family: &FamilyItem, now: i64) -> Result<TransactWriteItem, AuthError> {
-    app.store.update(
+fn touch_family(
+    app: &impl Base,
+    family: &FamilyItem,
+    now: i64,
+) -> Result<TransactWriteItem, AuthError> {
+    app.store().update(
         &family.pk,
         keys::FAMILY,
         Expr::new("SET #last_used_at = :now").n(":now", now),
@@ -252,8 +261,8 @@ fn touch_family(app: &App, family: &FamilyItem, now: i64) -> Result<TransactWrit
 
 /// The account still holds the family's session generation (no sign-out-everywhere,
 /// password reset or change since the session started, and the account exists).
-fn account_keeps(app: &App, family: &FamilyItem) -> Result<TransactWriteItem, AuthError> {
-    app.store.check(
+fn account_keeps(app: &impl Base, family: &FamilyItem) -> Result<TransactWriteItem, AuthError> {
+    app.store().check(
         &keys::user(&family.user_id),
         keys::PROFILE,
         generation_is(family.generation),
@@ -262,7 +271,10 @@ fn account_keeps(app: &App, family: &FamilyItem) -> Result<TransactWriteItem, Au
 
 /// Exchanges a refresh token for a new pair, rotating it.
 #[tracing::instrument(skip_all, fields(user_id))]
-pub async fn refresh(app: &App, request: RefreshRequest) -> Result<TokenPair, AuthError> {
+pub async fn refresh(
+    app: &(impl Keyed + Issues),
+    request: RefreshRequest,
+) -> Result<TokenPair, AuthError> {
     if request
         .grant_type
         .as_deref()
@@ -277,12 +289,12 @@ pub async fn refresh(app: &App, request: RefreshRequest) -> Result<TokenPair, Au
     let pk = keys::refresh_token(&digest(&token));
     for _ in 0..MAX_ROUNDS {
         let now = app.now();
-        let Some(item) = app.store.get::<RefreshItem>(&pk, keys::TOKEN).await? else {
+        let Some(item) = app.store().get::<RefreshItem>(&pk, keys::TOKEN).await? else {
             return Err(AuthError::InvalidGrant);
         };
         let family_pk = keys::family(&item.family_id);
         let Some(family) = app
-            .store
+            .store()
             .get::<FamilyItem>(&family_pk, keys::FAMILY)
             .await?
         else {
@@ -297,20 +309,20 @@ pub async fn refresh(app: &App, request: RefreshRequest) -> Result<TokenPair, Au
         match item.rotated_at {
             None => {
                 let items = vec![
-                    app.store.update(
+                    app.store().update(
                         &pk,
                         keys::TOKEN,
                         Expr::new("SET #rotated_at = :now").n(":now", now),
                         Some(Expr::new("attribute_not_exists(#rotated_at)")),
                     )?,
-                    app.store.put(
+                    app.store().put(
                         &token_item(&child, &family, now),
                         Some(Expr::new("attribute_not_exists(pk)")),
                     )?,
                     touch_family(app, &family, now)?,
                     account_keeps(app, &family)?,
                 ];
-                let outcome = app.store.transact(items).await?;
+                let outcome = app.store().transact(items).await?;
                 if outcome == TxOutcome::Committed {
                     return pair(app, &family, child, now);
                 }
@@ -323,12 +335,12 @@ pub async fn refresh(app: &App, request: RefreshRequest) -> Result<TokenPair, Au
             }
             // The same refresh again, moments later (two tabs): the same child, no harm done,
             // unless the session ended since it was read.
-            Some(rotated_at) if now - rotated_at <= app.config.refresh_grace_secs => {
+            Some(rotated_at) if now - rotated_at <= app.config().refresh_grace_secs => {
                 let items = vec![
                     touch_family(app, &family, now)?,
                     account_keeps(app, &family)?,
                 ];
-                return match app.store.transact(items).await? {
+                return match app.store().transact(items).await? {
                     TxOutcome::Committed => pair(app, &family, child, now),
                     TxOutcome::Cancelled(_) => Err(AuthError::InvalidGrant),
                 };
@@ -346,13 +358,13 @@ pub async fn refresh(app: &App, request: RefreshRequest) -> Result<TokenPair, Au
 
 /// Revokes the family of a refresh token; an unknown token is not an error (RFC 7009).
 #[tracing::instrument(skip_all)]
-pub async fn logout(app: &App, request: LogoutRequest) -> Result<(), AuthError> {
+pub async fn logout(app: &impl Base, request: LogoutRequest) -> Result<(), AuthError> {
     let token = request.token()?;
     if !well_formed(token) {
         return Ok(());
     }
     let pk = keys::refresh_token(&digest(token));
-    if let Some(item) = app.store.get::<RefreshItem>(&pk, keys::TOKEN).await? {
+    if let Some(item) = app.store().get::<RefreshItem>(&pk, keys::TOKEN).await? {
         revoke(app, &keys::family(&item.family_id)).await?;
         tracing::info!(user_id = %item.user_id, "signed out");
     }
@@ -360,8 +372,8 @@ pub async fn logout(app: &App, request: LogoutRequest) -> Result<(), AuthError> 
 }
 
 /// Ends one family: revoked, and out of the index of the user's sessions.
-async fn revoke(app: &App, family_pk: &str) -> Result<(), AuthError> {
-    app.store
+async fn revoke(app: &impl Base, family_pk: &str) -> Result<(), AuthError> {
+    app.store()
         .update_if(
             family_pk,
             keys::FAMILY,
@@ -398,10 +410,10 @@ pub struct SessionList {
 /// The caller's live sessions, newest first: a query of the index by user, without the
 /// revoked, expired and ended (earlier generation) ones.
 #[tracing::instrument(skip_all, fields(user_id = %caller.user.user_id))]
-pub async fn list(app: &App, caller: &Caller) -> Result<SessionList, AuthError> {
+pub async fn list(app: &impl Base, caller: &Caller) -> Result<SessionList, AuthError> {
     let now = app.now();
     let families: Vec<FamilyItem> = app
-        .store
+        .store()
         .query_index(SESSIONS_INDEX, "session_user", &caller.user.user_id)
         .await?;
     let sessions = families
@@ -425,7 +437,11 @@ pub async fn list(app: &App, caller: &Caller) -> Result<SessionList, AuthError> 
 /// Ends one of the caller's own live sessions; any other id, another user's included, is
 /// `session_not_found`. One conditional update: its refresh tokens stop working at once.
 #[tracing::instrument(skip_all, fields(user_id = %caller.user.user_id))]
-pub async fn revoke_one(app: &App, caller: &Caller, session_id: &str) -> Result<(), AuthError> {
+pub async fn revoke_one(
+    app: &impl Base,
+    caller: &Caller,
+    session_id: &str,
+) -> Result<(), AuthError> {
     let id = uuid::Uuid::parse_str(session_id)
         .map_err(|_| AuthError::SessionNotFound)?
         .to_string();
@@ -438,7 +454,7 @@ pub async fn revoke_one(app: &App, caller: &Caller, session_id: &str) -> Result<
             Expr::new("#generation = :generation").n(":generation", caller.user.session_generation),
         );
     if app
-        .store
+        .store()
         .update_if(&keys::family(&id), keys::FAMILY, revocation(), own_and_live)
         .await?
     {
@@ -453,9 +469,9 @@ pub async fn revoke_one(app: &App, caller: &Caller, session_id: &str) -> Result<
 /// session started before, the caller's included, in one write. Refreshes check the
 /// generation inside their own transaction, so none succeeds once this has answered.
 #[tracing::instrument(skip_all, fields(user_id = %user.user_id))]
-pub async fn revoke_all(app: &App, user: &UserItem) -> Result<(), AuthError> {
+pub async fn revoke_all(app: &impl Base, user: &UserItem) -> Result<(), AuthError> {
     if app
-        .store
+        .store()
         .update_if(
             &user.pk,
             keys::PROFILE,

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 use crate::AuthError;
 use crate::domain::IdentifierKind;
 use crate::events;
-use crate::ops::App;
+use crate::ops::Base;
 use subtle::ConstantTimeEq;
 
 use crate::store::{CodeItem, CodeTry, Expr, UserItem, keys};
@@ -29,7 +29,7 @@ pub enum Guessable {
 /// `too_many_attempts`, a wrong one has spent its try and answers `invalid_code`; the right
 /// one comes back, to be spent with [`spend_code`].
 pub async fn try_code(
-    app: &App,
+    app: &impl Base,
     pk: &str,
     sk: &str,
     presented: &str,
@@ -39,8 +39,8 @@ pub async fn try_code(
     let code = match guessable {
         Guessable::Counted => {
             match app
-                .store
-                .take_code_try(pk, sk, app.config.max_code_attempts, now)
+                .store()
+                .take_code_try(pk, sk, app.config().max_code_attempts, now)
                 .await?
             {
                 CodeTry::Taken(code) => code,
@@ -48,7 +48,7 @@ pub async fn try_code(
                 CodeTry::Gone => return Err(AuthError::InvalidCode),
             }
         }
-        Guessable::No => match app.store.get::<CodeItem>(pk, sk).await? {
+        Guessable::No => match app.store().get::<CodeItem>(pk, sk).await? {
             Some(code) if !code.used && code.expires_at > now => code,
             _ => return Err(AuthError::InvalidCode),
         },
@@ -63,8 +63,12 @@ pub async fn try_code(
 /// After a spend was cancelled: the code as stored now, if it is still the one whose try was
 /// taken and still unused and unexpired (the spend may be retried without another try);
 /// otherwise someone else spent or replaced it, a lost race: `invalid_code`.
-pub async fn still_unspent(app: &App, taken: &CodeItem, now: i64) -> Result<CodeItem, AuthError> {
-    match app.store.get::<CodeItem>(&taken.pk, &taken.sk).await? {
+pub async fn still_unspent(
+    app: &impl Base,
+    taken: &CodeItem,
+    now: i64,
+) -> Result<CodeItem, AuthError> {
+    match app.store().get::<CodeItem>(&taken.pk, &taken.sk).await? {
         Some(code) if !code.used && code.digest == taken.digest && code.expires_at > now => {
             Ok(code)
         }
@@ -75,8 +79,12 @@ pub async fn still_unspent(app: &App, taken: &CodeItem, now: i64) -> Result<Code
 /// The transaction item that spends a code whose try was taken, on the condition that it is
 /// still that code: unused, unexpired, and its digest unchanged (a resend replaces it). The
 /// try was counted when it was taken, so the one that took the last try may still spend it.
-pub fn spend_code(app: &App, code: &CodeItem, now: i64) -> Result<TransactWriteItem, AuthError> {
-    app.store.update(
+pub fn spend_code(
+    app: &impl Base,
+    code: &CodeItem,
+    now: i64,
+) -> Result<TransactWriteItem, AuthError> {
+    app.store().update(
         &code.pk,
         &code.sk,
         Expr::new("SET #used = :yes").bool(":yes", true),
@@ -108,13 +116,13 @@ pub fn stored_identifier(user: &UserItem) -> Result<crate::domain::Identifier, A
 /// `user.verified` event is recorded. `condition` is what must still hold of the account for
 /// the verification to count.
 pub fn verify_account(
-    app: &App,
+    app: &impl Base,
     user: &UserItem,
     condition: Expr,
     now: i64,
 ) -> Result<Vec<TransactWriteItem>, AuthError> {
     let mut items = vec![
-        app.store.update(
+        app.store().update(
             &user.pk,
             keys::PROFILE,
             Expr::new("SET #verified = :verified REMOVE #expires_at, #unverified")
@@ -130,7 +138,7 @@ pub fn verify_account(
 /// `SET #verified = :yes REMOVE #expires_at, #unverified` plus whatever else it changes): the claims stop
 /// expiring, and `user.verified` goes into the outbox.
 pub fn verified_elsewhere(
-    app: &App,
+    app: &impl Base,
     user: &UserItem,
     now: i64,
 ) -> Result<Vec<TransactWriteItem>, AuthError> {
@@ -144,7 +152,7 @@ pub fn verified_elsewhere(
     );
     let mut items = Vec::with_capacity(claims.len() + 1);
     for claim in &claims {
-        items.push(app.store.update(
+        items.push(app.store().update(
             claim,
             keys::CLAIM,
             Expr::new("REMOVE #expires_at"),
@@ -152,7 +160,7 @@ pub fn verified_elsewhere(
         )?);
     }
     items.push(events::outbox_put(
-        &app.store,
+        app.store(),
         events::USER_VERIFIED,
         user,
         now,

@@ -27,7 +27,7 @@ async fn run(invoke_url: &str) -> Result<(), Error> {
         &workspace_file("Makefile")?,
     )?;
     let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set")?;
-    let sdk = auth_shared::ops::load_sdk_config().await;
+    let sdk = auth_shared::aws::load_sdk_config().await;
     let invoker = Invoker::new(invoke_url);
     let mut tasks = Vec::new();
     for source in sources.streams {
@@ -63,7 +63,7 @@ async fn run(invoke_url: &str) -> Result<(), Error> {
 }
 
 async fn receive(queue: &str) -> Result<(), Error> {
-    let sdk = auth_shared::ops::load_sdk_config().await;
+    let sdk = auth_shared::aws::load_sdk_config().await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let url = sqs
         .get_queue_url()

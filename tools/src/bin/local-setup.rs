@@ -12,7 +12,7 @@ fn env(name: &str) -> Result<String, setup::Error> {
 
 #[tokio::main]
 async fn main() -> Result<(), setup::Error> {
-    let sdk = auth_shared::ops::load_sdk_config().await;
+    let sdk = auth_shared::aws::load_sdk_config().await;
     let table = env("TABLE_NAME")?;
     let sender = env("SENDER_EMAIL")?;
     setup::ensure_table(&aws_sdk_dynamodb::Client::new(&sdk), &table).await?;
