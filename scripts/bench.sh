@@ -28,10 +28,8 @@ cargo build --release --workspace --bins
 
 step "crypto"
 {
-  echo "## Crypto (one core)"
+  echo "## Crypto: the service's paths against the bare primitives (one core, same run)"
   echo
-  echo "| what | measured | target | |"
-  echo "|---|---|---|---|"
   "$TARGET/release/auth-bench" crypto
 } | tee -a "$OUT"
 
@@ -40,12 +38,11 @@ step "functions: init and warm overhead ($REQUESTS requests each)"
   echo
   echo "## Functions against loopback stand-ins (x86_64 release)"
   echo
-  echo "Init is process start to the first poll of the Runtime API, including configuration,"
-  echo "SDK clients and the secret fetched from a loopback Secrets Manager. Warm figures are"
-  echo "$REQUESTS sequential invocations of one process, the event handed out by the Runtime API"
-  echo "stand-in to the response received, with DynamoDB, SES, SNS and Secrets Manager answered"
-  echo "by a loopback stand-in; overhead is that minus the unavoidable crypto measured in the"
-  echo "same run."
+  echo "Init is process start to the first poll of the Runtime API: configuration, the clients"
+  echo "the function builds, and, for those that need a key, the secret from a loopback Secrets"
+  echo "Manager. Warm figures are $REQUESTS sequential invocations of one process, the event handed"
+  echo "out by the Runtime API stand-in to the response received, with DynamoDB, SES, SNS and"
+  echo "Secrets Manager answered by a loopback stand-in that also counts every call."
   echo
   "$TARGET/release/auth-bench" lambda "$TARGET/release" "$REQUESTS"
 } | tee -a "$OUT"
@@ -101,9 +98,8 @@ stack_stop
 step "arm64 bootstrap sizes (cargo lambda build --release --arm64)"
 ARM_TARGET="${ARM_TARGET_DIR:-$HOME/.cache/auth-service/target-arm64}"
 rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1 || true
-CARGO_TARGET_DIR="$ARM_TARGET" cargo lambda build --release --arm64 --workspace \
-  --bin register --bin confirm --bin resend-code --bin login --bin login-otp --bin token \
-  --bin logout --bin well-known --bin user-events --bin outbox-sweeper
+# The Makefile's own release build (what `sam build` deploys): every function, arm64.
+make --no-print-directory lambda-release CARGO_TARGET_DIR="$ARM_TARGET"
 {
   echo
   echo "## arm64 bootstraps (provided.al2023)"

@@ -1,6 +1,7 @@
 //! Loopback stand-ins for the AWS services the functions call (DynamoDB, SES v2, SNS, Secrets
 //! Manager), answered from memory.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
@@ -21,6 +22,8 @@ pub struct AwsState {
     pub password_hash: String,
     pub account: Mutex<Account>,
     last_code_pk: Mutex<String>,
+    /// Requests received, by service and operation (`DynamoDB GetItem`, `SNS Publish`...).
+    calls: Mutex<BTreeMap<String, u64>>,
 }
 
 impl AwsState {
@@ -30,7 +33,22 @@ impl AwsState {
             password_hash,
             account: Mutex::new(Account::Verified),
             last_code_pk: Mutex::new(String::new()),
+            calls: Mutex::default(),
         })
+    }
+
+    /// The calls counted since the last take.
+    pub fn take_calls(&self) -> BTreeMap<String, u64> {
+        std::mem::take(&mut *self.calls.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn count(&self, call: String) {
+        *self
+            .calls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(call)
+            .or_default() += 1;
     }
 }
 
@@ -80,7 +98,7 @@ fn get_item(state: &AwsState, body: &Value) -> Value {
     } else if pk.starts_with("REFRESH#") {
         json!({
             "pk": s(pk), "sk": s("TOKEN"), "family_id": s("bench-family"), "user_id": s("bench-user"),
-            "created_at": n(now), "expires_at": n(far),
+            "created_at": n(now), "expires_at": n(far), "generation": n(0),
         })
     } else if pk.starts_with("FAMILY#") {
         json!({
@@ -109,6 +127,18 @@ pub async fn aws(state: Arc<AwsState>) -> std::io::Result<u16> {
                 .cloned()
                 .unwrap_or_default();
             let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+            let call = if let Some(op) = target.strip_prefix("DynamoDB_20120810.") {
+                format!("DynamoDB {op}")
+            } else if let Some(op) = target.strip_prefix("secretsmanager.") {
+                format!("SecretsManager {op}")
+            } else if request.path.starts_with("/v2/email/outbound-emails") {
+                "SES SendEmail".to_owned()
+            } else if String::from_utf8_lossy(&request.body).contains("Action=Publish") {
+                "SNS Publish".to_owned()
+            } else {
+                format!("other {} {}", request.method, request.path)
+            };
+            state.count(call);
             let ddb = |v: Value| Response::new(200, "application/x-amz-json-1.0", v.to_string());
             match target.as_str() {
                 "DynamoDB_20120810.GetItem" => ddb(get_item(&state, &body)),

@@ -31,6 +31,12 @@ fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
 /// (`AWS_ENDPOINT_URL_*` points it at local emulators), with timeouts short enough that a
 /// dead endpoint fails the request instead of the Lambda.
 pub async fn load_sdk_config() -> SdkConfig {
+    sdk_loader().load().await
+}
+
+/// The loader [`load_sdk_config`] uses, for callers that set more (the benchmark points it
+/// at its stand-ins).
+pub fn sdk_loader() -> aws_config::ConfigLoader {
     aws_config::defaults(BehaviorVersion::latest())
         .http_client(https_client())
         .timeout_config(
@@ -40,6 +46,4 @@ pub async fn load_sdk_config() -> SdkConfig {
                 .operation_timeout(Duration::from_secs(12))
                 .build(),
         )
-        .load()
-        .await
 }

@@ -2,7 +2,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod jwt;
-mod password;
+pub mod password;
 
 pub use jwt::{AccessClaims, TokenSigner, TokenVerifier};
 pub use password::PasswordHasher;

@@ -7,7 +7,7 @@ use crate::AuthError;
 use crate::domain::{IdentifierKind, PhoneNumber};
 use crate::ops::budgets::Origin;
 use crate::ops::codes::{PresentedCode, Purpose};
-use crate::ops::session::{self, TokenPair};
+use crate::ops::session::{NewSession, TokenPair, generation_is};
 use crate::ops::{Issues, Keyed};
 use crate::ops::{MAX_ROUNDS, verify};
 use crate::store::{CodeItem, Expr, TxOutcome, UserItem, UserStatus, keys};
@@ -66,6 +66,9 @@ pub async fn confirm(
         }
         let kind = verify::kind_of(&user)?;
 
+        // Verified, so signed in (seed 002): the first session starts in the same
+        // transaction, in the account's current session generation.
+        let session = NewSession::new(app, &user.user_id, user.session_generation, origin, now)?;
         let mut items = vec![verify::spend_code(app, &code, now)?];
         items.extend(verify::verify_account(
             app,
@@ -76,20 +79,20 @@ pub async fn confirm(
             .bool(":no", false)
             .s(":code", presented.pk.as_str())
             .s(":active", "active")
-            .n(":now", now),
+            .n(":now", now)
+            .and(generation_is(user.session_generation)),
             now,
         )?);
+        items.extend(session.writes(app, now)?);
 
         match app.store().transact(items).await? {
             TxOutcome::Committed => {
                 tracing::Span::current().record("user_id", user.user_id.as_str());
                 tracing::info!(verified = kind.as_str(), "identifier verified");
-                // Verified, so signed in (seed 002): the answer carries a token pair.
-                let tokens = session::start(app, &user, origin).await?;
                 return Ok(Confirmed {
                     user_id: user.user_id,
                     verified: kind,
-                    tokens,
+                    tokens: session.pair(app, now)?,
                 });
             }
             // Someone else used or replaced the code, or changed the account, meanwhile (or

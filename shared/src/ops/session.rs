@@ -105,30 +105,62 @@ fn well_formed(token: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-fn token_item(token: &str, family: &FamilyItem, now: i64) -> RefreshItem {
+/// What a token carries of its session: enough to rotate it and to sign, without reading
+/// the session itself.
+struct Lineage {
+    family_id: String,
+    user_id: String,
+    expires_at: i64,
+    generation: u64,
+}
+
+impl Lineage {
+    fn of_family(family: &FamilyItem) -> Self {
+        Self {
+            family_id: family.family_id.clone(),
+            user_id: family.user_id.clone(),
+            expires_at: family.expires_at,
+            generation: family.generation,
+        }
+    }
+
+    fn of_token(token: &RefreshItem) -> Option<Self> {
+        Some(Self {
+            family_id: token.family_id.clone(),
+            user_id: token.user_id.clone(),
+            expires_at: token.expires_at,
+            generation: token.generation?,
+        })
+    }
+}
+
+fn token_item(token: &str, lineage: &Lineage, now: i64) -> RefreshItem {
     RefreshItem {
         pk: keys::refresh_token(&digest(token)),
         sk: keys::TOKEN.to_owned(),
-        family_id: family.family_id.clone(),
-        user_id: family.user_id.clone(),
+        family_id: lineage.family_id.clone(),
+        user_id: lineage.user_id.clone(),
         created_at: now,
         rotated_at: None,
-        expires_at: family.expires_at,
+        expires_at: lineage.expires_at,
+        generation: Some(lineage.generation),
     }
 }
 
 fn pair(
     app: &impl Issues,
-    family: &FamilyItem,
+    lineage: &Lineage,
     refresh_token: String,
     now: i64,
 ) -> Result<TokenPair, AuthError> {
     Ok(TokenPair {
-        access_token: app.signer().sign(&family.user_id, &family.family_id, now)?,
+        access_token: app
+            .signer()
+            .sign(&lineage.user_id, &lineage.family_id, now)?,
         token_type: "Bearer".to_owned(),
         expires_in: app.signer().ttl_secs(),
         refresh_token,
-        refresh_expires_in: family.expires_at - now,
+        refresh_expires_in: lineage.expires_at - now,
     })
 }
 
@@ -189,14 +221,16 @@ impl NewSession {
         let fresh = || Some(Expr::new("attribute_not_exists(pk)"));
         Ok(vec![
             app.store().put(&self.family, fresh())?,
-            app.store()
-                .put(&token_item(&self.token, &self.family, now), fresh())?,
+            app.store().put(
+                &token_item(&self.token, &Lineage::of_family(&self.family), now),
+                fresh(),
+            )?,
         ])
     }
 
     /// The token pair, once the writes have committed.
     pub fn pair(self, app: &impl Issues, now: i64) -> Result<TokenPair, AuthError> {
-        pair(app, &self.family, self.token, now)
+        pair(app, &Lineage::of_family(&self.family), self.token, now)
     }
 }
 
@@ -244,11 +278,11 @@ pub async fn start(
 /// or expired.
 fn touch_family(
     app: &impl Base,
-    family: &FamilyItem,
+    lineage: &Lineage,
     now: i64,
 ) -> Result<TransactWriteItem, AuthError> {
     app.store().update(
-        &family.pk,
+        &keys::family(&lineage.family_id),
         keys::FAMILY,
         Expr::new("SET #last_used_at = :now").n(":now", now),
         Some(
@@ -261,11 +295,11 @@ fn touch_family(
 
 /// The account still holds the family's session generation (no sign-out-everywhere,
 /// password reset or change since the session started, and the account exists).
-fn account_keeps(app: &impl Base, family: &FamilyItem) -> Result<TransactWriteItem, AuthError> {
+fn account_keeps(app: &impl Base, lineage: &Lineage) -> Result<TransactWriteItem, AuthError> {
     app.store().check(
-        &keys::user(&family.user_id),
+        &keys::user(&lineage.user_id),
         keys::PROFILE,
-        generation_is(family.generation),
+        generation_is(lineage.generation),
     )
 }
 
@@ -292,18 +326,26 @@ pub async fn refresh(
         let Some(item) = app.store().get::<RefreshItem>(&pk, keys::TOKEN).await? else {
             return Err(AuthError::InvalidGrant);
         };
-        let family_pk = keys::family(&item.family_id);
-        let Some(family) = app
-            .store()
-            .get::<FamilyItem>(&family_pk, keys::FAMILY)
-            .await?
-        else {
-            return Err(AuthError::InvalidGrant);
-        };
-        if family.revoked || family.expires_at <= now {
+        if item.expires_at <= now {
             return Err(AuthError::InvalidGrant);
         }
-        tracing::Span::current().record("user_id", family.user_id.as_str());
+        // The session's state (revoked, expired) is a condition of the transaction below,
+        // so it is not read first; only a token older than the copied generation needs it.
+        let lineage = match Lineage::of_token(&item) {
+            Some(lineage) => lineage,
+            None => {
+                let family_pk = keys::family(&item.family_id);
+                match app
+                    .store()
+                    .get::<FamilyItem>(&family_pk, keys::FAMILY)
+                    .await?
+                {
+                    Some(family) => Lineage::of_family(&family),
+                    None => return Err(AuthError::InvalidGrant),
+                }
+            }
+        };
+        tracing::Span::current().record("user_id", lineage.user_id.as_str());
         let child = child_of(app, &token);
 
         match item.rotated_at {
@@ -316,39 +358,40 @@ pub async fn refresh(
                         Some(Expr::new("attribute_not_exists(#rotated_at)")),
                     )?,
                     app.store().put(
-                        &token_item(&child, &family, now),
+                        &token_item(&child, &lineage, now),
                         Some(Expr::new("attribute_not_exists(pk)")),
                     )?,
-                    touch_family(app, &family, now)?,
-                    account_keeps(app, &family)?,
+                    touch_family(app, &lineage, now)?,
+                    account_keeps(app, &lineage)?,
                 ];
                 let outcome = app.store().transact(items).await?;
                 if outcome == TxOutcome::Committed {
-                    return pair(app, &family, child, now);
+                    return pair(app, &lineage, child, now);
                 }
-                // The session's generation has ended: no retry can change that.
-                if outcome.condition_failed(3) {
+                // The session was revoked or has expired, or its generation has ended: no
+                // retry can change that.
+                if outcome.condition_failed(2) || outcome.condition_failed(3) {
                     return Err(AuthError::InvalidGrant);
                 }
-                // Rotated or revoked meanwhile: decide again on what is stored now.
+                // Rotated meanwhile: decide again on what is stored now.
                 continue;
             }
             // The same refresh again, moments later (two tabs): the same child, no harm done,
-            // unless the session ended since it was read.
+            // unless the session ended since.
             Some(rotated_at) if now - rotated_at <= app.config().refresh_grace_secs => {
                 let items = vec![
-                    touch_family(app, &family, now)?,
-                    account_keeps(app, &family)?,
+                    touch_family(app, &lineage, now)?,
+                    account_keeps(app, &lineage)?,
                 ];
                 return match app.store().transact(items).await? {
-                    TxOutcome::Committed => pair(app, &family, child, now),
+                    TxOutcome::Committed => pair(app, &lineage, child, now),
                     TxOutcome::Cancelled(_) => Err(AuthError::InvalidGrant),
                 };
             }
             // A rotated token used again: it may have been stolen. End the whole family.
             Some(_) => {
-                revoke(app, &family_pk).await?;
-                tracing::warn!(family_id = %family.family_id, "refresh token reused; family revoked");
+                revoke(app, &keys::family(&lineage.family_id)).await?;
+                tracing::warn!(family_id = %lineage.family_id, "refresh token reused; family revoked");
                 return Err(AuthError::InvalidGrant);
             }
         }

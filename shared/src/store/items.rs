@@ -226,6 +226,10 @@ pub struct RefreshItem {
     pub rotated_at: Option<i64>,
     /// The family's end: tokens never outlive the sign-in they descend from.
     pub expires_at: i64,
+    /// The family's session generation, copied so that a refresh need not read the family
+    /// (tokens written before it was copied have none; their refresh reads the family).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<u64>,
 }
 
 /// A session: the refresh-token family of one sign-in. Its id is the `sid` of the access
