@@ -357,9 +357,9 @@ fn scenarios() -> Vec<Scenario> {
             account: Account::Absent,
             expected: 200,
             crypto: Crypt::Argon2,
-            minimum: "3: the IP budget and the identifier's send slot are each a counter taken before the send; \
-                      the account, claims, code and outbox go in one transaction; \
-                      the identifier's claim is then committed (a failed send must leave nothing)",
+            minimum: "4: one read of the claims and the send counter (registration precedence and the sliding send window decide on them); \
+                      the IP budget, a conditional increment taken before the send; the account, claims, code, send and outbox in one transaction; \
+                      after delivery, the commit (a failed send must leave nothing). 3 would need the send window kept as a counter a condition can check",
             event: || {
                 post(
                     "/registration",
@@ -373,9 +373,8 @@ fn scenarios() -> Vec<Scenario> {
             account: Account::Unverified,
             expected: 200,
             crypto: Crypt::Sign,
-            minimum: "3: the code's try is counted (a conditional update that returns the code); \
-                      the account and its claim are read; \
-                      code spent, account verified, outbox and the first session in one transaction",
+            minimum: "3: the code (an email link is not guessable, so it is read; a 6-digit code's try is a conditional increment instead); \
+                      the account (its state, identifier and session generation); code spent, account verified, outbox and the first session in one transaction",
             event: || {
                 let code = token43();
                 api_gateway_event(
@@ -393,8 +392,9 @@ fn scenarios() -> Vec<Scenario> {
             account: Account::Unverified,
             expected: 200,
             crypto: Crypt::None,
-            minimum: "4: claim and account read (the same two reads whether or not it exists); \
-                      IP budget and send slot counted before the send; the new code replaces the old in one write",
+            minimum: "5, 4 needed: the claim and the account (the same two reads whether or not an account exists); the send counter; \
+                      the IP budget counted before the send; the new code, the account's pointer to it and the send in one transaction. \
+                      The counter's read goes once the send window is a counter the write's condition can check",
             event: || {
                 post(
                     "/registration/resend_code",
@@ -408,8 +408,9 @@ fn scenarios() -> Vec<Scenario> {
             account: Account::Verified,
             expected: 200,
             crypto: Crypt::Argon2AndSign,
-            minimum: "4: claim and account read; the attempt counted on the login gate before the password is checked; \
-                      the session started in one transaction with the account's generation checked",
+            minimum: "4: the claim and the account (the same two reads for an unknown identifier); the attempt counted on the login gate \
+                      before the password is checked (one conditional increment); the session started, the account's generation checked \
+                      and the failures cleared in one transaction",
             event: || {
                 post(
                     "/login",

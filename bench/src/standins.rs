@@ -148,6 +148,14 @@ pub async fn aws(state: Arc<AwsState>) -> std::io::Result<u16> {
                     if item.get("attempts").is_some() {
                         item["attempts"] = n(1);
                     }
+                    // A sign-in attempt counted on the login gate: the first failure.
+                    if body["Key"]["sk"]["S"] == "LOCK" {
+                        let now = auth_shared::Clock::now(&auth_shared::SystemClock);
+                        item = json!({
+                            "pk": body["Key"]["pk"].clone(), "sk": s("LOCK"), "failures": n(1),
+                            "locked_until": n(0), "version": n(1), "expires_at": n(now + 86_400),
+                        });
+                    }
                     ddb(json!({ "Attributes": item }))
                 }
                 "DynamoDB_20120810.Query" => {

@@ -14,7 +14,7 @@ use crate::ops::limits::SendSlot;
 use crate::ops::session::{self, TokenPair};
 use crate::ops::{Base, Delivers, Hashes, Issues, Keyed};
 use crate::ops::{MAX_ROUNDS, find_account, verify};
-use crate::store::{CodeItem, Expr, LoginGateItem, TxOutcome, UserItem, keys};
+use crate::store::{CodeItem, Expr, GatePolicy, LoginGateItem, TxOutcome, UserItem, keys};
 
 /// Failures before the first lock.
 const FREE_FAILURES: u32 = 5;
@@ -57,70 +57,23 @@ pub fn lock_secs(failures: u32) -> i64 {
     (1i64 << exponent).min(MAX_LOCK_SECS)
 }
 
+const GATE: GatePolicy = GatePolicy {
+    free_failures: FREE_FAILURES,
+    lock_secs,
+    memory_secs: GATE_MEMORY_SECS,
+};
+
 /// Takes one attempt for an identifier, counting it as a failure until it succeeds, so that
 /// concurrent attempts cannot get more tries than the lock allows.
 async fn take_attempt(app: &impl Base, gate_pk: &str) -> Result<LoginGateItem, AuthError> {
-    for _ in 0..MAX_ROUNDS * 4 {
-        let now = app.now();
-        let stored: Option<LoginGateItem> = app.store().get(gate_pk, keys::LOCK).await?;
-        // A gate past its expiry (TTL deletion lags) remembers nothing, but keeps its version
-        // for the condition below.
-        let current = stored.map(|mut gate| {
-            if gate.expires_at <= now {
-                gate.failures = 0;
-                gate.locked_until = 0;
-            }
-            gate
-        });
-        if let Some(gate) = &current
-            && gate.locked_until > now
-        {
-            return Err(AuthError::RateLimited {
-                retry_after: (gate.locked_until - now) as u64,
-            });
-        }
-        let failures = current.as_ref().map_or(0, |g| g.failures) + 1;
-        let locked_until = match lock_secs(failures) {
-            0 => 0,
-            secs => now + secs,
-        };
-        let next = LoginGateItem {
-            pk: gate_pk.to_owned(),
-            sk: keys::LOCK.to_owned(),
-            failures,
-            locked_until,
-            version: current.as_ref().map_or(0, |g| g.version) + 1,
-            expires_at: now.max(locked_until) + GATE_MEMORY_SECS,
-        };
-        let condition = match &current {
-            None => Expr::new("attribute_not_exists(pk)"),
-            Some(gate) => Expr::new("#version = :seen").n(":seen", gate.version),
-        };
-        match app
-            .store()
-            .transact(vec![app.store().put(&next, Some(condition))?])
-            .await?
-        {
-            TxOutcome::Committed => return Ok(next),
-            TxOutcome::Cancelled(_) => continue,
-        }
-    }
-    Err(AuthError::internal("login gate kept conflicting"))
+    app.store()
+        .take_login_attempt(gate_pk, app.now(), &GATE)
+        .await
 }
 
 /// A success ends the run of failures.
 async fn reset_attempts(app: &impl Base, gate: &LoginGateItem) -> Result<(), AuthError> {
-    app.store()
-        .update_if(
-            &gate.pk,
-            keys::LOCK,
-            Expr::new("SET #failures = :zero, #locked_until = :zero, #version = #version + :one")
-                .n(":zero", 0)
-                .n(":one", 1),
-            Expr::new("attribute_exists(pk)"),
-        )
-        .await
-        .map(drop)
+    app.store().clear_login_failures(gate).await
 }
 
 /// The login gate of the identifier an account holds.
@@ -172,14 +125,17 @@ pub async fn login(
         return Err(AuthError::InvalidCredentials);
     };
     tracing::Span::current().record("user_id", user.user_id.as_str());
-    reset_attempts(app, &gate).await?;
-
     if !user.verified {
+        reset_attempts(app, &gate).await?;
         // The OTP goes where the account's codes go: the address as registered.
         let stored = verify::stored_identifier(&user)?;
         return Err(challenge(app, &user, &stored, &request.origin).await?);
     }
-    session::start(app, &user, &request.origin).await
+    // The success ends the run of failures in the session's own transaction.
+    let cleared = app
+        .store()
+        .login_failures_cleared(&gate, app.now(), &GATE)?;
+    session::start_with(app, &user, &request.origin, &[cleared]).await
 }
 
 /// Sends a sign-in OTP to an unverified identifier and answers `verification_required`.

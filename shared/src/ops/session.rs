@@ -243,6 +243,17 @@ pub async fn start(
     user: &UserItem,
     origin: &Origin,
 ) -> Result<TokenPair, AuthError> {
+    start_with(app, user, origin, &[]).await
+}
+
+/// [`start`], with writes that must commit with the new session (`also`, which may not
+/// carry conditions: a sign-in's clearing of its login failures).
+pub async fn start_with(
+    app: &impl Issues,
+    user: &UserItem,
+    origin: &Origin,
+    also: &[TransactWriteItem],
+) -> Result<TokenPair, AuthError> {
     let mut generation = user.session_generation;
     for _ in 0..MAX_ROUNDS {
         let now = app.now();
@@ -252,6 +263,7 @@ pub async fn start(
             app.store()
                 .check(&user.pk, keys::PROFILE, generation_is(generation))?,
         );
+        items.extend_from_slice(also);
         let outcome = app.store().transact(items).await?;
         match outcome {
             TxOutcome::Committed => return session.pair(app, now),

@@ -1,9 +1,11 @@
 //! The single DynamoDB table: item shapes, keys, and the conditional writes every invariant
 //! rests on. Nothing here decides policy; `crate::ops` does.
 
+mod gate;
 mod items;
 mod table;
 
+pub use gate::GatePolicy;
 pub use items::{
     ClaimItem, CodeItem, FamilyItem, LoginGateItem, RateItem, RefreshItem, SESSIONS_INDEX,
     UNVERIFIED, UNVERIFIED_INDEX, UserItem, UserStatus, keys,

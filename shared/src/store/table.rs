@@ -400,7 +400,7 @@ impl Store {
     }
 
     /// A single `UpdateItem` of `pk`/`sk` on `condition`, ready to send or to refine.
-    fn conditional_update(
+    pub(super) fn conditional_update(
         &self,
         pk: &str,
         sk: &str,
