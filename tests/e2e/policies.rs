@@ -548,6 +548,39 @@ async fn every_function_s_policy_covers_the_aws_actions_its_code_calls() {
     }
     assert!(called["me-delete"].contains("dynamodb:Query"), "{called:?}");
 
+    // Exactly what each function's capabilities need, no more: its `main` names them, and
+    // a function that fetches no secret or builds no SES/SNS client is granted neither.
+    for (binary, granted) in &grants {
+        let main = workspace_file(&format!("functions/{binary}/src/main.rs"));
+        let http = main.contains("Startup::from_env");
+        if !http {
+            continue;
+        }
+        let fetches_secret = main.contains("start.secrets()");
+        let delivers = main.contains(".with_delivery(");
+        assert_eq!(
+            allows(granted, "secretsmanager:GetSecretValue"),
+            fetches_secret,
+            "{binary}: the secret is read by its main: {fetches_secret}, granted by the template: {}",
+            !fetches_secret
+        );
+        assert_eq!(
+            called[binary.as_str()].contains("secretsmanager:GetSecretValue"),
+            fetches_secret,
+            "{binary}: its main and the calls it made disagree on the secret"
+        );
+        for send in ["ses:SendEmail", "sns:Publish@sms"] {
+            assert_eq!(
+                allows(granted, send),
+                delivers,
+                "{binary}: {send} granted, but its main builds delivery: {delivers}"
+            );
+            if !delivers {
+                assert!(!called[binary.as_str()].contains(send), "{binary} sent without delivery");
+            }
+        }
+    }
+
     // No function that may send SMS (Publish on "*") may publish user events.
     for (binary, granted) in &grants {
         if allows(granted, "sns:Publish@sms") {
