@@ -121,17 +121,19 @@ impl AuthError {
 }
 
 /// Names the step that failed in an internal error's cause chain, for the log line:
-/// `result.step("rotating the refresh token")?`. Client errors pass through unchanged.
+/// `result.step("reading a CLAIM item")?`. Client errors pass through unchanged. A step
+/// names what was being done, never a value (no address, code or token).
 pub trait Step<T> {
-    fn step(self, step: &'static str) -> Result<T, AuthError>;
+    fn step(self, step: impl Into<String>) -> Result<T, AuthError>;
 }
 
 impl<T> Step<T> for Result<T, AuthError> {
-    fn step(self, step: &'static str) -> Result<T, AuthError> {
+    fn step(self, step: impl Into<String>) -> Result<T, AuthError> {
         self.map_err(|err| match err {
-            AuthError::Internal(source) => {
-                AuthError::Internal(Box::new(StepFailed { step, source }))
-            }
+            AuthError::Internal(source) => AuthError::Internal(Box::new(StepFailed {
+                step: step.into(),
+                source,
+            })),
             other => other,
         })
     }
@@ -140,12 +142,20 @@ impl<T> Step<T> for Result<T, AuthError> {
 #[derive(Debug, thiserror::Error)]
 #[error("{step}")]
 struct StepFailed {
-    step: &'static str,
+    step: String,
     #[source]
     source: BoxError,
 }
 
 /// An error and every cause under it, `outer: inner: innermost`.
+///
+/// ```
+/// use auth_shared::error::{Step, chain};
+/// use auth_shared::AuthError;
+/// let failed: Result<(), AuthError> = Err(AuthError::internal("connection refused"));
+/// let err = failed.step("reading a CLAIM item").unwrap_err();
+/// assert_eq!(chain(&err), "internal error: reading a CLAIM item: connection refused");
+/// ```
 pub fn chain(err: &(dyn StdError + 'static)) -> String {
     let mut text = err.to_string();
     let mut next = err.source();
@@ -167,4 +177,26 @@ pub enum StartupError {
     Secret(String),
     #[error("fetching the auth secret from Secrets Manager")]
     SecretFetch(#[source] BoxError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_line_names_the_failed_step_and_its_causes() {
+        let failed: Result<(), AuthError> = Err(AuthError::internal("connection refused"));
+        let err = failed.step("reading a CLAIM item").unwrap_err();
+        assert_eq!(
+            chain(&err),
+            "internal error: reading a CLAIM item: connection refused"
+        );
+        assert_eq!(err.answer().status, 500);
+        // A client error is not an internal one and is answered as it is.
+        let client: Result<(), AuthError> = Err(AuthError::InvalidCode);
+        assert_eq!(
+            client.step("spending the code").unwrap_err().code(),
+            "invalid_code"
+        );
+    }
 }

@@ -576,7 +576,10 @@ async fn every_function_s_policy_covers_the_aws_actions_its_code_calls() {
                 "{binary}: {send} granted, but its main builds delivery: {delivers}"
             );
             if !delivers {
-                assert!(!called[binary.as_str()].contains(send), "{binary} sent without delivery");
+                assert!(
+                    !called[binary.as_str()].contains(send),
+                    "{binary} sent without delivery"
+                );
             }
         }
     }

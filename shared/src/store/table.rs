@@ -16,6 +16,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::AuthError;
+use crate::error::Step;
 use crate::store::{CodeItem, keys};
 
 /// How often a transaction that lost only to concurrent transactions is tried again.
@@ -161,7 +162,8 @@ impl Store {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| AuthError::internal(aws_sdk_dynamodb::Error::from(e)))?;
+            .map_err(|e| AuthError::internal(aws_sdk_dynamodb::Error::from(e)))
+            .step(format!("reading a {sk} item"))?;
         match out.item {
             None => Ok(None),
             Some(item) => serde_dynamo::from_item(item)
@@ -188,7 +190,8 @@ impl Store {
         let out = request
             .send()
             .await
-            .map_err(|e| AuthError::internal(aws_sdk_dynamodb::Error::from(e)))?;
+            .map_err(|e| AuthError::internal(aws_sdk_dynamodb::Error::from(e)))
+            .step(format!("reading {} items together", keys.len()))?;
         Ok(out
             .responses
             .unwrap_or_default()
@@ -255,7 +258,8 @@ impl Store {
             let out = query
                 .send()
                 .await
-                .map_err(|e| AuthError::internal(aws_sdk_dynamodb::Error::from(e)))?;
+                .map_err(|e| AuthError::internal(aws_sdk_dynamodb::Error::from(e)))
+                .step(format!("querying the {index} index"))?;
             for item in out.items.unwrap_or_default() {
                 items.push(serde_dynamo::from_item(item).map_err(AuthError::internal)?);
                 if items.len() >= limit {
@@ -389,10 +393,11 @@ impl Store {
             };
             if !retryable || attempt >= CONFLICT_RETRIES {
                 let err = result.err().map(aws_sdk_dynamodb::Error::from);
-                return Err(AuthError::internal(match err {
+                let failed: Result<TxOutcome, AuthError> = Err(AuthError::internal(match err {
                     Some(e) => e.to_string(),
                     None => "transaction failed".to_owned(),
                 }));
+                return failed.step(format!("a transaction of {} writes", items.len()));
             }
             attempt += 1;
             backoff(attempt).await;
@@ -441,7 +446,8 @@ impl Store {
             {
                 Ok(false)
             }
-            Err(e) => Err(AuthError::internal(aws_sdk_dynamodb::Error::from(e))),
+            Err(e) => Err(AuthError::internal(aws_sdk_dynamodb::Error::from(e)))
+                .step(format!("updating a {sk} item")),
         }
     }
 }
