@@ -13,7 +13,8 @@ use crate::ops::MAX_ROUNDS;
 use crate::ops::bearer::Caller;
 use crate::ops::budgets::Origin;
 use crate::ops::{Base, Issues, Keyed};
-use crate::store::{Expr, FamilyItem, RefreshItem, SESSIONS_INDEX, TxOutcome, UserItem, keys};
+pub use crate::store::generation_is;
+use crate::store::{FamilyItem, RefreshItem, Rotated, Started, UserItem, keys};
 
 const TOKEN_CHARS: usize = 43;
 
@@ -164,17 +165,6 @@ fn pair(
     })
 }
 
-/// The condition that an account's session generation is still `generation`: its sessions
-/// of that generation live. Accounts written before generations existed have none (0).
-pub fn generation_is(generation: u64) -> Expr {
-    let text = if generation == 0 {
-        "attribute_exists(pk) AND (attribute_not_exists(#session_generation) OR #session_generation = :generation)"
-    } else {
-        "#session_generation = :generation"
-    };
-    Expr::new(text).n(":generation", generation)
-}
-
 /// A session about to start: its family and first refresh token, to be written by a
 /// transaction (its own in [`start`], or a password reset's or change's).
 pub struct NewSession {
@@ -218,14 +208,12 @@ impl NewSession {
 
     /// The writes that start it: the family and its first token, both new.
     pub fn writes(&self, app: &impl Base, now: i64) -> Result<Vec<TransactWriteItem>, AuthError> {
-        let fresh = || Some(Expr::new("attribute_not_exists(pk)"));
-        Ok(vec![
-            app.store().put(&self.family, fresh())?,
-            app.store().put(
-                &token_item(&self.token, &Lineage::of_family(&self.family), now),
-                fresh(),
-            )?,
-        ])
+        app.store()
+            .session_writes(&self.family, &self.first_token(now))
+    }
+
+    fn first_token(&self, now: i64) -> RefreshItem {
+        token_item(&self.token, &Lineage::of_family(&self.family), now)
     }
 
     /// The token pair, once the writes have committed.
@@ -258,16 +246,14 @@ pub async fn start_with(
     for _ in 0..MAX_ROUNDS {
         let now = app.now();
         let session = NewSession::new(app, &user.user_id, generation, origin, now)?;
-        let mut items = session.writes(app, now)?;
-        items.push(
-            app.store()
-                .check(&user.pk, keys::PROFILE, generation_is(generation))?,
-        );
-        items.extend_from_slice(also);
-        let outcome = app.store().transact(items).await?;
-        match outcome {
-            TxOutcome::Committed => return session.pair(app, now),
-            TxOutcome::Cancelled(_) if outcome.condition_failed(2) => {
+        let first = session.first_token(now);
+        match app
+            .store()
+            .start_session(&session.family, &first, generation, also)
+            .await?
+        {
+            Started::Started => return session.pair(app, now),
+            Started::GenerationMoved => {
                 // Only the generation moved (every session of the account just ended):
                 // start this one in the new generation, if the account is still there.
                 let Some(current) = app.store().get::<UserItem>(&user.pk, keys::PROFILE).await?
@@ -276,43 +262,9 @@ pub async fn start_with(
                 };
                 generation = current.session_generation;
             }
-            TxOutcome::Cancelled(reasons) => {
-                return Err(AuthError::internal(format!(
-                    "new session collided: {reasons:?}"
-                )));
-            }
         }
     }
     Err(AuthError::internal("new session kept conflicting"))
-}
-
-/// The session stays usable: SET `last_used_at`, on the condition that it is not revoked
-/// or expired.
-fn touch_family(
-    app: &impl Base,
-    lineage: &Lineage,
-    now: i64,
-) -> Result<TransactWriteItem, AuthError> {
-    app.store().update(
-        &keys::family(&lineage.family_id),
-        keys::FAMILY,
-        Expr::new("SET #last_used_at = :now").n(":now", now),
-        Some(
-            Expr::new("#revoked = :no AND #expires_at > :now")
-                .bool(":no", false)
-                .n(":now", now),
-        ),
-    )
-}
-
-/// The account still holds the family's session generation (no sign-out-everywhere,
-/// password reset or change since the session started, and the account exists).
-fn account_keeps(app: &impl Base, lineage: &Lineage) -> Result<TransactWriteItem, AuthError> {
-    app.store().check(
-        &keys::user(&lineage.user_id),
-        keys::PROFILE,
-        generation_is(lineage.generation),
-    )
 }
 
 /// Exchanges a refresh token for a new pair, rotating it.
@@ -362,47 +314,39 @@ pub async fn refresh(
 
         match item.rotated_at {
             None => {
-                let items = vec![
-                    app.store().update(
-                        &pk,
-                        keys::TOKEN,
-                        Expr::new("SET #rotated_at = :now").n(":now", now),
-                        Some(Expr::new("attribute_not_exists(#rotated_at)")),
-                    )?,
-                    app.store().put(
-                        &token_item(&child, &lineage, now),
-                        Some(Expr::new("attribute_not_exists(pk)")),
-                    )?,
-                    touch_family(app, &lineage, now)?,
-                    account_keeps(app, &lineage)?,
-                ];
-                let outcome = app.store().transact(items).await?;
-                if outcome == TxOutcome::Committed {
-                    return pair(app, &lineage, child, now);
+                let next = token_item(&child, &lineage, now);
+                match app
+                    .store()
+                    .rotate_refresh_token(&pk, &next, lineage.generation, now)
+                    .await?
+                {
+                    Rotated::Rotated => return pair(app, &lineage, child, now),
+                    Rotated::SessionEnded => return Err(AuthError::InvalidGrant),
+                    // Rotated meanwhile: decide again on what is stored now.
+                    Rotated::Raced => continue,
                 }
-                // The session was revoked or has expired, or its generation has ended: no
-                // retry can change that.
-                if outcome.condition_failed(2) || outcome.condition_failed(3) {
-                    return Err(AuthError::InvalidGrant);
-                }
-                // Rotated meanwhile: decide again on what is stored now.
-                continue;
             }
             // The same refresh again, moments later (two tabs): the same child, no harm done,
             // unless the session ended since.
             Some(rotated_at) if now - rotated_at <= app.config().refresh_grace_secs => {
-                let items = vec![
-                    touch_family(app, &lineage, now)?,
-                    account_keeps(app, &lineage)?,
-                ];
-                return match app.store().transact(items).await? {
-                    TxOutcome::Committed => pair(app, &lineage, child, now),
-                    TxOutcome::Cancelled(_) => Err(AuthError::InvalidGrant),
+                let live = app
+                    .store()
+                    .touch_session(
+                        &lineage.family_id,
+                        &lineage.user_id,
+                        lineage.generation,
+                        now,
+                    )
+                    .await?;
+                return if live {
+                    pair(app, &lineage, child, now)
+                } else {
+                    Err(AuthError::InvalidGrant)
                 };
             }
             // A rotated token used again: it may have been stolen. End the whole family.
             Some(_) => {
-                revoke(app, &keys::family(&lineage.family_id)).await?;
+                app.store().revoke_session(&lineage.family_id).await?;
                 tracing::warn!(family_id = %lineage.family_id, "refresh token reused; family revoked");
                 return Err(AuthError::InvalidGrant);
             }
@@ -420,28 +364,10 @@ pub async fn logout(app: &impl Base, request: LogoutRequest) -> Result<(), AuthE
     }
     let pk = keys::refresh_token(&digest(token));
     if let Some(item) = app.store().get::<RefreshItem>(&pk, keys::TOKEN).await? {
-        revoke(app, &keys::family(&item.family_id)).await?;
+        app.store().revoke_session(&item.family_id).await?;
         tracing::info!(user_id = %item.user_id, "signed out");
     }
     Ok(())
-}
-
-/// Ends one family: revoked, and out of the index of the user's sessions.
-async fn revoke(app: &impl Base, family_pk: &str) -> Result<(), AuthError> {
-    app.store()
-        .update_if(
-            family_pk,
-            keys::FAMILY,
-            revocation(),
-            Expr::new("attribute_exists(pk)"),
-        )
-        .await
-        .map(drop)
-}
-
-/// Revoked: out of the user's index, and no longer holding where it was used from.
-fn revocation() -> Expr {
-    Expr::new("SET #revoked = :yes REMOVE #session_user, #user_agent, #ip").bool(":yes", true)
 }
 
 /// One of the user's live sessions, as `GET /sessions` lists it.
@@ -467,10 +393,7 @@ pub struct SessionList {
 #[tracing::instrument(skip_all, fields(user_id = %caller.user.user_id))]
 pub async fn list(app: &impl Base, caller: &Caller) -> Result<SessionList, AuthError> {
     let now = app.now();
-    let families: Vec<FamilyItem> = app
-        .store()
-        .query_index(SESSIONS_INDEX, "session_user", &caller.user.user_id)
-        .await?;
+    let families = app.store().sessions_of(&caller.user.user_id).await?;
     let sessions = families
         .into_iter()
         .filter(|f| {
@@ -500,19 +423,16 @@ pub async fn revoke_one(
     let id = uuid::Uuid::parse_str(session_id)
         .map_err(|_| AuthError::SessionNotFound)?
         .to_string();
-    let now = app.now();
-    let own_and_live = Expr::new("#user_id = :uid AND #revoked = :no AND #expires_at > :now")
-        .s(":uid", caller.user.user_id.as_str())
-        .bool(":no", false)
-        .n(":now", now)
-        .and(
-            Expr::new("#generation = :generation").n(":generation", caller.user.session_generation),
-        );
-    if app
+    let revoked = app
         .store()
-        .update_if(&keys::family(&id), keys::FAMILY, revocation(), own_and_live)
-        .await?
-    {
+        .revoke_own_session(
+            &id,
+            &caller.user.user_id,
+            caller.user.session_generation,
+            app.now(),
+        )
+        .await?;
+    if revoked {
         tracing::info!("session revoked");
         Ok(())
     } else {
@@ -525,16 +445,7 @@ pub async fn revoke_one(
 /// generation inside their own transaction, so none succeeds once this has answered.
 #[tracing::instrument(skip_all, fields(user_id = %user.user_id))]
 pub async fn revoke_all(app: &impl Base, user: &UserItem) -> Result<(), AuthError> {
-    if app
-        .store()
-        .update_if(
-            &user.pk,
-            keys::PROFILE,
-            Expr::new("ADD #session_generation :one").n(":one", 1),
-            Expr::new("attribute_exists(pk)"),
-        )
-        .await?
-    {
+    if app.store().end_all_sessions(&user.user_id).await? {
         tracing::info!("signed out everywhere");
         Ok(())
     } else {

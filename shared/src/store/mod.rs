@@ -3,6 +3,7 @@
 
 mod gate;
 mod items;
+mod sessions;
 mod table;
 
 pub use gate::GatePolicy;
@@ -10,4 +11,5 @@ pub use items::{
     ClaimItem, CodeItem, FamilyItem, LoginGateItem, RateItem, RefreshItem, SESSIONS_INDEX,
     UNVERIFIED, UNVERIFIED_INDEX, UserItem, UserStatus, keys,
 };
+pub use sessions::{Rotated, Started, generation_is};
 pub use table::{CodeTry, Expr, Snapshot, Store, TxOutcome};

@@ -1,0 +1,206 @@
+//! Sessions in the table: one refresh-token family per sign-in, its tokens, and the account's
+//! session generation, which ends every earlier session in one write. The conditions that
+//! keep a session's rules live here; `crate::ops::session` decides on their outcomes.
+
+use aws_sdk_dynamodb::types::TransactWriteItem;
+
+use super::{Expr, FamilyItem, RefreshItem, SESSIONS_INDEX, Store, TxOutcome, keys};
+use crate::AuthError;
+
+/// The condition that an account's session generation is still `generation`: its sessions
+/// of that generation live. Accounts written before generations existed have none (0).
+pub fn generation_is(generation: u64) -> Expr {
+    let text = if generation == 0 {
+        "attribute_exists(pk) AND (attribute_not_exists(#session_generation) OR #session_generation = :generation)"
+    } else {
+        "#session_generation = :generation"
+    };
+    Expr::new(text).n(":generation", generation)
+}
+
+/// How starting a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Started {
+    Started,
+    /// The account moved to another session generation meanwhile (every session ended), or
+    /// is gone.
+    GenerationMoved,
+}
+
+/// How rotating a refresh token ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotated {
+    /// The token is spent and its child stored; the session was touched.
+    Rotated,
+    /// The session is revoked or expired, or its generation has ended: no retry helps.
+    SessionEnded,
+    /// The token was rotated by another request meanwhile: decide again on what is stored.
+    Raced,
+}
+
+impl Store {
+    /// The writes that start a session: its family and first token, both new.
+    pub fn session_writes(
+        &self,
+        family: &FamilyItem,
+        first: &RefreshItem,
+    ) -> Result<Vec<TransactWriteItem>, AuthError> {
+        let fresh = || Some(Expr::new("attribute_not_exists(pk)"));
+        Ok(vec![self.put(family, fresh())?, self.put(first, fresh())?])
+    }
+
+    /// Starts a session in the account's generation `generation` (checked in the same
+    /// transaction, so a sign-out-everywhere that commits meanwhile cannot leave it alive),
+    /// together with `also`, writes that carry no condition.
+    pub async fn start_session(
+        &self,
+        family: &FamilyItem,
+        first: &RefreshItem,
+        generation: u64,
+        also: &[TransactWriteItem],
+    ) -> Result<Started, AuthError> {
+        let mut items = self.session_writes(family, first)?;
+        items.push(self.check(
+            &keys::user(&family.user_id),
+            keys::PROFILE,
+            generation_is(generation),
+        )?);
+        items.extend_from_slice(also);
+        match self.transact(items).await? {
+            TxOutcome::Committed => Ok(Started::Started),
+            outcome if outcome.condition_failed(2) => Ok(Started::GenerationMoved),
+            TxOutcome::Cancelled(reasons) => Err(AuthError::internal(format!(
+                "new session collided: {reasons:?}"
+            ))),
+        }
+    }
+
+    /// Spends the refresh token `token_pk` for its `child`, once: the token not rotated
+    /// before, the child new, the session (`child`'s family) neither revoked nor expired,
+    /// and the account still in generation `generation`; the session's `last_used_at` moves.
+    pub async fn rotate_refresh_token(
+        &self,
+        token_pk: &str,
+        child: &RefreshItem,
+        generation: u64,
+        now: i64,
+    ) -> Result<Rotated, AuthError> {
+        let items = vec![
+            self.update(
+                token_pk,
+                keys::TOKEN,
+                Expr::new("SET #rotated_at = :now").n(":now", now),
+                Some(Expr::new("attribute_not_exists(#rotated_at)")),
+            )?,
+            self.put(child, Some(Expr::new("attribute_not_exists(pk)")))?,
+            self.session_touch(&child.family_id, now)?,
+            self.check(
+                &keys::user(&child.user_id),
+                keys::PROFILE,
+                generation_is(generation),
+            )?,
+        ];
+        let outcome = self.transact(items).await?;
+        Ok(if outcome == TxOutcome::Committed {
+            Rotated::Rotated
+        } else if outcome.condition_failed(2) || outcome.condition_failed(3) {
+            Rotated::SessionEnded
+        } else {
+            Rotated::Raced
+        })
+    }
+
+    /// The same refresh again within the grace window: the session is touched, on the same
+    /// conditions as a rotation. `false` when the session has ended.
+    pub async fn touch_session(
+        &self,
+        family_id: &str,
+        user_id: &str,
+        generation: u64,
+        now: i64,
+    ) -> Result<bool, AuthError> {
+        let items = vec![
+            self.session_touch(family_id, now)?,
+            self.check(
+                &keys::user(user_id),
+                keys::PROFILE,
+                generation_is(generation),
+            )?,
+        ];
+        Ok(self.transact(items).await? == TxOutcome::Committed)
+    }
+
+    /// SET `last_used_at`, on the condition that the session is not revoked or expired.
+    fn session_touch(&self, family_id: &str, now: i64) -> Result<TransactWriteItem, AuthError> {
+        self.update(
+            &keys::family(family_id),
+            keys::FAMILY,
+            Expr::new("SET #last_used_at = :now").n(":now", now),
+            Some(
+                Expr::new("#revoked = :no AND #expires_at > :now")
+                    .bool(":no", false)
+                    .n(":now", now),
+            ),
+        )
+    }
+
+    /// Ends a session, if it exists.
+    pub async fn revoke_session(&self, family_id: &str) -> Result<(), AuthError> {
+        self.update_if(
+            &keys::family(family_id),
+            keys::FAMILY,
+            revocation(),
+            Expr::new("attribute_exists(pk)"),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Ends the session `family_id` only if it is `user_id`'s, live, and of the account's
+    /// generation `generation`; `false` for anything else, another user's session included.
+    pub async fn revoke_own_session(
+        &self,
+        family_id: &str,
+        user_id: &str,
+        generation: u64,
+        now: i64,
+    ) -> Result<bool, AuthError> {
+        let own_and_live = Expr::new(
+            "#user_id = :uid AND #revoked = :no AND #expires_at > :now AND #generation = :generation",
+        )
+        .s(":uid", user_id)
+        .bool(":no", false)
+        .n(":now", now)
+        .n(":generation", generation);
+        self.update_if(
+            &keys::family(family_id),
+            keys::FAMILY,
+            revocation(),
+            own_and_live,
+        )
+        .await
+    }
+
+    /// Moves the account to its next session generation, which ends every session started
+    /// before, in one write. `false` when the account is gone.
+    pub async fn end_all_sessions(&self, user_id: &str) -> Result<bool, AuthError> {
+        self.update_if(
+            &keys::user(user_id),
+            keys::PROFILE,
+            Expr::new("ADD #session_generation :one").n(":one", 1),
+            Expr::new("attribute_exists(pk)"),
+        )
+        .await
+    }
+
+    /// Every session recorded for `user_id`, newest first (the sessions-by-user index).
+    pub async fn sessions_of(&self, user_id: &str) -> Result<Vec<FamilyItem>, AuthError> {
+        self.query_index(SESSIONS_INDEX, "session_user", user_id)
+            .await
+    }
+}
+
+/// Revoked: out of the user's index, and no longer holding where it was used from.
+fn revocation() -> Expr {
+    Expr::new("SET #revoked = :yes REMOVE #session_user, #user_agent, #ip").bool(":yes", true)
+}
