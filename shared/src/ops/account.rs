@@ -3,7 +3,6 @@
 //! left unverified past their expiry. Every end of an account is one transaction that
 //! deletes the profile, releases its claims and writes `user.deleted` to the outbox.
 
-use aws_sdk_dynamodb::types::TransactWriteItem;
 use serde::{Deserialize, Serialize};
 
 use crate::AuthError;
@@ -19,7 +18,7 @@ use crate::ops::{Base, Delivers, Hashes, Keyed};
 use crate::ops::{MAX_ROUNDS, login, verify};
 use crate::store::{
     ClaimItem, Expr, FamilyItem, SESSIONS_INDEX, Store, TxOutcome, UNVERIFIED, UNVERIFIED_INDEX,
-    UserItem, keys,
+    UserItem, Write, keys,
 };
 
 /// `GET /me`: the account as its owner sees it; never a hash or a code.
@@ -377,7 +376,7 @@ fn deletion(
     condition: Expr,
     reason: DeletionReason,
     now: i64,
-) -> Result<Vec<TransactWriteItem>, AuthError> {
+) -> Result<Vec<Write>, AuthError> {
     let mut items = vec![store.delete(&user.pk, keys::PROFILE, Some(condition))?];
     for claim in claims {
         items.push(store.delete(

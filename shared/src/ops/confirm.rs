@@ -7,10 +7,10 @@ use crate::AuthError;
 use crate::domain::{IdentifierKind, PhoneNumber};
 use crate::ops::budgets::Origin;
 use crate::ops::codes::{PresentedCode, Purpose};
-use crate::ops::session::{NewSession, TokenPair, generation_is};
+use crate::ops::session::{NewSession, TokenPair};
 use crate::ops::{Issues, Keyed};
 use crate::ops::{MAX_ROUNDS, verify};
-use crate::store::{CodeItem, Expr, TxOutcome, UserItem, UserStatus, keys};
+use crate::store::{CodeItem, TxOutcome, UserItem, UserStatus, VerifiedBy, keys};
 
 /// The body that goes with a 6-digit SMS code; a link code comes without a body.
 #[derive(Debug, Deserialize)]
@@ -73,14 +73,10 @@ pub async fn confirm(
         items.extend(verify::verify_account(
             app,
             &user,
-            Expr::new(
-                "#verified = :no AND #code_pk = :code AND #status = :active AND #expires_at > :now",
-            )
-            .bool(":no", false)
-            .s(":code", presented.pk.as_str())
-            .s(":active", "active")
-            .n(":now", now)
-            .and(generation_is(user.session_generation)),
+            VerifiedBy::Code {
+                code_pk: &presented.pk,
+                generation: user.session_generation,
+            },
             now,
         )?);
         items.extend(session.writes(app, now)?);

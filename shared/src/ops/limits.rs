@@ -58,10 +58,7 @@ impl SendSlot {
     }
 
     /// The transaction item that records the send; it fails if another send got in first.
-    pub fn write(
-        &self,
-        store: &Store,
-    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, AuthError> {
+    pub fn write(&self, store: &Store) -> Result<crate::store::Write, AuthError> {
         let condition = match &self.current {
             None => Expr::new("attribute_not_exists(pk)"),
             Some(current) => Expr::new("#version = :seen").n(":seen", current.version),

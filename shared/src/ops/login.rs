@@ -11,10 +11,12 @@ use crate::domain::{Identifier, Password, SmsCode};
 use crate::notify::Outgoing;
 use crate::ops::budgets::{self, Origin};
 use crate::ops::limits::SendSlot;
-use crate::ops::session::{self, TokenPair};
+use crate::ops::session::{self, NewSession, TokenPair};
 use crate::ops::{Base, Delivers, Hashes, Issues, Keyed};
 use crate::ops::{MAX_ROUNDS, find_account, verify};
-use crate::store::{CodeItem, Expr, GatePolicy, LoginGateItem, TxOutcome, UserItem, keys};
+use crate::store::{
+    CodeItem, Expr, GatePolicy, LoginGateItem, TxOutcome, UserItem, VerifiedBy, keys,
+};
 
 /// Failures before the first lock.
 const FREE_FAILURES: u32 = 5;
@@ -241,25 +243,24 @@ pub async fn login_with_otp(
         };
         tracing::Span::current().record("user_id", user.user_id.as_str());
 
+        // The session it signs in to starts in the same transaction, in the account's
+        // current session generation.
+        let generation = user.session_generation;
+        let session = NewSession::new(app, &user.user_id, generation, &request.origin, now)?;
         let mut items = vec![verify::spend_code(app, &challenge, now)?];
         // Verified some other way meanwhile: the OTP still signs in, and no second
         // `user.verified` is announced. An expired account cannot be verified.
-        if !user.verified {
-            items.extend(verify::verify_account(
-                app,
-                &user,
-                Expr::new(
-                    "#verified = :no AND (attribute_not_exists(#expires_at) OR #expires_at > :now)",
-                )
-                .bool(":no", false)
-                .n(":now", now),
-                now,
-            )?);
+        if user.verified {
+            items.push(app.store().generation_held(&user.user_id, generation)?);
+        } else {
+            let by = VerifiedBy::Otp { generation };
+            items.extend(verify::verify_account(app, &user, by, now)?);
         }
+        items.extend(session.writes(app, now)?);
         match app.store().transact(items).await? {
             TxOutcome::Committed => {
                 tracing::info!("identifier verified by sign-in OTP");
-                return session::start(app, &user, &request.origin).await;
+                return session.pair(app, now);
             }
             TxOutcome::Cancelled(_) => {
                 challenge = verify::still_unspent(app, &challenge, now).await?;

@@ -3,7 +3,6 @@
 //! digests. A child token is the keyed HMAC of its parent, so a duplicate refresh within the
 //! grace window gets the very same child and the family stays one chain.
 
-use aws_sdk_dynamodb::types::TransactWriteItem;
 use serde::{Deserialize, Serialize};
 
 use crate::AuthError;
@@ -14,7 +13,7 @@ use crate::ops::bearer::Caller;
 use crate::ops::budgets::Origin;
 use crate::ops::{Base, Issues, Keyed};
 pub use crate::store::generation_is;
-use crate::store::{FamilyItem, RefreshItem, Rotated, Started, UserItem, keys};
+use crate::store::{FamilyItem, RefreshItem, Rotated, Started, UserItem, Write, keys};
 
 const TOKEN_CHARS: usize = 43;
 
@@ -207,7 +206,7 @@ impl NewSession {
     }
 
     /// The writes that start it: the family and its first token, both new.
-    pub fn writes(&self, app: &impl Base, now: i64) -> Result<Vec<TransactWriteItem>, AuthError> {
+    pub fn writes(&self, app: &impl Base, now: i64) -> Result<Vec<Write>, AuthError> {
         app.store()
             .session_writes(&self.family, &self.first_token(now))
     }
@@ -240,7 +239,7 @@ pub async fn start_with(
     app: &impl Issues,
     user: &UserItem,
     origin: &Origin,
-    also: &[TransactWriteItem],
+    also: &[Write],
 ) -> Result<TokenPair, AuthError> {
     let mut generation = user.session_generation;
     for _ in 0..MAX_ROUNDS {

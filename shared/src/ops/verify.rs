@@ -1,15 +1,13 @@
 //! What confirming a registration code and signing in with an OTP share: counting wrong
 //! codes, and the writes that make an account verified.
 
-use aws_sdk_dynamodb::types::TransactWriteItem;
-
 use crate::AuthError;
 use crate::domain::IdentifierKind;
 use crate::events;
 use crate::ops::Base;
 use subtle::ConstantTimeEq;
 
-use crate::store::{CodeItem, CodeTry, Expr, UserItem, keys};
+use crate::store::{CodeItem, CodeTry, UserItem, VerifiedBy, Write, keys};
 
 /// How a code can be guessed, and so whether its tries are counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,25 +74,9 @@ pub async fn still_unspent(
     }
 }
 
-/// The transaction item that spends a code whose try was taken, on the condition that it is
-/// still that code: unused, unexpired, and its digest unchanged (a resend replaces it). The
-/// try was counted when it was taken, so the one that took the last try may still spend it.
-pub fn spend_code(
-    app: &impl Base,
-    code: &CodeItem,
-    now: i64,
-) -> Result<TransactWriteItem, AuthError> {
-    app.store().update(
-        &code.pk,
-        &code.sk,
-        Expr::new("SET #used = :yes").bool(":yes", true),
-        Some(
-            Expr::new("#used = :no AND #digest = :digest AND #expires_at > :now")
-                .bool(":no", false)
-                .s(":digest", code.digest.as_str())
-                .n(":now", now),
-        ),
-    )
+/// The write that spends a code whose try was taken (see [`crate::store::Store::code_spent`]).
+pub fn spend_code(app: &impl Base, code: &CodeItem, now: i64) -> Result<Write, AuthError> {
+    app.store().code_spent(code, now)
 }
 
 /// The identifier kind an account was registered with.
@@ -113,35 +95,26 @@ pub fn stored_identifier(user: &UserItem) -> Result<crate::domain::Identifier, A
 }
 
 /// The writes that verify `user`: the account and its claims stop expiring, and a
-/// `user.verified` event is recorded. `condition` is what must still hold of the account for
-/// the verification to count.
+/// `user.verified` event is recorded, if what `by` requires still holds of the account.
 pub fn verify_account(
     app: &impl Base,
     user: &UserItem,
-    condition: Expr,
+    by: VerifiedBy<'_>,
     now: i64,
-) -> Result<Vec<TransactWriteItem>, AuthError> {
-    let mut items = vec![
-        app.store().update(
-            &user.pk,
-            keys::PROFILE,
-            Expr::new("SET #verified = :verified REMOVE #expires_at, #unverified")
-                .bool(":verified", true),
-            Some(condition),
-        )?,
-    ];
+) -> Result<Vec<Write>, AuthError> {
+    let mut items = vec![app.store().account_verified(user, by, now)?];
     items.extend(verified_elsewhere(app, user, now)?);
     Ok(items)
 }
 
-/// What verifying `user` writes beside its profile (whose update the caller makes, as
-/// `SET #verified = :yes REMOVE #expires_at, #unverified` plus whatever else it changes): the claims stop
-/// expiring, and `user.verified` goes into the outbox.
+/// What verifying `user` writes beside its profile (whose update the caller makes when it
+/// changes more than the verification): the claims stop expiring, and `user.verified` goes
+/// into the outbox.
 pub fn verified_elsewhere(
     app: &impl Base,
     user: &UserItem,
     now: i64,
-) -> Result<Vec<TransactWriteItem>, AuthError> {
+) -> Result<Vec<Write>, AuthError> {
     let kind = kind_of(user)?;
     // Verified accounts keep their identifier and username for good.
     let mut claims = vec![keys::identifier(kind, &user.identifier)];
@@ -152,12 +125,7 @@ pub fn verified_elsewhere(
     );
     let mut items = Vec::with_capacity(claims.len() + 1);
     for claim in &claims {
-        items.push(app.store().update(
-            claim,
-            keys::CLAIM,
-            Expr::new("REMOVE #expires_at"),
-            Some(Expr::new("#user_id = :uid").s(":uid", user.user_id.as_str())),
-        )?);
+        items.push(app.store().claim_kept(claim, &user.user_id)?);
     }
     items.push(events::outbox_put(
         app.store(),

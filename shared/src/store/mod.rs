@@ -1,11 +1,13 @@
 //! The single DynamoDB table: item shapes, keys, and the conditional writes every invariant
 //! rests on. Nothing here decides policy; `crate::ops` does.
 
+mod codes;
 mod gate;
 mod items;
 mod sessions;
 mod table;
 
+pub use codes::VerifiedBy;
 pub use gate::GatePolicy;
 pub use items::{
     ClaimItem, CodeItem, FamilyItem, LoginGateItem, RateItem, RefreshItem, SESSIONS_INDEX,
@@ -13,3 +15,7 @@ pub use items::{
 };
 pub use sessions::{Rotated, Started, generation_is};
 pub use table::{CodeTry, Expr, Snapshot, Store, TxOutcome};
+
+/// One write of a transaction, as the store's rules build it; a use case composes them and
+/// never looks inside.
+pub type Write = aws_sdk_dynamodb::types::TransactWriteItem;

@@ -2,9 +2,7 @@
 //! session generation, which ends every earlier session in one write. The conditions that
 //! keep a session's rules live here; `crate::ops::session` decides on their outcomes.
 
-use aws_sdk_dynamodb::types::TransactWriteItem;
-
-use super::{Expr, FamilyItem, RefreshItem, SESSIONS_INDEX, Store, TxOutcome, keys};
+use super::{Expr, FamilyItem, RefreshItem, SESSIONS_INDEX, Store, TxOutcome, Write, keys};
 use crate::AuthError;
 
 /// The condition that an account's session generation is still `generation`: its sessions
@@ -44,9 +42,18 @@ impl Store {
         &self,
         family: &FamilyItem,
         first: &RefreshItem,
-    ) -> Result<Vec<TransactWriteItem>, AuthError> {
+    ) -> Result<Vec<Write>, AuthError> {
         let fresh = || Some(Expr::new("attribute_not_exists(pk)"));
         Ok(vec![self.put(family, fresh())?, self.put(first, fresh())?])
+    }
+
+    /// The account `user_id` is still in session generation `generation` (a condition only).
+    pub fn generation_held(&self, user_id: &str, generation: u64) -> Result<Write, AuthError> {
+        self.check(
+            &keys::user(user_id),
+            keys::PROFILE,
+            generation_is(generation),
+        )
     }
 
     /// Starts a session in the account's generation `generation` (checked in the same
@@ -57,14 +64,10 @@ impl Store {
         family: &FamilyItem,
         first: &RefreshItem,
         generation: u64,
-        also: &[TransactWriteItem],
+        also: &[Write],
     ) -> Result<Started, AuthError> {
         let mut items = self.session_writes(family, first)?;
-        items.push(self.check(
-            &keys::user(&family.user_id),
-            keys::PROFILE,
-            generation_is(generation),
-        )?);
+        items.push(self.generation_held(&family.user_id, generation)?);
         items.extend_from_slice(also);
         match self.transact(items).await? {
             TxOutcome::Committed => Ok(Started::Started),
@@ -94,11 +97,7 @@ impl Store {
             )?,
             self.put(child, Some(Expr::new("attribute_not_exists(pk)")))?,
             self.session_touch(&child.family_id, now)?,
-            self.check(
-                &keys::user(&child.user_id),
-                keys::PROFILE,
-                generation_is(generation),
-            )?,
+            self.generation_held(&child.user_id, generation)?,
         ];
         let outcome = self.transact(items).await?;
         Ok(if outcome == TxOutcome::Committed {
@@ -131,7 +130,7 @@ impl Store {
     }
 
     /// SET `last_used_at`, on the condition that the session is not revoked or expired.
-    fn session_touch(&self, family_id: &str, now: i64) -> Result<TransactWriteItem, AuthError> {
+    fn session_touch(&self, family_id: &str, now: i64) -> Result<Write, AuthError> {
         self.update(
             &keys::family(family_id),
             keys::FAMILY,

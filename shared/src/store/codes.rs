@@ -1,0 +1,82 @@
+//! Codes and verification in the table: spending a code, and the writes that make an account
+//! verified. Taking a try at a code is [`Store::take_code_try`].
+
+use super::{CodeItem, Expr, Store, UserItem, Write, generation_is, keys};
+use crate::AuthError;
+
+/// What must still hold of an account for its verification to count.
+#[derive(Debug, Clone, Copy)]
+pub enum VerifiedBy<'a> {
+    /// Its registration code `code_pk`: the account still unverified, pointing at that code,
+    /// active, unexpired, and in session generation `generation` (its first session starts
+    /// in the same transaction).
+    Code { code_pk: &'a str, generation: u64 },
+    /// A sign-in OTP: still unverified, unexpired, and in session generation `generation`
+    /// (the session it signs in to starts in the same transaction).
+    Otp { generation: u64 },
+}
+
+impl Store {
+    /// Spends a code whose try was taken, on the condition that it is still that code:
+    /// unused, unexpired, and its digest unchanged (a resend replaces it). The try was
+    /// counted when it was taken, so the one that took the last try may still spend it.
+    pub fn code_spent(&self, code: &CodeItem, now: i64) -> Result<Write, AuthError> {
+        self.update(
+            &code.pk,
+            &code.sk,
+            Expr::new("SET #used = :yes").bool(":yes", true),
+            Some(
+                Expr::new("#used = :no AND #digest = :digest AND #expires_at > :now")
+                    .bool(":no", false)
+                    .s(":digest", code.digest.as_str())
+                    .n(":now", now),
+            ),
+        )
+    }
+
+    /// The account verified: it stops expiring and leaves the unverified index.
+    pub fn account_verified(
+        &self,
+        user: &UserItem,
+        by: VerifiedBy<'_>,
+        now: i64,
+    ) -> Result<Write, AuthError> {
+        let condition = match by {
+            VerifiedBy::Code {
+                code_pk,
+                generation,
+            } => Expr::new(
+                "#verified = :no AND #code_pk = :code AND #status = :active AND #expires_at > :now",
+            )
+            .bool(":no", false)
+            .s(":code", code_pk)
+            .s(":active", "active")
+            .n(":now", now)
+            .and(generation_is(generation)),
+            VerifiedBy::Otp { generation } => Expr::new(
+                "#verified = :no AND (attribute_not_exists(#expires_at) OR #expires_at > :now)",
+            )
+            .bool(":no", false)
+            .n(":now", now)
+            .and(generation_is(generation)),
+        };
+        self.update(
+            &user.pk,
+            keys::PROFILE,
+            Expr::new("SET #verified = :verified REMOVE #expires_at, #unverified")
+                .bool(":verified", true),
+            Some(condition),
+        )
+    }
+
+    /// A claim (identifier or username) of `user_id` that stops expiring: a verified
+    /// account keeps it for good.
+    pub fn claim_kept(&self, claim_pk: &str, user_id: &str) -> Result<Write, AuthError> {
+        self.update(
+            claim_pk,
+            keys::CLAIM,
+            Expr::new("REMOVE #expires_at"),
+            Some(Expr::new("#user_id = :uid").s(":uid", user_id)),
+        )
+    }
+}
