@@ -45,6 +45,10 @@ step "functions: init and warm overhead ($REQUESTS requests each)"
   echo "Secrets Manager answered by a loopback stand-in that also counts every call."
   echo
   "$TARGET/release/auth-bench" lambda "$TARGET/release" "$REQUESTS"
+  echo
+  echo "### Init, step by step (in one process, against the same stand-ins)"
+  echo
+  "$TARGET/release/auth-bench" init-steps
 } | tee -a "$OUT"
 
 step "end to end: login and refresh through the local API against DynamoDB Local (wrk)"

@@ -136,7 +136,7 @@ fn pending(store: &Store, event: &UserEvent, now: i64) -> Result<TransactWriteIt
         published_at: None,
         expires_at: None,
     };
-    store.put(&item, Some(Expr::new("attribute_not_exists(pk)")))
+    store.put_new(&item)
 }
 
 /// Publishes outbox items to the topic and marks them published.

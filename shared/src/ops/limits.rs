@@ -2,7 +2,7 @@
 //! The counter is its own item, written in the same transaction as the code, and a rollback
 //! of a failed registration leaves it in place.
 
-use crate::store::{Expr, RateItem, Store, keys};
+use crate::store::{RateItem, Store, keys};
 use crate::{AuthError, Config};
 
 const HOUR: i64 = 3600;
@@ -59,11 +59,7 @@ impl SendSlot {
 
     /// The transaction item that records the send; it fails if another send got in first.
     pub fn write(&self, store: &Store) -> Result<crate::store::Write, AuthError> {
-        let condition = match &self.current {
-            None => Expr::new("attribute_not_exists(pk)"),
-            Some(current) => Expr::new("#version = :seen").n(":seen", current.version),
-        };
-        store.put(&self.next, Some(condition))
+        store.put_replacing(&self.next, self.current.as_ref().map(|c| c.version))
     }
 }
 

@@ -14,9 +14,7 @@ use crate::ops::limits::SendSlot;
 use crate::ops::session::{self, NewSession, TokenPair};
 use crate::ops::{Base, Delivers, Hashes, Issues, Keyed};
 use crate::ops::{MAX_ROUNDS, find_account, verify};
-use crate::store::{
-    CodeItem, Expr, GatePolicy, LoginGateItem, TxOutcome, UserItem, VerifiedBy, keys,
-};
+use crate::store::{CodeItem, GatePolicy, LoginGateItem, TxOutcome, UserItem, VerifiedBy, keys};
 
 /// Failures before the first lock.
 const FREE_FAILURES: u32 = 5;
@@ -165,11 +163,7 @@ async fn challenge(
             used: false,
             tries: Vec::new(),
         };
-        let items = vec![
-            slot.write(app.store())?,
-            app.store()
-                .put(&item, Some(Expr::new("attribute_not_exists(pk)")))?,
-        ];
+        let items = vec![slot.write(app.store())?, app.store().put_new(&item)?];
         match app.store().transact(items).await? {
             TxOutcome::Committed => {}
             TxOutcome::Cancelled(_) => continue,

@@ -15,10 +15,10 @@ use crate::ops::bearer::Caller;
 use crate::ops::budgets::{self, Origin};
 use crate::ops::codes::{self, PresentedCode, Purpose};
 use crate::ops::limits::SendSlot;
-use crate::ops::session::{NewSession, TokenPair, generation_is};
+use crate::ops::session::{NewSession, TokenPair};
 use crate::ops::{Delivers, Hashes, Issues, Keyed};
 use crate::ops::{MAX_ROUNDS, find_account, login, verify};
-use crate::store::{Expr, TxOutcome, UserItem, keys};
+use crate::store::{TxOutcome, UserItem, keys};
 
 /// The body: the identifier that forgot its password.
 pub use crate::ops::IdentifierRequest as ForgotRequest;
@@ -96,16 +96,7 @@ pub async fn forgot(
         let items = vec![
             slot.write(app.store())?,
             // The newest reset code is the only one that works.
-            app.store().update(
-                &user.pk,
-                keys::PROFILE,
-                Expr::new("SET #reset_code_pk = :code").s(":code", issued.item.pk.as_str()),
-                Some(
-                    Expr::new("#status = :active AND #user_id = :uid")
-                        .s(":active", "active")
-                        .s(":uid", user.user_id.as_str()),
-                ),
-            )?,
+            app.store().reset_code_issued(&user, &issued.item.pk)?,
             app.store().put(&issued.item, None)?,
         ];
         match app.store().transact(items).await? {
@@ -161,30 +152,9 @@ pub async fn reset(
 
         let mut items = vec![
             verify::spend_code(app, &code, now)?,
-            app.store().update(
-                &user.pk,
-                keys::PROFILE,
-                Expr::new(
-                    "SET #password_hash = :hash, #verified = :yes, #session_generation = :next \
-                     REMOVE #expires_at, #unverified, #reset_code_pk",
-                )
-                .s(":hash", hash.as_str())
-                .bool(":yes", true)
-                .n(":next", generation),
-                Some(
-                    Expr::new(
-                        "#reset_code_pk = :code AND #status = :active \
-                         AND (attribute_not_exists(#expires_at) OR #expires_at > :now)",
-                    )
-                    .s(":code", presented.pk.as_str())
-                    .s(":active", "active")
-                    .n(":now", now)
-                    .and(generation_is(user.session_generation)),
-                ),
-            )?,
-            // A reset proves the identifier: whoever was locked out by failures is not.
             app.store()
-                .delete(&login::gate_of(&user)?, keys::LOCK, None)?,
+                .password_reset(&user, &presented.pk, &hash, now)?,
+            app.store().login_gate_forgotten(&login::gate_of(&user)?)?,
         ];
         if !user.verified {
             items.extend(verify::verified_elsewhere(app, &user, now)?);
@@ -223,22 +193,7 @@ pub async fn change(
     let now = app.now();
     let generation = user.session_generation + 1;
     let session = NewSession::new(app, &user.user_id, generation, &request.origin, now)?;
-    let mut items = vec![
-        app.store().update(
-            &user.pk,
-            keys::PROFILE,
-            Expr::new("SET #password_hash = :hash, #session_generation = :next")
-                .s(":hash", hash.as_str())
-                .n(":next", generation),
-            // The password it replaces is the one just checked, and the caller's session has
-            // not ended meanwhile.
-            Some(
-                Expr::new("#password_hash = :old")
-                    .s(":old", user.password_hash.as_str())
-                    .and(generation_is(user.session_generation)),
-            ),
-        )?,
-    ];
+    let mut items = vec![app.store().password_changed(user, &hash)?];
     items.extend(session.writes(app, now)?);
     match app.store().transact(items).await? {
         TxOutcome::Committed => {

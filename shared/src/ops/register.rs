@@ -133,10 +133,7 @@ pub async fn register(
             let free = Expr::new("attribute_not_exists(pk) OR #expires_at <= :now").n(":now", now);
             items.push(app.store().put(&item, Some(free))?);
         }
-        items.push(
-            app.store()
-                .put(&user, Some(Expr::new("attribute_not_exists(pk)")))?,
-        );
+        items.push(app.store().put_new(&user)?);
         items.push(app.store().put(&issued.item, None)?);
 
         match app.store().transact(items).await? {

@@ -9,7 +9,7 @@ use crate::ops::codes;
 use crate::ops::limits::SendSlot;
 use crate::ops::{Base, Delivers, Keyed};
 use crate::ops::{MAX_ROUNDS, find_account, verify};
-use crate::store::{CodeItem, Expr, TxOutcome, UserItem, keys};
+use crate::store::{CodeItem, TxOutcome, UserItem, keys};
 
 /// The body: the identifier whose code to resend.
 pub use crate::ops::IdentifierRequest as ResendRequest;
@@ -48,17 +48,8 @@ pub async fn resend_code(
         };
         let items = vec![
             slot.write(app.store())?,
-            app.store().update(
-                &user.pk,
-                keys::PROFILE,
-                Expr::new("SET #code_pk = :code").s(":code", issued.item.pk.as_str()),
-                Some(
-                    Expr::new("#verified = :no AND #status = :active AND #expires_at > :now")
-                        .bool(":no", false)
-                        .s(":active", "active")
-                        .n(":now", now),
-                ),
-            )?,
+            app.store()
+                .confirmation_code_issued(&user, &issued.item.pk, now)?,
             app.store().put(&issued.item, None)?,
         ];
         match app.store().transact(items).await? {
@@ -93,30 +84,5 @@ async fn restore_previous(
     issued: &CodeItem,
     replaced: Option<CodeItem>,
 ) -> Result<(), AuthError> {
-    let mut items = vec![];
-    if let Some(previous_pk) = &user.code_pk {
-        items.push(app.store().update(
-            &user.pk,
-            keys::PROFILE,
-            Expr::new("SET #code_pk = :previous").s(":previous", previous_pk.as_str()),
-            Some(Expr::new("#code_pk = :issued").s(":issued", issued.pk.as_str())),
-        )?);
-    }
-    match replaced {
-        Some(previous) => items.push(app.store().put(
-            &previous,
-            Some(Expr::new("#digest = :issued").s(":issued", issued.digest.as_str())),
-        )?),
-        None => items.push(app.store().delete(
-            &issued.pk,
-            keys::CODE,
-            Some(Expr::new("#digest = :issued").s(":issued", issued.digest.as_str())),
-        )?),
-    }
-    match app.store().transact(items).await? {
-        TxOutcome::Committed => Ok(()),
-        TxOutcome::Cancelled(reasons) => Err(AuthError::internal(format!(
-            "restore cancelled: {reasons:?}"
-        ))),
-    }
+    app.store().resend_undone(user, issued, replaced).await
 }

@@ -1,7 +1,7 @@
 //! Codes and verification in the table: spending a code, and the writes that make an account
 //! verified. Taking a try at a code is [`Store::take_code_try`].
 
-use super::{CodeItem, Expr, Store, UserItem, Write, generation_is, keys};
+use super::{CodeItem, Expr, Store, TxOutcome, UserItem, Write, generation_is, keys};
 use crate::AuthError;
 
 /// What must still hold of an account for its verification to count.
@@ -78,5 +78,57 @@ impl Store {
             Expr::new("REMOVE #expires_at"),
             Some(Expr::new("#user_id = :uid").s(":uid", user_id)),
         )
+    }
+
+    /// The account's registration code is now `code_pk` (a resend), if the account is still
+    /// unverified, active and unexpired.
+    pub fn confirmation_code_issued(
+        &self,
+        user: &UserItem,
+        code_pk: &str,
+        now: i64,
+    ) -> Result<Write, AuthError> {
+        self.update(
+            &user.pk,
+            keys::PROFILE,
+            Expr::new("SET #code_pk = :code").s(":code", code_pk),
+            Some(
+                Expr::new("#verified = :no AND #status = :active AND #expires_at > :now")
+                    .bool(":no", false)
+                    .s(":active", "active")
+                    .n(":now", now),
+            ),
+        )
+    }
+
+    /// Undoes a resend whose code `issued` could not be delivered: the account points at its
+    /// previous code again and the code item is what it was (`replaced`, or none), unless
+    /// something newer was written meanwhile.
+    pub async fn resend_undone(
+        &self,
+        user: &UserItem,
+        issued: &CodeItem,
+        replaced: Option<CodeItem>,
+    ) -> Result<(), AuthError> {
+        let mut items = vec![];
+        if let Some(previous_pk) = &user.code_pk {
+            items.push(self.update(
+                &user.pk,
+                keys::PROFILE,
+                Expr::new("SET #code_pk = :previous").s(":previous", previous_pk.as_str()),
+                Some(Expr::new("#code_pk = :issued").s(":issued", issued.pk.as_str())),
+            )?);
+        }
+        let still_issued = Expr::new("#digest = :issued").s(":issued", issued.digest.as_str());
+        match replaced {
+            Some(previous) => items.push(self.put(&previous, Some(still_issued))?),
+            None => items.push(self.delete(&issued.pk, keys::CODE, Some(still_issued))?),
+        }
+        match self.transact(items).await? {
+            TxOutcome::Committed => Ok(()),
+            TxOutcome::Cancelled(reasons) => Err(AuthError::internal(format!(
+                "restore cancelled: {reasons:?}"
+            ))),
+        }
     }
 }

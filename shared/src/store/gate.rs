@@ -118,16 +118,11 @@ impl Store {
             version: stored.version + 1,
             expires_at: now.max(locked_until) + policy.memory_secs,
         };
-        let condition = Expr::new("#version = :seen").n(":seen", stored.version);
-        Ok(
-            match self
-                .transact(vec![self.put(&next, Some(condition))?])
-                .await?
-            {
-                TxOutcome::Committed => Some(next),
-                TxOutcome::Cancelled(_) => None,
-            },
-        )
+        let write = self.put_replacing(&next, Some(stored.version))?;
+        Ok(match self.transact(vec![write]).await? {
+            TxOutcome::Committed => Some(next),
+            TxOutcome::Cancelled(_) => None,
+        })
     }
 
     /// A success ends the run of failures.
@@ -164,5 +159,11 @@ impl Store {
             .n(":exp", now + policy.memory_secs),
             None,
         )
+    }
+
+    /// The gate `gate_pk` forgotten, as a transaction item (a reset proves the identifier:
+    /// whoever was locked out by failures is not).
+    pub fn login_gate_forgotten(&self, gate_pk: &str) -> Result<super::Write, AuthError> {
+        self.delete(gate_pk, keys::LOCK, None)
     }
 }

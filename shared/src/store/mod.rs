@@ -4,6 +4,7 @@
 mod codes;
 mod gate;
 mod items;
+mod passwords;
 mod sessions;
 mod table;
 

@@ -43,8 +43,7 @@ impl Store {
         family: &FamilyItem,
         first: &RefreshItem,
     ) -> Result<Vec<Write>, AuthError> {
-        let fresh = || Some(Expr::new("attribute_not_exists(pk)"));
-        Ok(vec![self.put(family, fresh())?, self.put(first, fresh())?])
+        Ok(vec![self.put_new(family)?, self.put_new(first)?])
     }
 
     /// The account `user_id` is still in session generation `generation` (a condition only).
@@ -95,7 +94,7 @@ impl Store {
                 Expr::new("SET #rotated_at = :now").n(":now", now),
                 Some(Expr::new("attribute_not_exists(#rotated_at)")),
             )?,
-            self.put(child, Some(Expr::new("attribute_not_exists(pk)")))?,
+            self.put_new(child)?,
             self.session_touch(&child.family_id, now)?,
             self.generation_held(&child.user_id, generation)?,
         ];

@@ -273,6 +273,27 @@ impl Store {
         }
     }
 
+    /// A new item: the write fails if one with its key exists.
+    pub fn put_new(&self, item: &impl Serialize) -> Result<TransactWriteItem, AuthError> {
+        self.put(item, Some(Expr::new("attribute_not_exists(pk)")))
+    }
+
+    /// An item written over the version read (`seen`; `None`: read as absent), so a writer
+    /// that lost a race to another fails instead of overwriting it.
+    pub fn put_replacing(
+        &self,
+        item: &impl Serialize,
+        seen: Option<u64>,
+    ) -> Result<TransactWriteItem, AuthError> {
+        match seen {
+            None => self.put_new(item),
+            Some(version) => self.put(
+                item,
+                Some(Expr::new("#version = :seen").n(":seen", version)),
+            ),
+        }
+    }
+
     pub fn put(
         &self,
         item: &impl Serialize,

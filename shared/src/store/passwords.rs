@@ -1,0 +1,73 @@
+//! Password writes: a reset by code and a change by the signed-in user. Both move the
+//! account to its next session generation, which ends every earlier session.
+
+use super::{Expr, Store, UserItem, Write, generation_is, keys};
+use crate::AuthError;
+
+impl Store {
+    /// The new hash set by the reset code `reset_code_pk`, on the condition that it is still
+    /// the account's newest reset code, the account is active and unexpired, and still in
+    /// the generation it was read in. It also verifies the identifier (the code reached it)
+    /// and forgets the reset code.
+    pub fn password_reset(
+        &self,
+        user: &UserItem,
+        reset_code_pk: &str,
+        hash: &str,
+        now: i64,
+    ) -> Result<Write, AuthError> {
+        self.update(
+            &user.pk,
+            keys::PROFILE,
+            Expr::new(
+                "SET #password_hash = :hash, #verified = :yes, #session_generation = :next \
+                 REMOVE #expires_at, #unverified, #reset_code_pk",
+            )
+            .s(":hash", hash)
+            .bool(":yes", true)
+            .n(":next", user.session_generation + 1),
+            Some(
+                Expr::new(
+                    "#reset_code_pk = :code AND #status = :active \
+                     AND (attribute_not_exists(#expires_at) OR #expires_at > :now)",
+                )
+                .s(":code", reset_code_pk)
+                .s(":active", "active")
+                .n(":now", now)
+                .and(generation_is(user.session_generation)),
+            ),
+        )
+    }
+
+    /// The new hash set by the signed-in user, on the condition that the hash it replaces is
+    /// the one just checked and the caller's session generation has not ended meanwhile.
+    pub fn password_changed(&self, user: &UserItem, hash: &str) -> Result<Write, AuthError> {
+        self.update(
+            &user.pk,
+            keys::PROFILE,
+            Expr::new("SET #password_hash = :hash, #session_generation = :next")
+                .s(":hash", hash)
+                .n(":next", user.session_generation + 1),
+            Some(
+                Expr::new("#password_hash = :old")
+                    .s(":old", user.password_hash.as_str())
+                    .and(generation_is(user.session_generation)),
+            ),
+        )
+    }
+
+    /// The account's newest reset code is `code_pk` (the only one that works), if the
+    /// account is still active.
+    pub fn reset_code_issued(&self, user: &UserItem, code_pk: &str) -> Result<Write, AuthError> {
+        self.update(
+            &user.pk,
+            keys::PROFILE,
+            Expr::new("SET #reset_code_pk = :code").s(":code", code_pk),
+            Some(
+                Expr::new("#status = :active AND #user_id = :uid")
+                    .s(":active", "active")
+                    .s(":uid", user.user_id.as_str()),
+            ),
+        )
+    }
+}
