@@ -7,18 +7,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::AuthError;
 use crate::domain::{Channel, Identifier, IdentifierKind, Password, PhoneNumber};
-use crate::events::{self, DeletionReason, rfc3339};
+use crate::events::{DeletionReason, rfc3339};
 use crate::notify::Outgoing;
 use crate::ops::bearer::Caller;
 use crate::ops::budgets::{self, Origin};
 use crate::ops::codes::{self, PresentedCode, Purpose};
 use crate::ops::limits::SendSlot;
-use crate::ops::session::generation_is;
 use crate::ops::{Base, Delivers, Hashes, Keyed};
 use crate::ops::{MAX_ROUNDS, login, verify};
 use crate::store::{
-    ClaimItem, Expr, FamilyItem, SESSIONS_INDEX, Store, TxOutcome, UNVERIFIED, UNVERIFIED_INDEX,
-    UserItem, Write, keys,
+    ClaimItem, DeletedBy, Deletion, FamilyItem, IdentifierChange, SESSIONS_INDEX, Store, TxOutcome,
+    UNVERIFIED, UNVERIFIED_INDEX, UserItem, keys,
 };
 
 /// `GET /me`: the account as its owner sees it; never a hash or a code.
@@ -155,18 +154,12 @@ pub async fn request_identifier_change(
         let items = vec![
             slot.write(app.store())?,
             // The newest request is the only one a code can confirm.
-            app.store().update(
-                &user.pk,
-                keys::PROFILE,
-                Expr::new(
-                    "SET #change_code_pk = :code, #new_identifier_type = :kind, \
-                     #new_identifier = :identifier, #new_address = :address",
-                )
-                .s(":code", issued.item.pk.as_str())
-                .s(":kind", identifier.kind().as_str())
-                .s(":identifier", identifier.normalized())
-                .s(":address", identifier.address()),
-                Some(generation_is(user.session_generation)),
+            app.store().identifier_change_requested(
+                user,
+                &issued.item.pk,
+                identifier.kind().as_str(),
+                identifier.normalized(),
+                identifier.address(),
             )?,
             app.store().put(&issued.item, None)?,
         ];
@@ -236,39 +229,13 @@ pub async fn confirm_identifier_change(
             user_id: user.user_id.clone(),
             expires_at: None,
         };
-        let owned = || Expr::new("#user_id = :uid").s(":uid", user.user_id.as_str());
-        let items = vec![
-            verify::spend_code(app, &code, now)?,
-            app.store().put(
-                &new_claim,
-                Some(Expr::new("attribute_not_exists(pk) OR #expires_at <= :now").n(":now", now)),
-            )?,
-            app.store().delete(&old_claim, keys::CLAIM, Some(owned()))?,
-            // A reset code sent to the old identifier stops working with it.
-            app.store().update(
-                &user.pk,
-                keys::PROFILE,
-                Expr::new(
-                    "SET #identifier_type = :kind, #identifier = :identifier, \
-                     #address = :address, #verified = :yes \
-                     REMOVE #change_code_pk, #new_identifier_type, #new_identifier, \
-                     #new_address, #reset_code_pk, #expires_at, #unverified",
-                )
-                .s(":kind", kind.as_str())
-                .s(":identifier", normalized)
-                .s(":address", address)
-                .bool(":yes", true),
-                Some(
-                    Expr::new("#change_code_pk = :code AND #identifier = :old")
-                        .s(":code", pk)
-                        .s(":old", user.identifier.as_str())
-                        .and(generation_is(user.session_generation)),
-                ),
-            )?,
-        ];
-        let outcome = app.store().transact(items).await?;
+        let change = (kind.as_str(), normalized, address);
+        let outcome = app
+            .store()
+            .change_identifier(&user, &code, &new_claim, &old_claim, change, now)
+            .await?;
         match outcome {
-            TxOutcome::Committed => {
+            IdentifierChange::Changed => {
                 tracing::info!(
                     from = old.kind().as_str(),
                     to = kind.as_str(),
@@ -291,9 +258,9 @@ pub async fn confirm_identifier_change(
                     phone,
                 });
             }
-            _ if outcome.condition_failed(1) => return Err(AuthError::UserExists),
+            IdentifierChange::Taken => return Err(AuthError::UserExists),
             // The code was spent or replaced, or the account changed: look again.
-            TxOutcome::Cancelled(_) => code = verify::still_unspent(app, &code, now).await?,
+            IdentifierChange::Raced => code = verify::still_unspent(app, &code, now).await?,
         }
     }
     Err(AuthError::InvalidCode)
@@ -316,27 +283,22 @@ pub async fn delete_account(
         let now = app.now();
         let user = current(app, caller).await?;
         let claims = owned_claims(app.store(), &user).await?;
-        let mut items = deletion(
-            app.store(),
-            &user,
-            &claims,
-            generation_is(user.session_generation),
-            DeletionReason::Deleted,
-            now,
-        )?;
-        items.push(
-            app.store()
-                .delete(&login::gate_of(&user)?, keys::LOCK, None)?,
-        );
-        let outcome = app.store().transact(items).await?;
+        let by = DeletedBy::Owner {
+            generation: user.session_generation,
+        };
+        let gate = app.store().login_gate_forgotten(&login::gate_of(&user)?)?;
+        let outcome = app
+            .store()
+            .delete_account(&user, &claims, by, DeletionReason::Deleted, &[gate], now)
+            .await?;
         match outcome {
-            TxOutcome::Committed => {
+            Deletion::Deleted => {
                 tracing::info!("account deleted");
                 forget_sessions(app.store(), &user.user_id).await;
                 return Ok(());
             }
-            _ if outcome.condition_failed(0) => return Err(AuthError::InvalidToken),
-            TxOutcome::Cancelled(_) => continue,
+            Deletion::AccountChanged => return Err(AuthError::InvalidToken),
+            Deletion::Raced => continue,
         }
     }
     Err(AuthError::internal(
@@ -365,28 +327,6 @@ async fn owned_claims(store: &Store, user: &UserItem) -> Result<Vec<String>, Aut
         }
     }
     Ok(owned)
-}
-
-/// The writes that end an account: the profile deleted on `condition` (item 0), the
-/// claims it holds released (each on still being its own), and `user.deleted`.
-fn deletion(
-    store: &Store,
-    user: &UserItem,
-    claims: &[String],
-    condition: Expr,
-    reason: DeletionReason,
-    now: i64,
-) -> Result<Vec<Write>, AuthError> {
-    let mut items = vec![store.delete(&user.pk, keys::PROFILE, Some(condition))?];
-    for claim in claims {
-        items.push(store.delete(
-            claim,
-            keys::CLAIM,
-            Some(Expr::new("#user_id = :uid").s(":uid", user.user_id.as_str())),
-        )?);
-    }
-    items.push(events::outbox_deleted(store, &user.user_id, reason, now)?);
-    Ok(items)
 }
 
 /// Removes the session records of a deleted account (best effort: what is missed expires
@@ -438,30 +378,20 @@ pub async fn expire_unverified(store: &Store, now: i64, limit: usize) -> Result<
     for user in expired {
         for _ in 0..MAX_ROUNDS {
             let claims = owned_claims(store, &user).await?;
-            let still_expired =
-                Expr::new("#verified = :no AND #unverified = :unverified AND #expires_at <= :now")
-                    .bool(":no", false)
-                    .s(":unverified", UNVERIFIED)
-                    .n(":now", now);
-            let items = deletion(
-                store,
-                &user,
-                &claims,
-                still_expired,
-                DeletionReason::Expired,
-                now,
-            )?;
-            let outcome = store.transact(items).await?;
+            let by = DeletedBy::Expiry { now };
+            let outcome = store
+                .delete_account(&user, &claims, by, DeletionReason::Expired, &[], now)
+                .await?;
             match outcome {
-                TxOutcome::Committed => {
+                Deletion::Deleted => {
                     tracing::info!(user_id = %user.user_id, "unverified account expired and deleted");
                     deleted += 1;
                     break;
                 }
                 // Verified (or deleted) meanwhile: it stays as it is.
-                _ if outcome.condition_failed(0) => break,
+                Deletion::AccountChanged => break,
                 // A claim changed hands meanwhile: read them again.
-                TxOutcome::Cancelled(_) => continue,
+                Deletion::Raced => continue,
             }
         }
     }

@@ -1,6 +1,7 @@
 //! The single DynamoDB table: item shapes, keys, and the conditional writes every invariant
 //! rests on. Nothing here decides policy; `crate::ops` does.
 
+mod accounts;
 mod codes;
 mod gate;
 mod items;
@@ -8,6 +9,7 @@ mod passwords;
 mod sessions;
 mod table;
 
+pub use accounts::{DeletedBy, Deletion, IdentifierChange};
 pub use codes::VerifiedBy;
 pub use gate::GatePolicy;
 pub use items::{

@@ -1,0 +1,156 @@
+//! The account's own lifecycle in the table: a change of identifier requested and
+//! confirmed, and the account deleted, by its owner or by expiry.
+
+use super::{
+    ClaimItem, CodeItem, Expr, Store, TxOutcome, UNVERIFIED, UserItem, Write, generation_is, keys,
+};
+use crate::AuthError;
+use crate::events::{self, DeletionReason};
+
+/// Who deletes an account, and so what must still hold of it.
+#[derive(Debug, Clone, Copy)]
+pub enum DeletedBy {
+    /// Its owner, signed in: the account still in the session generation they are in.
+    Owner { generation: u64 },
+    /// The sweeper: the account still unverified and expired at `now`.
+    Expiry { now: i64 },
+}
+
+/// How a deletion ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deletion {
+    Deleted,
+    /// The account no longer is what the deletion required (verified, signed out
+    /// everywhere, or gone): it stays as it is.
+    AccountChanged,
+    /// A claim changed hands meanwhile: read them again.
+    Raced,
+}
+
+/// How confirming a change of identifier ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentifierChange {
+    Changed,
+    /// A live account holds the new identifier.
+    Taken,
+    /// The code was spent or replaced, or the account changed: look again.
+    Raced,
+}
+
+impl Store {
+    /// Records the pending change to `identifier` (kind, normalized key, address) and the
+    /// code that confirms it (the newest request is the only one a code can confirm), if
+    /// the caller's session generation still holds.
+    pub fn identifier_change_requested(
+        &self,
+        user: &UserItem,
+        code_pk: &str,
+        kind: &str,
+        normalized: &str,
+        address: &str,
+    ) -> Result<Write, AuthError> {
+        self.update(
+            &user.pk,
+            keys::PROFILE,
+            Expr::new(
+                "SET #change_code_pk = :code, #new_identifier_type = :kind, \
+                 #new_identifier = :identifier, #new_address = :address",
+            )
+            .s(":code", code_pk)
+            .s(":kind", kind)
+            .s(":identifier", normalized)
+            .s(":address", address),
+            Some(generation_is(user.session_generation)),
+        )
+    }
+
+    /// Moves `user` to its pending identifier in one transaction: the code spent, the new
+    /// claim taken (free, or held only by an expired registration), the old claim released,
+    /// and the profile changed and verified, on the condition that the pending change is
+    /// still `code_pk`'s and the identifier and session generation are as read. A reset
+    /// code sent to the old identifier stops working with it.
+    pub async fn change_identifier(
+        &self,
+        user: &UserItem,
+        code: &CodeItem,
+        new_claim: &ClaimItem,
+        old_claim_pk: &str,
+        (kind, normalized, address): (&str, &str, &str),
+        now: i64,
+    ) -> Result<IdentifierChange, AuthError> {
+        let owned = Expr::new("#user_id = :uid").s(":uid", user.user_id.as_str());
+        let items = vec![
+            self.code_spent(code, now)?,
+            self.put(
+                new_claim,
+                Some(Expr::new("attribute_not_exists(pk) OR #expires_at <= :now").n(":now", now)),
+            )?,
+            self.delete(old_claim_pk, keys::CLAIM, Some(owned))?,
+            self.update(
+                &user.pk,
+                keys::PROFILE,
+                Expr::new(
+                    "SET #identifier_type = :kind, #identifier = :identifier, \
+                     #address = :address, #verified = :yes \
+                     REMOVE #change_code_pk, #new_identifier_type, #new_identifier, \
+                     #new_address, #reset_code_pk, #expires_at, #unverified",
+                )
+                .s(":kind", kind)
+                .s(":identifier", normalized)
+                .s(":address", address)
+                .bool(":yes", true),
+                Some(
+                    Expr::new("#change_code_pk = :code AND #identifier = :old")
+                        .s(":code", code.pk.as_str())
+                        .s(":old", user.identifier.as_str())
+                        .and(generation_is(user.session_generation)),
+                ),
+            )?,
+        ];
+        let outcome = self.transact(items).await?;
+        Ok(match outcome {
+            TxOutcome::Committed => IdentifierChange::Changed,
+            _ if outcome.condition_failed(1) => IdentifierChange::Taken,
+            TxOutcome::Cancelled(_) => IdentifierChange::Raced,
+        })
+    }
+
+    /// Deletes `user` in one transaction: the profile (on what `by` requires), the claims
+    /// it still holds (`claims`, each on still being its own), `user.deleted` with
+    /// `reason`, and `also` (writes without conditions).
+    pub async fn delete_account(
+        &self,
+        user: &UserItem,
+        claims: &[String],
+        by: DeletedBy,
+        reason: DeletionReason,
+        also: &[Write],
+        now: i64,
+    ) -> Result<Deletion, AuthError> {
+        let condition = match by {
+            DeletedBy::Owner { generation } => generation_is(generation),
+            DeletedBy::Expiry { now } => {
+                Expr::new("#verified = :no AND #unverified = :unverified AND #expires_at <= :now")
+                    .bool(":no", false)
+                    .s(":unverified", UNVERIFIED)
+                    .n(":now", now)
+            }
+        };
+        let mut items = vec![self.delete(&user.pk, keys::PROFILE, Some(condition))?];
+        for claim in claims {
+            items.push(self.delete(
+                claim,
+                keys::CLAIM,
+                Some(Expr::new("#user_id = :uid").s(":uid", user.user_id.as_str())),
+            )?);
+        }
+        items.push(events::outbox_deleted(self, &user.user_id, reason, now)?);
+        items.extend_from_slice(also);
+        let outcome = self.transact(items).await?;
+        Ok(match outcome {
+            TxOutcome::Committed => Deletion::Deleted,
+            _ if outcome.condition_failed(0) => Deletion::AccountChanged,
+            TxOutcome::Cancelled(_) => Deletion::Raced,
+        })
+    }
+}
