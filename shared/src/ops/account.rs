@@ -16,8 +16,8 @@ use crate::ops::limits::SendSlot;
 use crate::ops::{Base, Delivers, Hashes, Keyed};
 use crate::ops::{MAX_ROUNDS, login, verify};
 use crate::store::{
-    ClaimItem, DeletedBy, Deletion, FamilyItem, IdentifierChange, SESSIONS_INDEX, Store, TxOutcome,
-    UNVERIFIED, UNVERIFIED_INDEX, UserItem, keys,
+    ChangeRequest, ClaimItem, DeletedBy, Deletion, FamilyItem, IdentifierChange, SESSIONS_INDEX,
+    Store, TxOutcome, UNVERIFIED, UNVERIFIED_INDEX, UserItem, keys,
 };
 
 /// `GET /me`: the account as its owner sees it; never a hash or a code.
@@ -151,24 +151,21 @@ pub async fn request_identifier_change(
         }
         let user = &caller.user;
         let issued = codes::issue(app, &identifier, &user.user_id, Purpose::Change, now)?;
-        let items = vec![
-            slot.write(app.store())?,
-            // The newest request is the only one a code can confirm.
-            app.store().identifier_change_requested(
-                user,
-                &issued.item.pk,
-                identifier.kind().as_str(),
-                identifier.normalized(),
-                identifier.address(),
-            )?,
-            app.store().put(&issued.item, None)?,
-        ];
-        let outcome = app.store().transact(items).await?;
-        match outcome {
-            TxOutcome::Committed => {}
+        let send = slot.write(app.store())?;
+        let wanted = (
+            identifier.kind().as_str(),
+            identifier.normalized(),
+            identifier.address(),
+        );
+        match app
+            .store()
+            .request_identifier_change(send, user, &issued.item, wanted)
+            .await?
+        {
+            ChangeRequest::Recorded => {}
             // Signed out everywhere (or deleted) meanwhile: this session is over.
-            _ if outcome.condition_failed(1) => return Err(AuthError::InvalidToken),
-            TxOutcome::Cancelled(_) => continue,
+            ChangeRequest::SessionEnded => return Err(AuthError::InvalidToken),
+            ChangeRequest::Raced => continue,
         }
         app.notifier()
             .send(&issued.message)

@@ -5,13 +5,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::AuthError;
 use crate::domain::{Channel, Identifier, Password, Username};
-use crate::events;
 use crate::ops::MAX_ROUNDS;
 use crate::ops::budgets::{self, Origin};
 use crate::ops::codes::{self, IssuedCode};
 use crate::ops::limits::SendSlot;
 use crate::ops::{Base, Delivers, Hashes, Keyed};
-use crate::store::{ClaimItem, Expr, RateItem, TxOutcome, UNVERIFIED, UserItem, UserStatus, keys};
+use crate::store::{ClaimItem, RateItem, Reserved, UserItem, UserStatus, keys};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -121,23 +120,22 @@ pub async fn register(
             new_address: None,
         };
 
-        // Item order matters: index 0 is the send counter, 1.. are the claims.
-        let mut items = vec![slot.write(app.store())?];
-        for claim in &claims {
-            let item = ClaimItem {
+        let claim_items: Vec<ClaimItem> = claims
+            .iter()
+            .map(|claim| ClaimItem {
                 pk: claim.clone(),
                 sk: keys::CLAIM.to_owned(),
                 user_id: user_id.clone(),
                 expires_at: Some(pending_until),
-            };
-            let free = Expr::new("attribute_not_exists(pk) OR #expires_at <= :now").n(":now", now);
-            items.push(app.store().put(&item, Some(free))?);
-        }
-        items.push(app.store().put_new(&user)?);
-        items.push(app.store().put(&issued.item, None)?);
-
-        match app.store().transact(items).await? {
-            TxOutcome::Committed => {
+            })
+            .collect();
+        let send = slot.write(app.store())?;
+        match app
+            .store()
+            .reserve_registration(send, &claim_items, &user, &issued.item, now)
+            .await?
+        {
+            Reserved::Reserved => {
                 tracing::Span::current().record("user_id", user_id.as_str());
                 let written = Written {
                     user,
@@ -146,14 +144,8 @@ pub async fn register(
                 };
                 return deliver_and_commit(app, written, identifier.kind().channel()).await;
             }
-            // Someone claimed it meanwhile (the usual loser of a burst of one identifier's
-            // registrations, whose send counter changed in the same commit).
-            outcome if (1..=claims.len()).any(|i| outcome.condition_failed(i)) => {
-                return Err(AuthError::UserExists);
-            }
-            // Another code went to this identifier since the counter was read: decide again.
-            outcome if outcome.condition_failed(0) => continue,
-            TxOutcome::Cancelled(_) => continue,
+            Reserved::Taken => return Err(AuthError::UserExists),
+            Reserved::Raced => continue,
         }
     }
     Err(AuthError::internal(
@@ -178,64 +170,15 @@ async fn deliver_and_commit(
 
     let now = app.now();
     let expires_at = written.user.created_at + app.config().unverified_ttl_secs;
-    let owned = || Expr::new("#user_id = :uid").s(":uid", user_id.as_str());
-    let mut items = vec![
-        app.store().update(
-            &written.user.pk,
-            &written.user.sk,
-            // Listed for the sweeper until verified: it deletes (and announces) accounts
-            // still unverified when this expiry passes.
-            Expr::new("SET #status = :active, #expires_at = :exp, #unverified = :unverified")
-                .s(":active", "active")
-                .n(":exp", expires_at)
-                .s(":unverified", UNVERIFIED),
-            Some(Expr::new("#status = :pending").s(":pending", "pending")),
-        )?,
-    ];
-    for claim in &written.claims {
-        items.push(app.store().update(
-            claim,
-            keys::CLAIM,
-            Expr::new("SET #expires_at = :exp").n(":exp", expires_at),
-            Some(owned()),
-        )?);
-    }
-    // Announced in the commit itself: a rolled-back registration announces nothing.
-    items.push(events::outbox_put(
-        app.store(),
-        events::USER_CREATED,
-        &written.user,
-        now,
-    )?);
-    match app.store().transact(items).await? {
-        TxOutcome::Committed => {
-            tracing::info!(%user_id, ?channel, latency_s = now - written.user.created_at, "registration committed");
-            Ok(Registered { user_id, channel })
-        }
-        TxOutcome::Cancelled(reasons) => Err(AuthError::internal(format!(
-            "commit of a delivered registration failed: {reasons:?}"
-        ))),
-    }
+    app.store()
+        .commit_registration(&written.user, &written.claims, expires_at, now)
+        .await?;
+    tracing::info!(%user_id, ?channel, latency_s = now - written.user.created_at, "registration committed");
+    Ok(Registered { user_id, channel })
 }
 
 async fn rollback(app: &impl Base, written: &Written) -> Result<(), AuthError> {
-    let owned = || Expr::new("#user_id = :uid").s(":uid", written.user.user_id.as_str());
-    let mut items = vec![app.store().delete(
-        &written.user.pk,
-        &written.user.sk,
-        Some(Expr::new("#status = :pending").s(":pending", "pending")),
-    )?];
-    for claim in &written.claims {
-        items.push(app.store().delete(claim, keys::CLAIM, Some(owned()))?);
-    }
-    items.push(
-        app.store()
-            .delete(&written.issued.item.pk, keys::CODE, Some(owned()))?,
-    );
-    match app.store().transact(items).await? {
-        TxOutcome::Committed => Ok(()),
-        TxOutcome::Cancelled(reasons) => Err(AuthError::internal(format!(
-            "rollback cancelled: {reasons:?}"
-        ))),
-    }
+    app.store()
+        .roll_back_registration(&written.user, &written.claims, &written.issued.item.pk)
+        .await
 }

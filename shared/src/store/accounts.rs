@@ -27,6 +27,16 @@ pub enum Deletion {
     Raced,
 }
 
+/// How requesting a change of identifier ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeRequest {
+    Recorded,
+    /// Signed out everywhere (or deleted) meanwhile: the caller's session is over.
+    SessionEnded,
+    /// Another code went to the new identifier since its counter was read: decide again.
+    Raced,
+}
+
 /// How confirming a change of identifier ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IdentifierChange {
@@ -38,30 +48,38 @@ pub enum IdentifierChange {
 }
 
 impl Store {
-    /// Records the pending change to `identifier` (kind, normalized key, address) and the
-    /// code that confirms it (the newest request is the only one a code can confirm), if
-    /// the caller's session generation still holds.
-    pub fn identifier_change_requested(
+    /// Records a pending change to the identifier `(kind, normalized key, address)` with
+    /// its code, in one transaction with the send (`send`, the counter's write): the newest
+    /// request is the only one a code can confirm, and it counts only if the caller's
+    /// session generation still holds.
+    pub async fn request_identifier_change(
         &self,
+        send: Write,
         user: &UserItem,
-        code_pk: &str,
-        kind: &str,
-        normalized: &str,
-        address: &str,
-    ) -> Result<Write, AuthError> {
-        self.update(
+        code: &CodeItem,
+        (kind, normalized, address): (&str, &str, &str),
+    ) -> Result<ChangeRequest, AuthError> {
+        let pending = self.update(
             &user.pk,
             keys::PROFILE,
             Expr::new(
                 "SET #change_code_pk = :code, #new_identifier_type = :kind, \
                  #new_identifier = :identifier, #new_address = :address",
             )
-            .s(":code", code_pk)
+            .s(":code", code.pk.as_str())
             .s(":kind", kind)
             .s(":identifier", normalized)
             .s(":address", address),
             Some(generation_is(user.session_generation)),
-        )
+        )?;
+        let outcome = self
+            .transact(vec![send, pending, self.put(code, None)?])
+            .await?;
+        Ok(match outcome {
+            TxOutcome::Committed => ChangeRequest::Recorded,
+            _ if outcome.condition_failed(1) => ChangeRequest::SessionEnded,
+            TxOutcome::Cancelled(_) => ChangeRequest::Raced,
+        })
     }
 
     /// Moves `user` to its pending identifier in one transaction: the code spent, the new

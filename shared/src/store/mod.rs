@@ -6,16 +6,18 @@ mod codes;
 mod gate;
 mod items;
 mod passwords;
+mod registrations;
 mod sessions;
 mod table;
 
-pub use accounts::{DeletedBy, Deletion, IdentifierChange};
+pub use accounts::{ChangeRequest, DeletedBy, Deletion, IdentifierChange};
 pub use codes::VerifiedBy;
 pub use gate::GatePolicy;
 pub use items::{
     ClaimItem, CodeItem, FamilyItem, LoginGateItem, RateItem, RefreshItem, SESSIONS_INDEX,
     UNVERIFIED, UNVERIFIED_INDEX, UserItem, UserStatus, keys,
 };
+pub use registrations::Reserved;
 pub use sessions::{Rotated, Started, generation_is};
 pub use table::{CodeTry, Expr, Snapshot, Store, TxOutcome};
 
