@@ -1,8 +1,9 @@
 //! The auth service's library: every Lambda under `functions/` is a thin adapter over it.
 //!
 //! - [`domain`]: parsed request values (email, phone, password, username, codes).
-//! - [`ops`]: one module per use case (register, confirm, resend).
-//! - [`store`]: the DynamoDB single-table layout, its keys and conditions.
+//! - [`ops`]: one module per use case (register, confirm, resend, login, session, ...).
+//! - [`app`]: the capabilities a use case names, and how each function builds only those.
+//! - [`store`]: the DynamoDB single-table layout, its keys, and its rules as named methods.
 //! - [`notify`]: code delivery by SES v2 (email) and SNS (SMS).
 //! - [`crypto`]: password hashing and code generation.
 //! - [`http`]: request parsing and the one mapping from errors to HTTP responses.

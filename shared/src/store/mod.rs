@@ -1,5 +1,7 @@
 //! The single DynamoDB table: item shapes, keys, and the conditional writes every invariant
-//! rests on. Nothing here decides policy; `crate::ops` does.
+//! rests on, each a method named after the rule it keeps (`rotate_refresh_token`,
+//! `take_login_attempt`, `reserve_registration`...) that reads its own cancellations.
+//! Nothing here decides policy; `crate::ops` does, without DynamoDB syntax.
 
 mod accounts;
 mod codes;
