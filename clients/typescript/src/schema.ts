@@ -307,6 +307,8 @@ export interface components {
             status: number;
             code: string;
             detail: string;
+            /** @description On 5xx answers only, the id of the invocation whose log line records the cause; quote it to support. */
+            request_id?: string;
             challenge_id?: string;
             channel?: components["schemas"]["Channel"];
         };
