@@ -119,11 +119,7 @@ impl Store {
     ) -> Result<bool, AuthError> {
         let items = vec![
             self.session_touch(family_id, now)?,
-            self.check(
-                &keys::user(user_id),
-                keys::PROFILE,
-                generation_is(generation),
-            )?,
+            self.generation_held(user_id, generation)?,
         ];
         Ok(self.transact(items).await? == TxOutcome::Committed)
     }
