@@ -73,7 +73,7 @@ thread_local! {
 }
 
 /// The raw argon2id hash of `password` and `salt` at the contract's parameters.
-pub fn raw_hash(
+fn raw_hash(
     argon2: &Argon2<'_>,
     password: &[u8],
     salt: &[u8],

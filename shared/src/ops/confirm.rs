@@ -69,7 +69,7 @@ pub async fn confirm(
         // Verified, so signed in (seed 002): the first session starts in the same
         // transaction, in the account's current session generation.
         let session = NewSession::new(app, &user.user_id, user.session_generation, origin, now)?;
-        let mut items = vec![verify::spend_code(app, &code, now)?];
+        let mut items = vec![app.store().code_spent(&code, now)?];
         items.extend(verify::verify_account(
             app,
             &user,

@@ -71,11 +71,6 @@ async fn take_attempt(app: &impl Base, gate_pk: &str) -> Result<LoginGateItem, A
         .await
 }
 
-/// A success ends the run of failures.
-async fn reset_attempts(app: &impl Base, gate: &LoginGateItem) -> Result<(), AuthError> {
-    app.store().clear_login_failures(gate).await
-}
-
 /// The login gate of the identifier an account holds.
 pub(crate) fn gate_of(user: &UserItem) -> Result<String, AuthError> {
     let kind = verify::kind_of(user)?;
@@ -102,7 +97,7 @@ pub(crate) async fn check_password(
         );
         return Err(AuthError::InvalidCredentials);
     }
-    reset_attempts(app, &gate).await
+    app.store().clear_login_failures(&gate).await
 }
 
 #[tracing::instrument(skip_all, fields(user_id))]
@@ -126,7 +121,7 @@ pub async fn login(
     };
     tracing::Span::current().record("user_id", user.user_id.as_str());
     if !user.verified {
-        reset_attempts(app, &gate).await?;
+        app.store().clear_login_failures(&gate).await?;
         // The OTP goes where the account's codes go: the address as registered.
         let stored = verify::stored_identifier(&user)?;
         return Err(challenge(app, &user, &stored, &request.origin).await?);
@@ -241,7 +236,7 @@ pub async fn login_with_otp(
         // current session generation.
         let generation = user.session_generation;
         let session = NewSession::new(app, &user.user_id, generation, &request.origin, now)?;
-        let mut items = vec![verify::spend_code(app, &challenge, now)?];
+        let mut items = vec![app.store().code_spent(&challenge, now)?];
         // Verified some other way meanwhile: the OTP still signs in, and no second
         // `user.verified` is announced. An expired account cannot be verified.
         if user.verified {

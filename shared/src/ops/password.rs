@@ -151,7 +151,7 @@ pub async fn reset(
         let session = NewSession::new(app, &user.user_id, generation, &request.origin, now)?;
 
         let mut items = vec![
-            verify::spend_code(app, &code, now)?,
+            app.store().code_spent(&code, now)?,
             app.store()
                 .password_reset(&user, &presented.pk, &hash, now)?,
             app.store().login_gate_forgotten(&login::gate_of(&user)?)?,

@@ -9,7 +9,7 @@ use crate::ops::MAX_ROUNDS;
 use crate::ops::budgets::{self, Origin};
 use crate::ops::codes::{self, IssuedCode};
 use crate::ops::limits::SendSlot;
-use crate::ops::{Base, Delivers, Hashes, Keyed};
+use crate::ops::{Delivers, Hashes, Keyed};
 use crate::store::{ClaimItem, RateItem, Reserved, UserItem, UserStatus, keys};
 
 #[derive(Deserialize)]
@@ -161,7 +161,11 @@ async fn deliver_and_commit(
     let user_id = written.user.user_id.clone();
     if let Err(err) = app.notifier().send(&written.issued.message).await {
         tracing::warn!(error = %err, "code delivery failed; rolling the registration back");
-        if let Err(rollback) = rollback(app, &written).await {
+        if let Err(rollback) = app
+            .store()
+            .roll_back_registration(&written.user, &written.claims, &written.issued.item.pk)
+            .await
+        {
             // The pending expiry frees the identifier in any case.
             tracing::error!(error = %rollback, "rollback failed; the pending registration will expire");
         }
@@ -175,10 +179,4 @@ async fn deliver_and_commit(
         .await?;
     tracing::info!(%user_id, ?channel, latency_s = now - written.user.created_at, "registration committed");
     Ok(Registered { user_id, channel })
-}
-
-async fn rollback(app: &impl Base, written: &Written) -> Result<(), AuthError> {
-    app.store()
-        .roll_back_registration(&written.user, &written.claims, &written.issued.item.pk)
-        .await
 }

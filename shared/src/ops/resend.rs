@@ -7,9 +7,9 @@ use crate::domain::{Channel, Identifier};
 use crate::ops::budgets;
 use crate::ops::codes;
 use crate::ops::limits::SendSlot;
-use crate::ops::{Base, Delivers, Keyed};
+use crate::ops::{Delivers, Keyed};
 use crate::ops::{MAX_ROUNDS, find_account, verify};
-use crate::store::{CodeItem, TxOutcome, UserItem, keys};
+use crate::store::{CodeItem, TxOutcome, keys};
 
 /// The body: the identifier whose code to resend.
 pub use crate::ops::IdentifierRequest as ResendRequest;
@@ -58,7 +58,10 @@ pub async fn resend_code(
                 if let Err(err) = app.notifier().send(&issued.message).await {
                     // The new code never arrived: the previous one keeps working. The send
                     // still counts against the limit.
-                    if let Err(restore) = restore_previous(app, &user, &issued.item, replaced).await
+                    if let Err(restore) = app
+                        .store()
+                        .resend_undone(&user, &issued.item, replaced)
+                        .await
                     {
                         tracing::error!(error = %restore, "could not restore the previous code");
                     }
@@ -75,14 +78,4 @@ pub async fn resend_code(
     Err(AuthError::internal(
         "resend kept conflicting with concurrent writes",
     ))
-}
-
-/// Undoes a resend whose code could not be delivered, unless something newer happened.
-async fn restore_previous(
-    app: &impl Base,
-    user: &UserItem,
-    issued: &CodeItem,
-    replaced: Option<CodeItem>,
-) -> Result<(), AuthError> {
-    app.store().resend_undone(user, issued, replaced).await
 }

@@ -25,7 +25,7 @@ pub enum Guessable {
 /// it: for a 6-digit code the try is counted first, so a burst of guesses gets no more than
 /// the allowed tries. Unknown, used or expired codes are `invalid_code`, a burned one is
 /// `too_many_attempts`, a wrong one has spent its try and answers `invalid_code`; the right
-/// one comes back, to be spent with [`spend_code`].
+/// one comes back, to be spent with [`crate::store::Store::code_spent`].
 pub async fn try_code(
     app: &impl Base,
     pk: &str,
@@ -72,11 +72,6 @@ pub async fn still_unspent(
         }
         _ => Err(AuthError::InvalidCode),
     }
-}
-
-/// The write that spends a code whose try was taken (see [`crate::store::Store::code_spent`]).
-pub fn spend_code(app: &impl Base, code: &CodeItem, now: i64) -> Result<Write, AuthError> {
-    app.store().code_spent(code, now)
 }
 
 /// The identifier kind an account was registered with.
