@@ -38,6 +38,7 @@ LAMBDA_FUNCTIONS := \
 	MeDeleteFunction=me-delete \
 	WellKnownFunction=well-known \
 	UserEventsFunction=user-events \
+	ResetSenderFunction=reset-sender \
 	OutboxSweeperFunction=outbox-sweeper
 
 # cargo's own default; a CARGO_TARGET_DIR in the environment wins, as it does for cargo.

@@ -153,7 +153,7 @@ pub async fn aws(state: Arc<AwsState>) -> std::io::Result<u16> {
                         let now = auth_shared::Clock::now(&auth_shared::SystemClock);
                         item = json!({
                             "pk": body["Key"]["pk"].clone(), "sk": s("LOCK"), "failures": n(1),
-                            "locked_until": n(0), "version": n(1), "expires_at": n(now + 86_400),
+                            "locked_until_ms": n(0), "version": n(1), "expires_at": n(now + 86_400),
                         });
                     }
                     ddb(json!({ "Attributes": item }))

@@ -24,7 +24,10 @@ use crate::{Clock, Config, SystemClock};
 pub trait Base: Send + Sync + 'static {
     fn config(&self) -> &Config;
     fn store(&self) -> &Store;
+    /// Whole seconds since the Unix epoch.
     fn now(&self) -> i64;
+    /// Milliseconds since the Unix epoch (locks, the refresh grace window).
+    fn now_ms(&self) -> i64;
 }
 
 /// The service's HMAC key: code digests, IP budget keys, refresh-token children.
@@ -204,6 +207,10 @@ where
 
     fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 }
 

@@ -4,19 +4,26 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Seconds since the Unix epoch; the only resolution DynamoDB TTL and `Retry-After` need.
+/// Milliseconds since the Unix epoch. Expiry, TTL and `Retry-After` use whole seconds
+/// ([`Clock::now`]); locks and the refresh grace window are kept in milliseconds, so a
+/// one-second lock lasts a full second whenever in the second it started.
 pub trait Clock: Send + Sync + 'static {
-    fn now(&self) -> i64;
+    fn now_ms(&self) -> i64;
+
+    /// Whole seconds since the Unix epoch.
+    fn now(&self) -> i64 {
+        self.now_ms().div_euclid(1000)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    fn now(&self) -> i64 {
+    fn now_ms(&self) -> i64 {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
+            .map(|d| d.as_millis() as i64)
             .unwrap_or_default()
     }
 }
@@ -27,16 +34,20 @@ pub struct ManualClock(Arc<AtomicI64>);
 
 impl ManualClock {
     pub fn starting_now() -> Self {
-        Self(Arc::new(AtomicI64::new(SystemClock.now())))
+        Self(Arc::new(AtomicI64::new(SystemClock.now_ms())))
     }
 
     pub fn advance(&self, seconds: i64) {
-        self.0.fetch_add(seconds, Ordering::SeqCst);
+        self.advance_ms(seconds * 1000);
+    }
+
+    pub fn advance_ms(&self, millis: i64) {
+        self.0.fetch_add(millis, Ordering::SeqCst);
     }
 }
 
 impl Clock for ManualClock {
-    fn now(&self) -> i64 {
+    fn now_ms(&self) -> i64 {
         self.0.load(Ordering::SeqCst)
     }
 }

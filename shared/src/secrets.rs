@@ -59,8 +59,23 @@ fn rsa_signing_key(pem: &str) -> Result<SigningKey, String> {
 
 impl Secrets {
     pub fn from_json(json: &str) -> Result<Self, StartupError> {
-        let doc: SecretDocument = serde_json::from_str(json)
-            .map_err(|e| StartupError::Secret(format!("the auth secret is not valid JSON: {e}")))?;
+        // serde_json's messages quote the offending value (`invalid type: string "…"`), which
+        // here would be key material: only where and what kind of error is reported.
+        let doc: SecretDocument = serde_json::from_str(json).map_err(|e| {
+            let kind = match e.classify() {
+                serde_json::error::Category::Io => "unreadable",
+                serde_json::error::Category::Syntax => "not valid JSON",
+                serde_json::error::Category::Data => {
+                    "not {\"hmac_key\": string, \"signing_keys\": {kid: PEM}}"
+                }
+                serde_json::error::Category::Eof => "cut short",
+            };
+            StartupError::Secret(format!(
+                "the auth secret is {kind} (line {}, column {}); its value is not shown",
+                e.line(),
+                e.column()
+            ))
+        })?;
         Self::from_document(&doc)
     }
 
@@ -113,6 +128,31 @@ impl Secrets {
             _ => Err(StartupError::Secret(
                 "set AUTH_SECRET_ID (Secrets Manager) or AUTH_SECRET".to_owned(),
             )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_that_fails_to_parse_is_reported_without_its_value() {
+        let leaks = [
+            r#"{"hmac_key": 123456789012345678901234567890, "signing_keys": {}}"#,
+            r#"{"hmac_key": "abcdefghijklmnopqrstuvwxyz0123456789", "signing_keys": "abcdefghijklmnopqrstuvwxyz0123456789"}"#,
+            r#"{"hmac_key": "abcdefghijklmnopqrstuvwxyz0123456789", "signing_keys": {"k": 123456789012345678901234567890}}"#,
+            r#"{"hmac_key": "abcdefghijklmnopqrstuvwxyz0123456789" "#,
+        ];
+        for json in leaks {
+            let err = Secrets::from_json(json).unwrap_err().to_string();
+            for secret in [
+                "123456789012345678901234567890",
+                "abcdefghijklmnopqrstuvwxyz",
+            ] {
+                assert!(!err.contains(secret), "{err}");
+            }
+            assert!(err.contains("auth secret"), "{err}");
         }
     }
 }

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use auth_tests::aws_recorder::Recorder;
+use auth_tests::events::fresh_forgot_record;
 use auth_tests::moto::{Outbox, six_digits};
 use auth_tests::{required_env, unique_email, unique_phone};
 use auth_tools::runtime_api::api_gateway_event;
@@ -90,6 +91,8 @@ fn grants_by_binary() -> BTreeMap<String, Vec<Grant>> {
 }
 
 const TOPIC: &str = "Ref:UserEventsTopic";
+/// Every SNS ARN (topics and platform endpoints), denied to the functions that send SMS.
+const EVERY_SNS_ARN: &str = "Sub:arn:${AWS::Partition}:sns:*:*:*";
 
 /// Whether `grants` allow a recorded action.
 fn allows(grants: &[Grant], action: &str) -> bool {
@@ -103,7 +106,14 @@ fn allows(grants: &[Grant], action: &str) -> bool {
     match action {
         "sns:Publish@sms" => granted("sns:Publish", Some("*"), true),
         "sns:Publish@topic" => {
-            granted("sns:Publish", Some(TOPIC), true) && !granted("sns:Publish", Some(TOPIC), false)
+            granted("sns:Publish", Some(TOPIC), true)
+                && !granted("sns:Publish", Some(TOPIC), false)
+                && !granted("sns:Publish", Some(EVERY_SNS_ARN), false)
+        }
+        // Publishing to a phone number and to nothing else: every SNS ARN denied.
+        "sns:Publish@phone-only" => {
+            granted("sns:Publish", Some("*"), true)
+                && granted("sns:Publish", Some(EVERY_SNS_ARN), false)
         }
         action if action.starts_with("unknown:") => false,
         action => granted(action, None, true),
@@ -301,12 +311,20 @@ async fn every_function_s_policy_covers_the_aws_actions_its_code_calls() {
     body_of(&answers[0], 202);
     body_of(&answers[1], 202);
     called.entry("password-forgot").or_default().extend(actions);
-    let link = Outbox::fetch()
-        .await
-        .emails_to(&verified)
-        .last()
-        .and_then(|m| m.reset_code())
-        .unwrap();
+    // The local pipeline sends the first code from the stream; the sender runs here on a
+    // copy of the request, and its code is the newest.
+    Outbox::next_reset_link(&verified, 0).await;
+    let (answers, actions) = recorded(
+        "reset-sender",
+        vec![
+            json!({ "Records": [fresh_forgot_record(&verified.to_lowercase()).await] }).to_string(),
+        ],
+        false,
+    )
+    .await;
+    assert_eq!(answers[0]["batchItemFailures"], json!([]), "{answers:?}");
+    called.entry("reset-sender").or_default().extend(actions);
+    let link = Outbox::next_reset_link(&verified, 1).await;
     let (new, newer) = ("a different long passphrase", "yet another long passphrase");
     let (answers, actions) = recorded(
         "password-reset",
@@ -584,9 +602,14 @@ async fn every_function_s_policy_covers_the_aws_actions_its_code_calls() {
         }
     }
 
-    // No function that may send SMS (Publish on "*") may publish user events.
+    // No function that may send SMS (Publish on "*") may publish to any topic: every SNS
+    // ARN is denied to it, the user-events topic included.
     for (binary, granted) in &grants {
         if allows(granted, "sns:Publish@sms") {
+            assert!(
+                allows(granted, "sns:Publish@phone-only"),
+                "{binary} may publish SMS but is not denied every topic ARN"
+            );
             assert!(
                 !allows(granted, "sns:Publish@topic"),
                 "{binary} can publish to the user-events topic"

@@ -8,7 +8,7 @@ use auth_shared::ops::bearer::{Caller, authenticate};
 use auth_shared::ops::budgets::Origin;
 use auth_shared::ops::login::{LoginRequest, login};
 use auth_shared::ops::password::{
-    ChangeRequest, ForgotRequest, ResetRequest, change, forgot, reset,
+    Accepted, ChangeRequest, ForgotRequest, ResetRequest, change, request_reset, reset, send_reset,
 };
 use auth_shared::ops::session::{
     LogoutRequest, TokenPair, list, logout, refresh, revoke_all, revoke_one,
@@ -39,6 +39,16 @@ fn sign_in(email: &str, password: &str, agent: &str) -> LoginRequest {
         password: password.to_owned(),
         origin: from(agent),
     }
+}
+
+/// `POST /password/forgot`, then the stream consumer serving the request it recorded.
+pub async fn forgot(
+    app: &auth_shared::FullApp,
+    request: ForgotRequest,
+) -> Result<Accepted, AuthError> {
+    let recorded = request_reset(app, request).await?;
+    send_reset(app, &recorded).await?;
+    Ok(Accepted {})
 }
 
 fn forgot_email(email: &str) -> ForgotRequest {
@@ -566,5 +576,221 @@ async fn once_sign_out_everywhere_has_answered_no_earlier_session_refreshes() {
         .len()
             == 1,
         "only the session started after it is listed"
+    );
+}
+
+/// Signs in with `password` from several tasks, over and over, while `change` runs, and a
+/// little after it has answered; every pair any of them got.
+async fn sign_ins_hammered_during<F: std::future::Future>(
+    t: &std::sync::Arc<TestApp>,
+    email: &str,
+    password: &str,
+    change: F,
+) -> (F::Output, Vec<TokenPair>) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    // Three at a time: with the change's own try, below the five failures that lock.
+    for _ in 0..3 {
+        let (t, stop) = (t.clone(), stop.clone());
+        let (email, password) = (email.to_owned(), password.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let mut pairs = Vec::new();
+            while !stop.load(Ordering::SeqCst) {
+                if let Ok(pair) = login(&t.app, sign_in(&email, &password, "attacker")).await {
+                    pairs.push(pair);
+                }
+            }
+            pairs
+        }));
+    }
+    // Let the sign-ins get going, so some are between their read and their write.
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    let changed = change.await;
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    stop.store(true, Ordering::SeqCst);
+    let mut pairs = Vec::new();
+    for task in tasks {
+        pairs.extend(task.await.expect("sign-in task"));
+    }
+    (changed, pairs)
+}
+
+/// No pair in `pairs` refreshes or passes a bearer check, and `owner`'s session is the only
+/// one listed.
+async fn all_dead_but(t: &TestApp, pairs: &[TokenPair], owner: &TokenPair) {
+    for pair in pairs {
+        assert_eq!(
+            code(refresh(&t.app, exchange(&pair.refresh_token)).await),
+            "invalid_grant",
+            "a session signed in with the old password outlived the change"
+        );
+        assert_eq!(code(caller(t, pair).await), "invalid_token");
+    }
+    let me = caller(t, owner).await.expect("the owner's new session");
+    let sessions = list(&t.app, &me).await.unwrap().sessions;
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    assert!(sessions[0].current);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_sign_in_with_the_old_password_outlives_a_password_change() {
+    let t = std::sync::Arc::new(TestApp::new().await);
+    let (email, owner) = account(&t).await;
+    let me = caller(&t, &owner).await.unwrap();
+    let (changed, pairs) = sign_ins_hammered_during(
+        &t,
+        &email,
+        PASSWORD,
+        change(&t.app, &me, change_to(PASSWORD, NEW_PASSWORD)),
+    )
+    .await;
+    let owner = changed.expect("the password changed");
+    assert!(
+        !pairs.is_empty(),
+        "the old password signed in before the change"
+    );
+    all_dead_but(&t, &pairs, &owner).await;
+    // Past any lock the failures after the change earned, the old password is just wrong.
+    t.clock.advance(900);
+    assert_eq!(
+        code(login(&t.app, sign_in(&email, PASSWORD, "attacker")).await),
+        "invalid_credentials"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_sign_in_with_the_old_password_outlives_a_password_reset() {
+    let t = std::sync::Arc::new(TestApp::new().await);
+    let (email, _) = account(&t).await;
+    forgot(&t.app, forgot_email(&email)).await.unwrap();
+    let link = last_reset_link(&email).await;
+    let (reset, pairs) = sign_ins_hammered_during(
+        &t,
+        &email,
+        PASSWORD,
+        reset(&t.app, reset_with(&link, NEW_PASSWORD, NEW_PASSWORD, None)),
+    )
+    .await;
+    let owner = reset.expect("the password was reset").tokens;
+    assert!(
+        !pairs.is_empty(),
+        "the old password signed in before the reset"
+    );
+    all_dead_but(&t, &pairs, &owner).await;
+}
+
+#[tokio::test]
+async fn a_reset_request_served_twice_sends_one_code() {
+    let t = TestApp::new().await;
+    let (email, _) = account(&t).await;
+    let recorded = request_reset(&t.app, forgot_email(&email)).await.unwrap();
+    send_reset(&t.app, &recorded).await.unwrap();
+    // The stream delivers the record again.
+    send_reset(&t.app, &recorded).await.unwrap();
+    let mails = Outbox::fetch().await.emails_to(&email).len();
+    let resets = Outbox::fetch()
+        .await
+        .emails_to(&email)
+        .iter()
+        .filter(|m| m.reset_code().is_some())
+        .count();
+    assert_eq!(resets, 1, "{mails} mails");
+}
+
+#[tokio::test]
+async fn a_reset_code_is_not_sent_to_an_address_the_account_left_meanwhile() {
+    use auth_shared::ops::account::{
+        IdentifierChangeRequest, confirm_identifier_change, request_identifier_change,
+    };
+    let t = TestApp::new().await;
+    let (old, pair) = account(&t).await;
+    // Forgot is recorded while the account holds the old address...
+    let recorded = request_reset(&t.app, forgot_email(&old)).await.unwrap();
+    // ...the account moves to a new one before the code is sent...
+    let me = caller(&t, &pair).await.unwrap();
+    let new = unique_email();
+    request_identifier_change(
+        &t.app,
+        &me,
+        IdentifierChangeRequest {
+            email: Some(new.clone()),
+            phone: None,
+            password: PASSWORD.to_owned(),
+            origin: Origin::default(),
+        },
+    )
+    .await
+    .unwrap();
+    let link = Outbox::fetch().await.emails_to(&new)[0]
+        .change_code()
+        .unwrap();
+    confirm_identifier_change(&t.app, &me, &link, None)
+        .await
+        .unwrap();
+    // ...so no reset code reaches the old address.
+    send_reset(&t.app, &recorded).await.unwrap();
+    let to_old = Outbox::fetch().await.emails_to(&old);
+    assert!(
+        to_old.iter().all(|m| m.reset_code().is_none()),
+        "a reset code went to an address the account left"
+    );
+}
+
+#[tokio::test]
+async fn forgot_for_numbers_no_account_holds_never_spends_the_sms_budget() {
+    let budget = 2 * auth_shared::ops::budgets::SMS_SHARDS as usize;
+    let t = TestApp::with_config(auth_tests::config_with(&[(
+        "SMS_PER_HOUR",
+        &budget.to_string(),
+    )]))
+    .await;
+    // An hour no other test uses, so the hour's SMS counters are this test's.
+    let days = 1000 + (uuid::Uuid::new_v4().as_u128() % 100_000) as i64;
+    t.clock.advance(days * 86_400);
+    for _ in 0..3 * budget {
+        let request = ForgotRequest {
+            email: None,
+            phone: Some(unique_phone()),
+            origin: Origin::default(),
+        };
+        forgot(&t.app, request)
+            .await
+            .expect("202 for an unknown number");
+    }
+    let phone = unique_phone();
+    auth_shared::ops::register::register(&t.app, crate::registration::by_phone(&phone))
+        .await
+        .expect("an SMS to a real account still goes out");
+    assert_eq!(Outbox::fetch().await.sms_to(&phone).len(), 1);
+}
+
+#[tokio::test]
+async fn forgot_answers_in_the_same_time_whether_or_not_an_account_holds_the_identifier() {
+    use auth_shared::ops::password::forgot as record_only;
+    let t = TestApp::new().await;
+    let (known, _) = account(&t).await;
+    let unknown = unique_email();
+    let (mut known_ms, mut unknown_ms) = (Vec::new(), Vec::new());
+    // Alternating, each a minute after the last send, so neither meets the send limit and
+    // both meet the same machine.
+    for round in 0..200 {
+        t.clock.advance(61 * 60 / 5 + 1);
+        for (email, times) in [(&known, &mut known_ms), (&unknown, &mut unknown_ms)] {
+            let started = std::time::Instant::now();
+            record_only(&t.app, forgot_email(email))
+                .await
+                .unwrap_or_else(|e| panic!("round {round}: {e:?}"));
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (k, u) = (median(&mut known_ms), median(&mut unknown_ms));
+    assert!(
+        (k - u).abs() < 5.0,
+        "median answer {k:.2} ms for an account, {u:.2} ms for no account"
     );
 }

@@ -55,6 +55,33 @@ async fn every_use_rotates_and_a_replay_within_the_grace_window_gets_the_same_ch
 }
 
 #[tokio::test]
+async fn the_grace_window_is_measured_in_milliseconds_from_the_first_refresh_s_arrival() {
+    let t = TestApp::new().await;
+    let first = signed_in(&t).await;
+    // The rotation arrives on a whole second, so seconds and milliseconds disagree below.
+    t.clock.advance_ms(1000 - t.clock.now_ms().rem_euclid(1000));
+    let second = refresh(&t.app, exchange(&first.refresh_token))
+        .await
+        .expect("rotated");
+    t.clock.advance_ms(9_999);
+    let again = refresh(&t.app, exchange(&first.refresh_token))
+        .await
+        .expect("a duplicate 9.999 s later");
+    assert_eq!(again.refresh_token, second.refresh_token);
+    t.clock.advance_ms(501);
+    assert_eq!(
+        code(refresh(&t.app, exchange(&first.refresh_token)).await),
+        "invalid_grant",
+        "10.5 s after the first refresh arrived is a reuse"
+    );
+    assert_eq!(
+        code(refresh(&t.app, exchange(&second.refresh_token)).await),
+        "invalid_grant",
+        "a reuse ends the family"
+    );
+}
+
+#[tokio::test]
 async fn reuse_after_the_grace_window_revokes_the_whole_family() {
     let t = TestApp::new().await;
     let first = signed_in(&t).await;

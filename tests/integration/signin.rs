@@ -1,4 +1,5 @@
 use auth_shared::AuthError;
+use auth_shared::Clock as _;
 use auth_shared::domain::Channel;
 use auth_shared::http::problem;
 use auth_shared::ops::budgets::Origin;
@@ -122,6 +123,29 @@ async fn the_fifth_failure_locks_and_each_further_one_doubles_the_lock() {
     login(&t.app, by_email_login(&email, PASSWORD))
         .await
         .expect("not locked after one failure");
+}
+
+#[tokio::test]
+async fn a_one_second_lock_lasts_a_full_second_whenever_in_the_second_it_began() {
+    let t = TestApp::new().await;
+    let email = verified_email(&t).await;
+    // The fifth failure lands a millisecond before a second turns.
+    t.clock.advance_ms(999 - t.clock.now_ms().rem_euclid(1000));
+    for _ in 0..5 {
+        assert_eq!(
+            code(login(&t.app, by_email_login(&email, "wrong")).await),
+            "invalid_credentials"
+        );
+    }
+    t.clock.advance_ms(800);
+    match login(&t.app, by_email_login(&email, PASSWORD)).await {
+        Err(AuthError::RateLimited { retry_after }) => assert_eq!(retry_after, 1),
+        other => panic!("still locked 0.8 s after the fifth failure, got {other:?}"),
+    }
+    t.clock.advance_ms(200);
+    login(&t.app, by_email_login(&email, PASSWORD))
+        .await
+        .expect("a full second later the lock is over");
 }
 
 #[tokio::test]

@@ -125,3 +125,25 @@ pub async fn stream_records_with_key(pk: &str) -> Vec<Value> {
         .filter(|r| r["dynamodb"]["Keys"]["pk"]["S"].as_str() == Some(pk))
         .collect()
 }
+
+/// The stream record of the newest forgot-password request for `identifier` (normalised),
+/// copied under a fresh key, as the stream would deliver a request nobody has served yet:
+/// for running `reset-sender` on its own while the local pipeline serves the original.
+pub async fn fresh_forgot_record(identifier: &str) -> Value {
+    let mut record = all_records()
+        .await
+        .into_iter()
+        .rev()
+        .find(|r| {
+            r["eventName"] == "INSERT"
+                && r["dynamodb"]["Keys"]["pk"]["S"]
+                    .as_str()
+                    .is_some_and(|pk| pk.starts_with("FORGOT#"))
+                && r["dynamodb"]["NewImage"]["identifier"]["S"].as_str() == Some(identifier)
+        })
+        .unwrap_or_else(|| panic!("no forgot-password request for {identifier} in the stream"));
+    let pk = json!({ "S": format!("FORGOT#{}", uuid::Uuid::new_v4()) });
+    record["dynamodb"]["Keys"]["pk"] = pk.clone();
+    record["dynamodb"]["NewImage"]["pk"] = pk;
+    record
+}

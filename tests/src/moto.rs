@@ -65,6 +65,45 @@ impl Outbox {
         }
     }
 
+    /// Fetches until `ready` holds of what moto has sent, for up to 20 seconds: for what is
+    /// sent outside the request (reset codes go out from the table's stream).
+    pub async fn wait_until(ready: impl Fn(&Self) -> bool) -> Self {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let outbox = Self::fetch().await;
+            if ready(&outbox) {
+                return outbox;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "what was waited for was not sent within 20 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The newest reset link sent to `email` after `before` of them: waits for it.
+    pub async fn next_reset_link(email: &str, before: usize) -> String {
+        let resets = |o: &Self| {
+            o.emails_to(email)
+                .iter()
+                .filter_map(SentEmail::reset_code)
+                .collect::<Vec<_>>()
+        };
+        let outbox = Self::wait_until(|o| resets(o).len() > before).await;
+        resets(&outbox).pop().expect("a reset link")
+    }
+
+    /// How many reset links went to `email` so far.
+    pub async fn reset_links_to(email: &str) -> usize {
+        Self::fetch()
+            .await
+            .emails_to(email)
+            .iter()
+            .filter(|m| m.reset_code().is_some())
+            .count()
+    }
+
     /// Mails to an address, oldest first.
     pub fn emails_to(&self, address: &str) -> Vec<SentEmail> {
         self.emails

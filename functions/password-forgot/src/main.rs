@@ -1,4 +1,4 @@
-//! Lambda entry point: what this function uses (the table, the HMAC key, SES and SNS), built once per cold
+//! Lambda entry point: what this function uses (the table and the HMAC key), built once per cold
 //! start; then requests.
 
 use auth_shared::Startup;
@@ -7,9 +7,6 @@ use auth_shared::Startup;
 async fn main() -> Result<(), lambda_http::Error> {
     let start = Startup::from_env().await?;
     let secrets = start.secrets().await?;
-    let app = start
-        .app()
-        .with_hmac_key(&secrets)
-        .with_delivery(&start.sdk);
+    let app = start.app().with_hmac_key(&secrets);
     auth_shared::http::serve(app, password_forgot::handle).await
 }

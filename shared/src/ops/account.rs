@@ -142,7 +142,7 @@ pub async fn request_identifier_change(
             .await?
             .is_some_and(|c| c.is_live(now))
         {
-            return Err(AuthError::UserExists);
+            return Err(budgets::revealing(app, &request.origin, AuthError::UserExists).await);
         }
         let slot = SendSlot::take(app.store(), app.config(), &claim_pk, now).await?;
         if !budget_taken {

@@ -10,7 +10,7 @@
 //! writes an attack causes once the breaker has tripped.
 
 use crate::domain::Channel;
-use crate::ops::Keyed;
+use crate::ops::{Base, Keyed};
 use crate::{AuthError, crypto};
 
 pub const SMS_SHARDS: u32 = 10;
@@ -32,10 +32,36 @@ pub async fn take_send(
     channel: Channel,
     now: i64,
 ) -> Result<(), AuthError> {
+    take_ip_send(app, origin, now).await?;
+    if channel == Channel::Sms {
+        take_sms(app, now).await?;
+    }
+    Ok(())
+}
+
+/// An answer that tells whether an account exists (`user_exists`, `user_not_found`,
+/// `already_verified`) costs the caller one send from its source-IP budget, as a send
+/// would: past the budget the caller gets `rate_limited` instead, so the budget bounds how
+/// many identifiers one address can probe, not only how many codes it can send.
+pub async fn revealing(app: &impl Keyed, origin: &Origin, answer: AuthError) -> AuthError {
+    match take_ip_send(app, origin, app.now()).await {
+        Ok(()) => answer,
+        Err(limited) => limited,
+    }
+}
+
+/// The hour `now` falls in: the seconds until it renews and when its counters expire.
+fn hour_of(now: i64) -> (i64, u64, i64) {
     let hour = now.div_euclid(HOUR);
     let renews_in = (hour + 1) * HOUR - now;
     // Kept an hour past its window, then TTL removes it.
-    let expires_at = (hour + 2) * HOUR;
+    (hour, renews_in as u64, (hour + 2) * HOUR)
+}
+
+/// Takes one send from the caller's source-IP budget (nothing for a caller that is not an
+/// HTTP request).
+pub async fn take_ip_send(app: &impl Keyed, origin: &Origin, now: i64) -> Result<(), AuthError> {
+    let (hour, renews_in, expires_at) = hour_of(now);
     if let Some(ip) = &origin.ip {
         let mac = crypto::hmac_sha256_hex(app.hmac_key(), &[b"ip-budget\0", ip.as_bytes()]);
         let pk = crate::store::keys::ip_budget(&mac[..32], hour);
@@ -46,33 +72,36 @@ pub async fn take_send(
         {
             tracing::warn!(budget = "sends_per_ip", "abuse budget exhausted");
             return Err(AuthError::RateLimited {
-                retry_after: renews_in as u64,
+                retry_after: renews_in,
             });
         }
     }
-    if channel == Channel::Sms {
-        let share = app.config().sms_per_hour.div_ceil(u64::from(SMS_SHARDS));
-        let first = random_shard()?;
-        // A full shard is tried once more elsewhere, so the breaker trips when the budget
-        // as a whole is nearly spent, not when one shard's share is.
-        for shard in [
-            first,
-            (first + 1 + random_shard()? % (SMS_SHARDS - 1)) % SMS_SHARDS,
-        ] {
-            let pk = crate::store::keys::sms_budget(hour, shard);
-            if app.store().take_budget(&pk, share, expires_at).await? {
-                return Ok(());
-            }
-        }
-        tracing::warn!(
-            budget = "sms_per_hour",
-            "abuse budget exhausted: SMS paused"
-        );
-        return Err(AuthError::RateLimited {
-            retry_after: renews_in as u64,
-        });
-    }
     Ok(())
+}
+
+/// Takes one SMS from the whole service's hourly budget, just before an SMS is sent.
+pub async fn take_sms(app: &impl Base, now: i64) -> Result<(), AuthError> {
+    let (hour, renews_in, expires_at) = hour_of(now);
+    let share = app.config().sms_per_hour.div_ceil(u64::from(SMS_SHARDS));
+    let first = random_shard()?;
+    // A full shard is tried once more elsewhere, so the breaker trips when the budget as a
+    // whole is nearly spent, not when one shard's share is.
+    for shard in [
+        first,
+        (first + 1 + random_shard()? % (SMS_SHARDS - 1)) % SMS_SHARDS,
+    ] {
+        let pk = crate::store::keys::sms_budget(hour, shard);
+        if app.store().take_budget(&pk, share, expires_at).await? {
+            return Ok(());
+        }
+    }
+    tracing::warn!(
+        budget = "sms_per_hour",
+        "abuse budget exhausted: SMS paused"
+    );
+    Err(AuthError::RateLimited {
+        retry_after: renews_in,
+    })
 }
 
 fn random_shard() -> Result<u32, AuthError> {

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::AuthError;
 use crate::domain::{IdentifierKind, PhoneNumber};
-use crate::ops::budgets::Origin;
+use crate::ops::budgets::{self, Origin};
 use crate::ops::codes::{PresentedCode, Purpose};
 use crate::ops::session::{NewSession, TokenPair};
 use crate::ops::{Issues, Keyed};
@@ -58,7 +58,7 @@ pub async fn confirm(
             if again.is_none_or(|c| c.used) {
                 return Err(AuthError::InvalidCode);
             }
-            return Err(AuthError::AlreadyVerified);
+            return Err(budgets::revealing(app, origin, AuthError::AlreadyVerified).await);
         }
         let current = user.code_pk.as_deref() == Some(presented.pk.as_str());
         if !current || user.status != UserStatus::Active || !user.is_live(now) {

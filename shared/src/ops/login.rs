@@ -67,7 +67,7 @@ const GATE: GatePolicy = GatePolicy {
 /// concurrent attempts cannot get more tries than the lock allows.
 async fn take_attempt(app: &impl Base, gate_pk: &str) -> Result<LoginGateItem, AuthError> {
     app.store()
-        .take_login_attempt(gate_pk, app.now(), &GATE)
+        .take_login_attempt(gate_pk, app.now_ms(), &GATE)
         .await
 }
 
@@ -130,7 +130,7 @@ pub async fn login(
     let cleared = app
         .store()
         .login_failures_cleared(&gate, app.now(), &GATE)?;
-    session::start_with(app, &user, &request.origin, &[cleared]).await
+    session::start_checked(app, &user, &request.origin, &[cleared]).await
 }
 
 /// Sends a sign-in OTP to an unverified identifier and answers `verification_required`.

@@ -18,7 +18,7 @@ use crate::ops::limits::SendSlot;
 use crate::ops::session::{NewSession, TokenPair};
 use crate::ops::{Delivers, Hashes, Issues, Keyed};
 use crate::ops::{MAX_ROUNDS, find_account, login, verify};
-use crate::store::{TxOutcome, UserItem, keys};
+use crate::store::{ForgotItem, TxOutcome, UserItem, keys};
 
 /// The body: the identifier that forgot its password.
 pub use crate::ops::IdentifierRequest as ForgotRequest;
@@ -64,15 +64,20 @@ pub struct ChangeRequest {
 
 redacted_debug!(ChangeRequest { origin; current_password, password, repeat_password });
 
-/// Sends a reset code to the account that holds the identifier, if any, and answers `{}`
-/// either way. The send limit and the budgets are taken first, for unknown identifiers
-/// too, so a 429 says nothing about whether an account exists. A send that fails is logged
-/// and not reported, for the same reason; the user can ask again after the minute.
-#[tracing::instrument(skip_all, fields(user_id))]
-pub async fn forgot(
-    app: &(impl Keyed + Delivers),
+/// Records a request for a reset code and answers `{}`, with the same writes whether or not
+/// an account holds the identifier, so neither the answer, its timing nor a 429 tells which.
+/// The send limit and the source-IP budget are taken first, for unknown identifiers too.
+/// The code itself is sent by [`send_reset`], from the table's stream, outside the request.
+#[tracing::instrument(skip_all)]
+pub async fn forgot(app: &impl Keyed, request: ForgotRequest) -> Result<Accepted, AuthError> {
+    request_reset(app, request).await.map(|_| Accepted {})
+}
+
+/// [`forgot`]'s work: the request recorded, for [`send_reset`] to serve.
+pub async fn request_reset(
+    app: &impl Keyed,
     request: ForgotRequest,
-) -> Result<Accepted, AuthError> {
+) -> Result<ForgotItem, AuthError> {
     let identifier = Identifier::from_pair(request.email.as_deref(), request.phone.as_deref())?;
     let claim_pk = keys::identifier(identifier.kind(), identifier.normalized());
     let mut budget_taken = false;
@@ -80,38 +85,90 @@ pub async fn forgot(
         let now = app.now();
         let slot = SendSlot::take(app.store(), app.config(), &claim_pk, now).await?;
         if !budget_taken {
-            budgets::take_send(app, &request.origin, identifier.kind().channel(), now).await?;
+            // The SMS budget is the sender's to take, and only for an SMS it sends.
+            budgets::take_ip_send(app, &request.origin, now).await?;
             budget_taken = true;
         }
-        let Some(user) = find_account(app, &claim_pk, now).await? else {
-            // Nobody holds the identifier: nothing is sent, but the send is counted.
-            match app.store().transact(vec![slot.write(app.store())?]).await? {
-                TxOutcome::Committed => return Ok(Accepted {}),
-                TxOutcome::Cancelled(_) => continue,
-            }
+        let forgot = ForgotItem {
+            pk: keys::forgot_request(&uuid::Uuid::new_v4().to_string()),
+            sk: keys::REQUEST.to_owned(),
+            identifier_type: identifier.kind().as_str().to_owned(),
+            identifier: identifier.normalized().to_owned(),
+            created_at: now,
+            expires_at: now + FORGOT_REQUEST_TTL_SECS,
+            handled_at: None,
         };
+        let items = vec![slot.write(app.store())?, app.store().put_new(&forgot)?];
+        match app.store().transact(items).await? {
+            TxOutcome::Committed => return Ok(forgot),
+            TxOutcome::Cancelled(_) => continue,
+        }
+    }
+    Err(AuthError::internal(
+        "forgot-password kept conflicting with concurrent writes",
+    ))
+}
+
+/// How long a forgot-password request waits to be served; a later one is dropped.
+const FORGOT_REQUEST_TTL_SECS: i64 = 15 * 60;
+
+/// Serves a recorded forgot-password request: sends a reset code to the account that holds
+/// the identifier, if any, at the address it registered. Nothing is sent for an identifier
+/// no account holds, and the global SMS budget is charged only for an SMS that is sent. A
+/// send that fails is logged (the user may ask again after the minute); a request already
+/// served (a stream record delivered twice) or too old is skipped.
+#[tracing::instrument(skip_all, fields(user_id))]
+pub async fn send_reset(
+    app: &(impl Keyed + Delivers),
+    request: &ForgotItem,
+) -> Result<(), AuthError> {
+    let now = app.now();
+    if request.handled_at.is_some() || request.expires_at <= now {
+        return Ok(());
+    }
+    let kind = crate::domain::IdentifierKind::parse(&request.identifier_type)
+        .ok_or_else(|| AuthError::internal("forgot request with an unknown identifier type"))?;
+    let claim_pk = keys::identifier(kind, &request.identifier);
+    let mut sms_taken = false;
+    for _ in 0..MAX_ROUNDS {
+        let Some(user) = find_account(app, &claim_pk, now).await? else {
+            tracing::info!("password reset asked for an identifier no account holds");
+            return Ok(());
+        };
+        tracing::Span::current().record("user_id", user.user_id.as_str());
         // The code goes where the account's codes go: the address as registered.
         let recipient = verify::stored_identifier(&user)?;
+        if !sms_taken && matches!(recipient, Identifier::Phone(_)) {
+            if let Err(err) = budgets::take_sms(app, now).await {
+                tracing::warn!(error = %err, "password reset code not sent: SMS budget spent");
+                return Ok(());
+            }
+            sms_taken = true;
+        }
         let issued = codes::issue(app, &recipient, &user.user_id, Purpose::Reset, now)?;
         let items = vec![
-            slot.write(app.store())?,
+            app.store().forgot_request_handled(request, now)?,
             // The newest reset code is the only one that works.
             app.store().reset_code_issued(&user, &issued.item.pk)?,
             app.store().put(&issued.item, None)?,
         ];
-        match app.store().transact(items).await? {
-            TxOutcome::Committed => {}
-            TxOutcome::Cancelled(_) => continue,
+        let outcome = app.store().transact(items).await?;
+        if outcome.condition_failed(0) {
+            // Served already: a stream record delivered again.
+            return Ok(());
         }
-        tracing::Span::current().record("user_id", user.user_id.as_str());
+        if outcome != TxOutcome::Committed {
+            // The account moved meanwhile (its identifier changed): look again.
+            continue;
+        }
         match app.notifier().send(&issued.message).await {
             Ok(()) => tracing::info!("password reset code sent"),
             Err(err) => tracing::warn!(error = %err, "password reset code not delivered"),
         }
-        return Ok(Accepted {});
+        return Ok(());
     }
     Err(AuthError::internal(
-        "forgot-password kept conflicting with concurrent writes",
+        "password reset kept conflicting with concurrent writes",
     ))
 }
 

@@ -82,7 +82,7 @@ pub async fn register(
         let counter: Option<RateItem> = read.pop().map_or(Ok(None), |s| s.decode())?;
         for claim in read {
             if claim.decode::<ClaimItem>()?.is_some_and(|c| c.is_live(now)) {
-                return Err(AuthError::UserExists);
+                return Err(budgets::revealing(app, &request.origin, AuthError::UserExists).await);
             }
         }
         let slot = SendSlot::decide(counter, &claims[0], app.config(), now)?;

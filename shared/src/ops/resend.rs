@@ -29,11 +29,11 @@ pub async fn resend_code(
 
     for _ in 0..MAX_ROUNDS {
         let now = app.now();
-        let user = find_account(app, &claim_pk, now)
-            .await?
-            .ok_or(AuthError::UserNotFound)?;
+        let Some(user) = find_account(app, &claim_pk, now).await? else {
+            return Err(budgets::revealing(app, &request.origin, AuthError::UserNotFound).await);
+        };
         if user.verified {
-            return Err(AuthError::AlreadyVerified);
+            return Err(budgets::revealing(app, &request.origin, AuthError::AlreadyVerified).await);
         }
         let slot = SendSlot::take(app.store(), app.config(), &claim_pk, now).await?;
         budgets::take_send(app, &request.origin, identifier.kind().channel(), now).await?;

@@ -142,6 +142,7 @@ fn token_item(token: &str, lineage: &Lineage, now: i64) -> RefreshItem {
         user_id: lineage.user_id.clone(),
         created_at: now,
         rotated_at: None,
+        rotated_at_ms: None,
         expires_at: lineage.expires_at,
         generation: Some(lineage.generation),
     }
@@ -221,26 +222,22 @@ impl NewSession {
     }
 }
 
-/// Starts a new session for a user who just proved who they are, in the account's current
-/// session generation (checked in the same transaction, so a sign-out-everywhere that
-/// commits meanwhile cannot leave this session alive).
+/// Starts the session of a password sign-in that checked `user`'s password as read, in the
+/// account's current session generation, with `also`, writes that must commit with it and
+/// may not carry conditions (the clearing of its login failures).
+///
+/// The session's transaction holds the hash that was checked: a password change or reset
+/// that commits between the check and this write makes the sign-in `invalid_credentials`
+/// (the old password no longer opens the account), while a sign-out-everywhere that
+/// commits meanwhile only moves the session to the new generation.
 #[tracing::instrument(skip_all, fields(user_id = %user.user_id))]
-pub async fn start(
-    app: &impl Issues,
-    user: &UserItem,
-    origin: &Origin,
-) -> Result<TokenPair, AuthError> {
-    start_with(app, user, origin, &[]).await
-}
-
-/// [`start`], with writes that must commit with the new session (`also`, which may not
-/// carry conditions: a sign-in's clearing of its login failures).
-pub async fn start_with(
+pub async fn start_checked(
     app: &impl Issues,
     user: &UserItem,
     origin: &Origin,
     also: &[Write],
 ) -> Result<TokenPair, AuthError> {
+    let checked_hash = user.password_hash.as_str();
     let mut generation = user.session_generation;
     for _ in 0..MAX_ROUNDS {
         let now = app.now();
@@ -248,18 +245,24 @@ pub async fn start_with(
         let first = session.first_token(now);
         match app
             .store()
-            .start_session(&session.family, &first, generation, also)
+            .start_session(&session.family, &first, generation, checked_hash, also)
             .await?
         {
             Started::Started => return session.pair(app, now),
-            Started::GenerationMoved => {
-                // Only the generation moved (every session of the account just ended):
-                // start this one in the new generation, if the account is still there.
-                let Some(current) = app.store().get::<UserItem>(&user.pk, keys::PROFILE).await?
-                else {
-                    return Err(AuthError::InvalidCredentials);
-                };
-                generation = current.session_generation;
+            Started::AccountMoved => {
+                let current = app.store().get::<UserItem>(&user.pk, keys::PROFILE).await?;
+                match current {
+                    // Every session of the account just ended, the password unchanged: this
+                    // one starts in the new generation.
+                    Some(current) if current.password_hash == checked_hash => {
+                        generation = current.session_generation;
+                    }
+                    // The password checked is no longer the account's, or the account is gone.
+                    _ => {
+                        tracing::info!("password changed while signing in; sign-in refused");
+                        return Err(AuthError::InvalidCredentials);
+                    }
+                }
             }
         }
     }
@@ -267,8 +270,32 @@ pub async fn start_with(
 }
 
 /// Exchanges a refresh token for a new pair, rotating it.
+///
+/// The answer comes within half the grace window of the request's arrival, or is a 5xx:
+/// a client that retries a failed refresh at once is still inside the window, where the
+/// retry is a duplicate (the same child), not a reuse that ends the session, even if the
+/// first try's rotation landed after all.
 #[tracing::instrument(skip_all, fields(user_id))]
 pub async fn refresh(
+    app: &(impl Keyed + Issues),
+    request: RefreshRequest,
+) -> Result<TokenPair, AuthError> {
+    let deadline_ms = app
+        .config()
+        .refresh_grace_secs
+        .saturating_mul(500)
+        .max(1000);
+    let deadline = std::time::Duration::from_millis(deadline_ms as u64);
+    tokio::time::timeout(deadline, rotate(app, request))
+        .await
+        .unwrap_or_else(|_| {
+            Err(AuthError::internal(
+                "refresh not decided within half the grace window",
+            ))
+        })
+}
+
+async fn rotate(
     app: &(impl Keyed + Issues),
     request: RefreshRequest,
 ) -> Result<TokenPair, AuthError> {
@@ -284,8 +311,12 @@ pub async fn refresh(
         return Err(AuthError::InvalidGrant);
     }
     let pk = keys::refresh_token(&digest(&token));
+    // Decided on the time the request arrived, however long the table takes to answer: a
+    // duplicate that waited out a stall behind its twin is still the same moment's refresh.
+    let arrived_ms = app.now_ms();
+    let now = arrived_ms.div_euclid(1000);
+    let grace_ms = app.config().refresh_grace_secs.saturating_mul(1000);
     for _ in 0..MAX_ROUNDS {
-        let now = app.now();
         let Some(item) = app.store().get::<RefreshItem>(&pk, keys::TOKEN).await? else {
             return Err(AuthError::InvalidGrant);
         };
@@ -316,7 +347,7 @@ pub async fn refresh(
                 let next = token_item(&child, &lineage, now);
                 match app
                     .store()
-                    .rotate_refresh_token(&pk, &next, lineage.generation, now)
+                    .rotate_refresh_token(&pk, &next, lineage.generation, arrived_ms)
                     .await?
                 {
                     Rotated::Rotated => return pair(app, &lineage, child, now),
@@ -327,7 +358,9 @@ pub async fn refresh(
             }
             // The same refresh again, moments later (two tabs): the same child, no harm done,
             // unless the session ended since.
-            Some(rotated_at) if now - rotated_at <= app.config().refresh_grace_secs => {
+            Some(rotated_at)
+                if arrived_ms - item.rotated_at_ms.unwrap_or(rotated_at * 1000) <= grace_ms =>
+            {
                 let live = app
                     .store()
                     .touch_session(

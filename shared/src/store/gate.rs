@@ -30,13 +30,14 @@ impl Store {
     pub async fn take_login_attempt(
         &self,
         gate_pk: &str,
-        now: i64,
+        now_ms: i64,
         policy: &GatePolicy,
     ) -> Result<LoginGateItem, AuthError> {
+        let now = now_ms.div_euclid(1000);
         for _ in 0..GATE_ROUNDS {
             let update = Expr::new(
                 "SET #failures = if_not_exists(#failures, :zero) + :one, \
-                 #locked_until = if_not_exists(#locked_until, :zero), \
+                 #locked_until_ms = if_not_exists(#locked_until_ms, :zero), \
                  #version = if_not_exists(#version, :zero) + :one, #expires_at = :exp",
             )
             .n(":zero", 0)
@@ -44,10 +45,12 @@ impl Store {
             .n(":exp", now + policy.memory_secs);
             // Below the last free failure, one more cannot lock.
             let condition = Expr::new(
-                "attribute_not_exists(pk) OR (#expires_at > :now AND #locked_until <= :now \
+                "attribute_not_exists(pk) OR (#expires_at > :now \
+                 AND (attribute_not_exists(#locked_until_ms) OR #locked_until_ms <= :now_ms) \
                  AND #failures < :quiet)",
             )
             .n(":now", now)
+            .n(":now_ms", now_ms)
             .n(":quiet", policy.free_failures.saturating_sub(1));
             let result = self
                 .conditional_update(gate_pk, keys::LOCK, &update, &condition)
@@ -78,7 +81,7 @@ impl Store {
                 },
                 Err(e) => return Err(AuthError::internal(aws_sdk_dynamodb::Error::from(e))),
             };
-            if let Some(gate) = self.write_gate(gate_pk, stored, now, policy).await? {
+            if let Some(gate) = self.write_gate(gate_pk, stored, now_ms, policy).await? {
                 return Ok(gate);
             }
         }
@@ -91,32 +94,35 @@ impl Store {
         &self,
         gate_pk: &str,
         mut stored: LoginGateItem,
-        now: i64,
+        now_ms: i64,
         policy: &GatePolicy,
     ) -> Result<Option<LoginGateItem>, AuthError> {
+        let now = now_ms.div_euclid(1000);
         // A gate past its memory (TTL deletion lags) remembers nothing, but keeps its
         // version for the condition below.
         if stored.expires_at <= now {
             stored.failures = 0;
-            stored.locked_until = 0;
+            stored.locked_until_ms = 0;
         }
-        if stored.locked_until > now {
+        if stored.locked_until_ms > now_ms {
+            // Whole seconds, rounded up: a client that waits that long finds the lock gone.
+            let wait_ms = stored.locked_until_ms - now_ms;
             return Err(AuthError::RateLimited {
-                retry_after: (stored.locked_until - now) as u64,
+                retry_after: (wait_ms as u64).div_ceil(1000),
             });
         }
         let failures = stored.failures + 1;
-        let locked_until = match (policy.lock_secs)(failures) {
+        let locked_until_ms = match (policy.lock_secs)(failures) {
             0 => 0,
-            secs => now + secs,
+            secs => now_ms + secs * 1000,
         };
         let next = LoginGateItem {
             pk: gate_pk.to_owned(),
             sk: keys::LOCK.to_owned(),
             failures,
-            locked_until,
+            locked_until_ms,
             version: stored.version + 1,
-            expires_at: now.max(locked_until) + policy.memory_secs,
+            expires_at: now.max(locked_until_ms / 1000 + 1) + policy.memory_secs,
         };
         let write = self.put_replacing(&next, Some(stored.version))?;
         Ok(match self.transact(vec![write]).await? {
@@ -130,9 +136,11 @@ impl Store {
         self.update_if(
             &gate.pk,
             keys::LOCK,
-            Expr::new("SET #failures = :zero, #locked_until = :zero, #version = #version + :one")
-                .n(":zero", 0)
-                .n(":one", 1),
+            Expr::new(
+                "SET #failures = :zero, #locked_until_ms = :zero, #version = #version + :one",
+            )
+            .n(":zero", 0)
+            .n(":one", 1),
             Expr::new("attribute_exists(pk)"),
         )
         .await
@@ -151,7 +159,7 @@ impl Store {
             &gate.pk,
             keys::LOCK,
             Expr::new(
-                "SET #failures = :zero, #locked_until = :zero, \
+                "SET #failures = :zero, #locked_until_ms = :zero, \
                  #version = if_not_exists(#version, :zero) + :one, #expires_at = :exp",
             )
             .n(":zero", 0)

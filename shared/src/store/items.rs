@@ -85,6 +85,13 @@ pub mod keys {
         format!("BUDGET#SMS#{hour}#{shard}")
     }
 
+    /// A forgot-password request, recorded by the request and served from the stream.
+    pub fn forgot_request(request_id: &str) -> String {
+        format!("FORGOT#{request_id}")
+    }
+
+    pub const REQUEST: &str = "REQUEST";
+
     /// A sign-in OTP challenge.
     pub fn challenge(challenge_id: &str) -> String {
         format!("CHALLENGE#{challenge_id}")
@@ -193,6 +200,24 @@ pub struct CodeItem {
     pub tries: Vec<String>,
 }
 
+/// A forgot-password request: recorded in the request's own transaction (the same writes
+/// whether or not an account holds the identifier), and served from the table's stream,
+/// where the account is looked up and a code sent if one holds it. `handled_at` is set
+/// with the code, once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ForgotItem {
+    pub pk: String,
+    pub sk: String,
+    /// `"email"` or `"phone"`, and the normalised identifier (the claim's key).
+    pub identifier_type: String,
+    pub identifier: String,
+    pub created_at: i64,
+    /// Not served after this (TTL removes it).
+    pub expires_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handled_at: Option<i64>,
+}
+
 /// Recent sends to one identifier, with a version for optimistic concurrency.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RateItem {
@@ -209,7 +234,9 @@ pub struct LoginGateItem {
     pub pk: String,
     pub sk: String,
     pub failures: u32,
-    pub locked_until: i64,
+    /// Epoch milliseconds: a lock lasts its full length whenever in a second it began.
+    #[serde(default)]
+    pub locked_until_ms: i64,
     pub version: u64,
     pub expires_at: i64,
 }
@@ -224,6 +251,10 @@ pub struct RefreshItem {
     pub created_at: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotated_at: Option<i64>,
+    /// When the request that rotated it arrived, in milliseconds: the grace window for a
+    /// duplicate is measured from there (tokens rotated before it was kept have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotated_at_ms: Option<i64>,
     /// The family's end: tokens never outlive the sign-in they descend from.
     pub expires_at: i64,
     /// The family's session generation, copied so that a refresh need not read the family

@@ -16,8 +16,8 @@ pub use accounts::{ChangeRequest, DeletedBy, Deletion, IdentifierChange};
 pub use codes::VerifiedBy;
 pub use gate::GatePolicy;
 pub use items::{
-    ClaimItem, CodeItem, FamilyItem, LoginGateItem, RateItem, RefreshItem, SESSIONS_INDEX,
-    UNVERIFIED, UNVERIFIED_INDEX, UserItem, UserStatus, keys,
+    ClaimItem, CodeItem, FamilyItem, ForgotItem, LoginGateItem, RateItem, RefreshItem,
+    SESSIONS_INDEX, UNVERIFIED, UNVERIFIED_INDEX, UserItem, UserStatus, keys,
 };
 pub use registrations::Reserved;
 pub use sessions::{Rotated, Started, generation_is};

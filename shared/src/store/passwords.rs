@@ -1,7 +1,7 @@
 //! Password writes: a reset by code and a change by the signed-in user. Both move the
 //! account to its next session generation, which ends every earlier session.
 
-use super::{Expr, Store, UserItem, Write, generation_is, keys};
+use super::{Expr, ForgotItem, Store, UserItem, Write, generation_is, keys};
 use crate::AuthError;
 
 impl Store {
@@ -57,17 +57,39 @@ impl Store {
     }
 
     /// The account's newest reset code is `code_pk` (the only one that works), if the
-    /// account is still active.
+    /// account is still active and still holds the identifier the code is sent to (a change
+    /// of identifier committed since the account was read makes this fail, so no code goes
+    /// to an address the account has left).
     pub fn reset_code_issued(&self, user: &UserItem, code_pk: &str) -> Result<Write, AuthError> {
         self.update(
             &user.pk,
             keys::PROFILE,
             Expr::new("SET #reset_code_pk = :code").s(":code", code_pk),
             Some(
-                Expr::new("#status = :active AND #user_id = :uid")
-                    .s(":active", "active")
-                    .s(":uid", user.user_id.as_str()),
+                Expr::new(
+                    "#status = :active AND #user_id = :uid \
+                     AND #identifier_type = :kind AND #identifier = :identifier",
+                )
+                .s(":active", "active")
+                .s(":uid", user.user_id.as_str())
+                .s(":kind", user.identifier_type.as_str())
+                .s(":identifier", user.identifier.as_str()),
             ),
+        )
+    }
+
+    /// A forgot-password request served, once: `false` if it was already (a stream record
+    /// delivered again).
+    pub fn forgot_request_handled(
+        &self,
+        request: &ForgotItem,
+        now: i64,
+    ) -> Result<Write, AuthError> {
+        self.update(
+            &request.pk,
+            keys::REQUEST,
+            Expr::new("SET #handled_at = :now").n(":now", now),
+            Some(Expr::new("attribute_not_exists(#handled_at)")),
         )
     }
 }

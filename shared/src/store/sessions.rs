@@ -21,8 +21,8 @@ pub fn generation_is(generation: u64) -> Expr {
 pub enum Started {
     Started,
     /// The account moved to another session generation meanwhile (every session ended), or
-    /// is gone.
-    GenerationMoved,
+    /// its password changed, or it is gone: read it again to tell which.
+    AccountMoved,
 }
 
 /// How rotating a refresh token ended.
@@ -55,22 +55,32 @@ impl Store {
         )
     }
 
-    /// Starts a session in the account's generation `generation` (checked in the same
-    /// transaction, so a sign-out-everywhere that commits meanwhile cannot leave it alive),
-    /// together with `also`, writes that carry no condition.
+    /// Starts the session of a sign-in that checked the password `checked_hash`: in the
+    /// account's generation `generation`, and only while that is still the account's
+    /// password (both checked in the same transaction, so neither a sign-out-everywhere nor
+    /// a password change or reset that commits meanwhile can leave it alive), together with
+    /// `also`, writes that carry no condition.
     pub async fn start_session(
         &self,
         family: &FamilyItem,
         first: &RefreshItem,
         generation: u64,
+        checked_hash: &str,
         also: &[Write],
     ) -> Result<Started, AuthError> {
         let mut items = self.session_writes(family, first)?;
-        items.push(self.generation_held(&family.user_id, generation)?);
+        items.push(
+            self.check(
+                &keys::user(&family.user_id),
+                keys::PROFILE,
+                generation_is(generation)
+                    .and(Expr::new("#password_hash = :checked").s(":checked", checked_hash)),
+            )?,
+        );
         items.extend_from_slice(also);
         match self.transact(items).await? {
             TxOutcome::Committed => Ok(Started::Started),
-            outcome if outcome.condition_failed(2) => Ok(Started::GenerationMoved),
+            outcome if outcome.condition_failed(2) => Ok(Started::AccountMoved),
             TxOutcome::Cancelled(reasons) => Err(AuthError::internal(format!(
                 "new session collided: {reasons:?}"
             ))),
@@ -80,18 +90,23 @@ impl Store {
     /// Spends the refresh token `token_pk` for its `child`, once: the token not rotated
     /// before, the child new, the session (`child`'s family) neither revoked nor expired,
     /// and the account still in generation `generation`; the session's `last_used_at` moves.
+    /// The token records `arrived_ms`, when the rotating request arrived, however late the
+    /// write lands, so a duplicate's grace is judged on the two requests' arrivals.
     pub async fn rotate_refresh_token(
         &self,
         token_pk: &str,
         child: &RefreshItem,
         generation: u64,
-        now: i64,
+        arrived_ms: i64,
     ) -> Result<Rotated, AuthError> {
+        let now = arrived_ms.div_euclid(1000);
         let items = vec![
             self.update(
                 token_pk,
                 keys::TOKEN,
-                Expr::new("SET #rotated_at = :now").n(":now", now),
+                Expr::new("SET #rotated_at = :now, #rotated_at_ms = :ms")
+                    .n(":now", now)
+                    .n(":ms", arrived_ms),
                 Some(Expr::new("attribute_not_exists(#rotated_at)")),
             )?,
             self.put_new(child)?,

@@ -1,0 +1,54 @@
+//! Sends the reset codes that `POST /password/forgot` requests, from the table's stream: the
+//! request itself only records them, so it answers alike, in the same time, whether or not
+//! an account holds the identifier. A record that fails is reported as a batch item failure,
+//! so Lambda retries from it; a request served already is skipped.
+
+use auth_shared::ops::password::send_reset;
+use auth_shared::ops::{Delivers, Keyed};
+use auth_shared::store::ForgotItem;
+use aws_lambda_events::event::dynamodb::{Event, EventRecord};
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use lambda_runtime::LambdaEvent;
+
+/// The forgot-password request a record inserted, if it is one.
+fn forgot_request(record: &EventRecord) -> Option<Result<ForgotItem, serde_dynamo::Error>> {
+    if record.event_name != "INSERT" {
+        return None;
+    }
+    let is_request = matches!(
+        record.change.keys.get("pk"),
+        Some(serde_dynamo::AttributeValue::S(pk)) if pk.starts_with("FORGOT#")
+    );
+    is_request.then(|| serde_dynamo::from_item(record.change.new_image.clone()))
+}
+
+pub async fn handle(
+    app: &(impl Keyed + Delivers),
+    event: LambdaEvent<Event>,
+) -> DynamoDbEventResponse {
+    let mut response = DynamoDbEventResponse::default();
+    for record in &event.payload.records {
+        let outcome = match forgot_request(record) {
+            None => continue,
+            Some(Ok(request)) => send_reset(app, &request).await.map_err(|e| e.to_string()),
+            Some(Err(e)) => {
+                // Not retried: a malformed item stays malformed.
+                tracing::error!(error = %e, "unreadable forgot-password request");
+                continue;
+            }
+        };
+        if let Err(error) = outcome {
+            tracing::warn!(%error, sequence = ?record.change.sequence_number, "reset code not sent");
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = record.change.sequence_number.clone();
+            response.batch_item_failures.push(failure);
+            break;
+        }
+    }
+    tracing::debug!(
+        records = event.payload.records.len(),
+        failures = response.batch_item_failures.len(),
+        "batch served"
+    );
+    response
+}
