@@ -110,7 +110,9 @@ async fn answers_that_tell_an_account_exists_are_charged_to_the_source_ip_budget
     use auth_shared::ops::resend::{ResendRequest, resend_code};
     let t = app_with(&[("SENDS_PER_IP_PER_HOUR", "4")]).await;
     let taken = unique_email();
-    register(&t.app, by_email(&taken)).await.expect("registered");
+    register(&t.app, by_email(&taken))
+        .await
+        .expect("registered");
     let ip = unique_ip();
     let origin = Origin {
         ip: Some(ip.clone()),
@@ -124,15 +126,23 @@ async fn answers_that_tell_an_account_exists_are_charged_to_the_source_ip_budget
     // Two registrations of a taken address and two resends for addresses nobody holds:
     // each answer tells something, and each costs a send.
     for _ in 0..2 {
-        let err = register(&t.app, from(&ip, by_email(&taken))).await.unwrap_err();
+        let err = register(&t.app, from(&ip, by_email(&taken)))
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), "user_exists");
-        let err = resend_code(&t.app, probe(&unique_email())).await.unwrap_err();
+        let err = resend_code(&t.app, probe(&unique_email()))
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), "user_not_found");
     }
     // The budget is spent: the next probes learn nothing.
-    let err = register(&t.app, from(&ip, by_email(&taken))).await.unwrap_err();
+    let err = register(&t.app, from(&ip, by_email(&taken)))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), "rate_limited");
-    let err = resend_code(&t.app, probe(&unique_email())).await.unwrap_err();
+    let err = resend_code(&t.app, probe(&unique_email()))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), "rate_limited");
     // Another address is not affected.
     let err = register(&t.app, by_email(&taken)).await.unwrap_err();

@@ -32,7 +32,8 @@ pub fn confirm_link(link: &str, ttl_secs: i64) -> Email {
 pub fn sign_in_code(code: &str, ttl_secs: i64) -> Email {
     let lifetime = human_duration(ttl_secs);
     Email {
-        subject: format!("Your sign-in code: {code}"),
+        // Never the code: lock screens and notification previews show subjects.
+        subject: "Your sign-in code".to_owned(),
         text: format!(
             "Your sign-in code is {code}.\n\nIt expires in {lifetime}. Entering it also \
              confirms this email address. If you did not try to sign in, change your password.\n"
@@ -159,6 +160,26 @@ fn html_escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_mail_subject_carries_a_code_or_link() {
+        let (code, link) = ("493817", "https://app.example.com/confirm#code=abcdefgh");
+        let mails = [
+            confirm_link(link, 86_400),
+            sign_in_code(code, 600),
+            reset_link(link, 3600),
+            change_link(link, 86_400),
+            identifier_removed(),
+        ];
+        for mail in mails {
+            assert!(
+                !mail.subject.contains(code) && !mail.subject.contains("abcdefgh"),
+                "{}",
+                mail.subject
+            );
+        }
+        assert!(sign_in_code(code, 600).text.contains(code));
+    }
 
     #[test]
     fn confirm_email_carries_the_link_in_both_parts() {
