@@ -21,6 +21,7 @@ bench:
 LAMBDA_FUNCTIONS := \
 	RegisterFunction=register \
 	ConfirmFunction=confirm \
+	DeclineFunction=decline \
 	ResendCodeFunction=resend-code \
 	LoginFunction=login \
 	LoginOtpFunction=login-otp \

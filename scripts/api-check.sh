@@ -15,7 +15,7 @@ report_dir="${1:-$(mktemp -d -t auth-schemathesis.XXXXXX)}"
 
 # An account to call the bearer routes with: register, read the link from moto, confirm.
 token="$("$APITEST_DIR/bin/python" - "$API_URL" "$MOTO_URL" <<'PY'
-import json, sys, urllib.request, uuid
+import json, re, sys, urllib.request, uuid
 api, moto = sys.argv[1], sys.argv[2]
 email = f"fuzz-{uuid.uuid4().hex}@example.com"
 password = "correct horse battery staple"
@@ -28,7 +28,7 @@ def call(method, path, body=None):
 call("POST", "/registration", {"email": email, "password": password, "repeat_password": password})
 mails = json.load(urllib.request.urlopen(moto + "/moto-api/data.json"))["ses"]["Message"]
 html = [m for m in mails if email in m["destinations"]["ToAddresses"]][-1]["body"]
-code = html.split("/confirm/")[1].split('"')[0]
+code = re.search(r"/confirm#code=([A-Za-z0-9_-]+)", html).group(1)
 print(call("PATCH", f"/registration/{code}")["access_token"])
 PY
 )"

@@ -34,8 +34,8 @@ API_PORT=$(free_port)
 WEB_PORT=$(free_port)
 export WEB_URL="http://127.0.0.1:$WEB_PORT"
 # Mailed links open the reference web app that this run serves.
-export CONFIRM_URL="$WEB_URL/confirm/{code}" RESET_URL="$WEB_URL/reset/{code}"
-export IDENTIFIER_CHANGE_URL="$WEB_URL/me/identifier/{code}"
+export CONFIRM_URL="$WEB_URL/confirm#code={code}&email={email}" RESET_URL="$WEB_URL/reset#code={code}"
+export IDENTIFIER_CHANGE_URL="$WEB_URL/me/identifier#code={code}"
 # The API and the event pipeline use one table; the integration tests, which drive the
 # stream consumer and the sweeper themselves with a clock they move, use another, so the
 # running pipeline cannot publish behind their backs.

@@ -3,7 +3,8 @@
 // (#status polite, #error assertive), and focus moves to the new screen's heading.
 import { AuthClient, AuthError } from "/client/index.js";
 
-const config = await (await fetch("/config.json")).json();
+// Set by /config.js (a script, so the page's connect-src can name the API's origin alone).
+const config = globalThis.AUTH_SERVICE_CONFIG;
 const auth = new AuthClient({ baseUrl: config.apiUrl });
 const main = document.getElementById("main");
 const statusLine = document.getElementById("status");
@@ -144,17 +145,28 @@ const routes = [
   [/^\/signin$/, signIn],
   [/^\/forgot$/, forgot],
   [/^\/account$/, account],
-  [/^\/confirm\/([^/]+)$/, confirmLink],
-  [/^\/reset\/([^/]+)$/, (code) => resetForm(code)],
-  [/^\/me\/identifier\/([^/]+)$/, confirmNewEmail],
+  [/^\/confirm$/, (link) => confirmLink(link.get("code"), link.get("email"))],
+  [/^\/reset$/, (link) => resetForm(link.get("code"))],
+  [/^\/me\/identifier$/, (link) => confirmNewEmail(link.get("code"))],
 ];
 
+// What a mailed link carries in its fragment (#code=…&email=…), read once: the fragment is
+// then dropped from the address bar and the history, so the code stays in neither.
+let linkFragment = new URLSearchParams(location.hash.slice(1));
+if (location.hash) history.replaceState(history.state, "", location.pathname + location.search);
+
 function route() {
+  const link = linkFragment;
+  linkFragment = new URLSearchParams();
   for (const [pattern, render] of routes) {
-    const match = location.pathname.match(pattern);
-    if (match) return render(...match.slice(1).map(decodeURIComponent));
+    if (pattern.test(location.pathname)) return render(link);
   }
   screen("Not found", h("p", {}, h("a", { href: "/" }, "Start")));
+}
+
+/** A page a mailed link opens, without its code (an old tab, a copied address). */
+function linkUsed() {
+  screen("This link has been used", h("p", {}, "Open the link from the message again, or ", h("a", { href: "/signin" }, "sign in"), "."));
 }
 
 function signUp() {
@@ -181,15 +193,32 @@ function signUp() {
     h("p", {}, "Already have an account? ", h("a", { href: "/signin" }, "Sign in")));
 }
 
-async function confirmLink(code) {
-  screen("Confirming your email…");
-  try {
-    await auth.confirmRegistration(code);
-    say("Email confirmed. You are signed in.");
-    go("/account");
-  } catch (error) {
-    fail(error);
-  }
+/**
+ * The page the confirmation mail links to. Opening it confirms nothing (mail scanners open
+ * links): it shows the address and waits for the person's click, to confirm or to say that
+ * they did not sign up, which deletes the account someone else made with their address.
+ */
+function confirmLink(code, email) {
+  if (!code) return linkUsed();
+  const who = email ? h("strong", {}, email) : "this email address";
+  const act = (label, kind, action) => h("button", { type: "button", class: kind, onclick: async (event) => {
+    event.target.disabled = true;
+    try { await action(); } catch (error) { fail(error); } finally { event.target.disabled = false; }
+  } }, label);
+  screen("Confirm your email address",
+    h("p", {}, "An account was created for ", who, ". Was it you?"),
+    h("p", { class: "actions" },
+      act("Yes, confirm my email", "", async () => {
+        await auth.confirmRegistration(code);
+        say("Email confirmed. You are signed in.");
+        go("/account");
+      }),
+      " ",
+      act("I did not sign up", "secondary", async () => {
+        await auth.declineRegistration(code);
+        screen("Account removed", h("p", {}, "Thank you. The account made with ", who, " is deleted, and nobody can sign in with it. You may ", h("a", { href: "/signup" }, "sign up"), " with it yourself."));
+        say("The account was removed.");
+      })));
 }
 
 function signIn() {
@@ -233,6 +262,7 @@ function forgot() {
 }
 
 function resetForm(code, phone, inline = false) {
+  if (code === null && !inline) return linkUsed();
   const fields = [
     code === null ? field("The 6-digit code", "code", { inputmode: "numeric", autocomplete: "one-time-code" }) : null,
     field("New password", "password", { type: "password", autocomplete: "new-password", minlength: "8", maxlength: "128" }),
@@ -248,6 +278,7 @@ function resetForm(code, phone, inline = false) {
 }
 
 async function confirmNewEmail(code) {
+  if (!code) return linkUsed();
   screen("Confirming your new email…");
   try {
     const changed = await auth.confirmIdentifierChange(code);

@@ -1,6 +1,9 @@
 // Serves the reference web app: its static files, the TypeScript client's build at /client/,
-// /config.json with the API's URL (API_URL), and index.html for every other path, so the
-// links the service mails (/confirm/{code}, /reset/{code}, /me/identifier/{code}) open it.
+// /config.js with the API's URL (API_URL), and index.html for every other path, so the links
+// the service mails (/confirm#code=…, /reset#code=…, /me/identifier#code=…) open it.
+// Every answer carries the headers a deployment's CDN should set (see web/README.md): a
+// Content-Security-Policy whose connect-src names the API's origin alone and that forbids
+// framing, and Referrer-Policy: no-referrer.
 // Usage: API_URL=http://127.0.0.1:3000 node web/serve.mjs [port] [host]
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
@@ -13,6 +16,21 @@ const host = process.argv[3] ?? "127.0.0.1";
 const apiUrl = process.env.API_URL ?? "http://127.0.0.1:3000";
 const TYPES = { ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".json": "application/json" };
 
+const SECURITY_HEADERS = {
+  "content-security-policy": [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    `connect-src ${new URL(apiUrl).origin}`,
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join("; "),
+  "referrer-policy": "no-referrer",
+  "x-content-type-options": "nosniff",
+};
+
 function inside(root, path) {
   const full = normalize(join(root, path));
   return full.startsWith(root) ? full : null;
@@ -20,19 +38,19 @@ function inside(root, path) {
 
 createServer(async (request, response) => {
   const path = new URL(request.url, "http://x").pathname;
-  if (path === "/config.json") {
-    response.writeHead(200, { "content-type": TYPES[".json"], "cache-control": "no-store" });
-    return response.end(JSON.stringify({ apiUrl }));
+  if (path === "/config.js") {
+    response.writeHead(200, { ...SECURITY_HEADERS, "content-type": TYPES[".js"], "cache-control": "no-store" });
+    return response.end(`globalThis.AUTH_SERVICE_CONFIG = ${JSON.stringify({ apiUrl })};\n`);
   }
   const file = path.startsWith("/client/")
     ? inside(clientDist, path.slice("/client/".length))
     : extname(path) ? inside(here, path) : join(here, "index.html");
   try {
     const body = await readFile(file ?? "");
-    response.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream", "cache-control": "no-cache" });
+    response.writeHead(200, { ...SECURITY_HEADERS, "content-type": TYPES[extname(file)] ?? "application/octet-stream", "cache-control": "no-cache" });
     response.end(body);
   } catch {
-    response.writeHead(404, { "content-type": "text/plain" });
+    response.writeHead(404, { ...SECURITY_HEADERS, "content-type": "text/plain" });
     response.end("not found");
   }
 }).listen(port, host, () => console.log(`web app on http://${host}:${port} (API ${apiUrl})`));

@@ -538,11 +538,11 @@ fn command(
         .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{aws_port}"))
         .env("TABLE_NAME", "bench")
         .env("SENDER_EMAIL", "no-reply@example.com")
-        .env("CONFIRM_URL", "https://app.example.com/confirm/{code}")
-        .env("RESET_URL", "https://app.example.com/reset/{code}")
+        .env("CONFIRM_URL", "https://app.example.com/confirm#code={code}")
+        .env("RESET_URL", "https://app.example.com/reset#code={code}")
         .env(
             "IDENTIFIER_CHANGE_URL",
-            "https://app.example.com/change/{code}",
+            "https://app.example.com/change#code={code}",
         )
         .env("ISSUER", "https://bench.example")
         .env("JWT_AUDIENCE", "bench")

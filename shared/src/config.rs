@@ -85,13 +85,19 @@ impl Config {
             }
         };
 
+        // The code travels in the fragment (`#code={code}`): browsers send no fragment to a
+        // server, so it never reaches a web server's log or a Referer header.
         let link_template = |key: &str| {
             let url = required(key)?;
-            if url.contains("{code}") {
+            let in_fragment = matches!(
+                (url.find('#'), url.find("{code}")),
+                (Some(hash), Some(code)) if hash < code
+            );
+            if in_fragment {
                 Ok(url)
             } else {
                 Err(StartupError::Config(format!(
-                    "{key} must contain the literal {{code}}"
+                    "{key} must hold the literal {{code}} in its fragment, e.g. https://app.example.com/confirm#code={{code}}"
                 )))
             }
         };
@@ -129,10 +135,16 @@ impl Config {
             .map_err(|e| StartupError::Config(format!("SMS_ALLOWED_COUNTRIES: {e}")))?,
         })
     }
+}
 
-    pub fn confirm_link(&self, code: &str) -> String {
-        self.confirm_url.replace("{code}", code)
-    }
+/// A mailed link: `template` with `{code}` replaced by the code and `{email}`, if present,
+/// by the address it is mailed to (form-encoded), so the page it opens can say which
+/// address it is about without asking the service.
+pub fn mailed_link(template: &str, code: &str, email: &str) -> String {
+    let encoded = serde_urlencoded::to_string([("", email)]).unwrap_or_default();
+    template
+        .replace("{code}", code)
+        .replace("{email}", encoded.trim_start_matches('='))
 }
 
 #[cfg(test)]
@@ -151,11 +163,11 @@ mod tests {
     const BASE: &[(&str, &str)] = &[
         ("TABLE_NAME", "auth"),
         ("SENDER_EMAIL", "no-reply@example.com"),
-        ("CONFIRM_URL", "https://app.example.com/confirm/{code}"),
-        ("RESET_URL", "https://app.example.com/reset/{code}"),
+        ("CONFIRM_URL", "https://app.example.com/confirm#code={code}"),
+        ("RESET_URL", "https://app.example.com/reset#code={code}"),
         (
             "IDENTIFIER_CHANGE_URL",
-            "https://app.example.com/change/{code}",
+            "https://app.example.com/change#code={code}",
         ),
         ("ISSUER", "https://auth.example.com/"),
         ("JWT_AUDIENCE", "example-app"),
@@ -172,8 +184,16 @@ mod tests {
         assert_eq!(config.pending_ttl_secs, 900);
         assert_eq!(config.unverified_ttl_secs, 604_800);
         assert_eq!(
-            config.confirm_link("abc"),
-            "https://app.example.com/confirm/abc"
+            mailed_link(&config.confirm_url, "abc", "a+b@example.com"),
+            "https://app.example.com/confirm#code=abc"
+        );
+        assert_eq!(
+            mailed_link(
+                "https://app.example.com/confirm#code={code}&email={email}",
+                "abc",
+                "Ann Lee+x@example.com"
+            ),
+            "https://app.example.com/confirm#code=abc&email=Ann+Lee%2Bx%40example.com"
         );
         assert_eq!(config.issuer, "https://auth.example.com");
         assert_eq!(config.access_token_ttl_secs, 900);
@@ -209,6 +229,19 @@ mod tests {
             Config::from_lookup(env(&pairs)).is_err(),
             "CONFIRM_URL without {{code}}"
         );
+        // A code in the path or the query would reach server logs and Referer headers.
+        for outside in [
+            "https://app.example.com/confirm/{code}",
+            "https://app.example.com/confirm?code={code}#x",
+        ] {
+            let mut pairs: Vec<_> = BASE
+                .iter()
+                .copied()
+                .filter(|(k, _)| *k != "RESET_URL")
+                .collect();
+            pairs.push(("RESET_URL", outside));
+            assert!(Config::from_lookup(env(&pairs)).is_err(), "{outside}");
+        }
         let mut pairs = BASE.to_vec();
         pairs.push(("REFRESH_TOKEN_GRACE_SECONDS", "-3"));
         assert!(Config::from_lookup(env(&pairs)).is_err(), "negative grace");

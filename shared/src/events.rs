@@ -22,6 +22,9 @@ pub enum DeletionReason {
     Deleted,
     /// It stayed unverified past its 7 days and the sweeper removed it.
     Expired,
+    /// The owner of the address or phone said "I did not sign up" with the confirmation code
+    /// (`DELETE /registration/{code}`): someone else registered it.
+    Declined,
 }
 /// The sparse index that lists outbox items still waiting to be published.
 pub const PENDING_INDEX: &str = "outbox-pending";

@@ -26,6 +26,19 @@ async function mailTo(address) {
   throw new Error(`no mail to ${address}`);
 }
 
+/** The confirmation link of a mail, as a browser would follow it. */
+function confirmationLink(mail) {
+  return mail.body.match(/href="([^"]+\/confirm#code=[^"]+)"/)[1].replaceAll("&amp;", "&");
+}
+
+function launch() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+}
+
 let step = 0;
 async function shot(page, name) {
   step += 1;
@@ -33,11 +46,7 @@ async function shot(page, name) {
 }
 
 test("sign up, confirm by link, two signed-in pages refresh together, sign out everywhere", async () => {
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  const browser = await launch();
   try {
     // One context: one browser profile, whose tabs share localStorage and Web Locks.
     const context = await browser.newContext({ userAgent: "browser-test" });
@@ -80,11 +89,22 @@ test("sign up, confirm by link, two signed-in pages refresh together, sign out e
     assert.equal(await counting.isDisabled(), true);
     await shot(page, "resend-countdown");
 
-    // The link in the mail opens the app's confirmation page and signs in.
+    // The link in the mail opens the app's confirmation page: it shows the address and
+    // confirms nothing until the person clicks (mail scanners open links too).
     const mail = await mailTo(email);
-    const link = mail.body.match(/href="([^"]+\/confirm\/[^"]+)"/)[1];
-    assert.ok(link.startsWith(WEB_URL), `${link} opens the web app`);
-    await page.goto(link);
+    const link = confirmationLink(mail);
+    assert.ok(link.startsWith(`${WEB_URL}/confirm#code=`), `${link} opens the web app, the code in the fragment`);
+    const opened = await page.goto(link);
+    const headers = opened.headers();
+    assert.match(headers["content-security-policy"], new RegExp(`connect-src ${new URL(API_URL).origin}(;|$)`));
+    assert.match(headers["content-security-policy"], /frame-ancestors 'none'/);
+    assert.equal(headers["referrer-policy"], "no-referrer");
+    await page.getByRole("heading", { name: "Confirm your email address", exact: true }).waitFor();
+    await page.getByText(email, { exact: true }).waitFor();
+    assert.ok(!page.url().includes("#") && !page.url().includes("code"), `the code left the address bar: ${page.url()}`);
+    assert.ok(!traffic.some((t) => t.startsWith("PATCH ")), "opening the link sent nothing");
+    await shot(page, "confirm-page-waits-for-a-click");
+    await page.getByRole("button", { name: "Yes, confirm my email" }).click();
     await page.getByRole("heading", { name: "Your account", exact: true }).waitFor();
     await page.getByText(`Signed in as ${email}`).waitFor();
     await shot(page, "confirmed-and-signed-in");
@@ -144,6 +164,35 @@ test("sign up, confirm by link, two signed-in pages refresh together, sign out e
       await open.screenshot({ path: join(SCREENSHOTS, `failed-page-${i + 1}.png`), fullPage: true }).catch(() => {});
     }
     throw error;
+  } finally {
+    await browser.close();
+  }
+});
+
+test("someone signed up with my address: the mailed link's \"I did not sign up\" removes the account", async () => {
+  const email = `squatted-${crypto.randomUUID()}@example.com`;
+  const squatter = "the squatter's own password";
+  const registered = await fetch(`${API_URL}/registration`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email, password: squatter, repeat_password: squatter }),
+  });
+  assert.equal(registered.status, 200);
+  const browser = await launch();
+  try {
+    const page = await browser.newPage();
+    await page.goto(confirmationLink(await mailTo(email)));
+    await page.getByRole("heading", { name: "Confirm your email address", exact: true }).waitFor();
+    await page.getByRole("button", { name: "I did not sign up" }).click();
+    await page.getByRole("heading", { name: "Account removed", exact: true }).waitFor();
+    await shot(page, "declined");
+    // The squatter's password opens nothing any more.
+    const login = await fetch(`${API_URL}/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email, password: squatter }),
+    });
+    assert.equal(login.status, 401);
   } finally {
     await browser.close();
   }

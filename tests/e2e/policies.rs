@@ -183,6 +183,7 @@ async fn every_function_s_policy_covers_the_aws_actions_its_code_calls() {
     // two more unverified accounts for the resend and sign-in OTP flows below.
     let (verified, phone) = (unique_email(), unique_phone());
     let (resent, undeliverable, unverified) = (unique_email(), unique_email(), unique_email());
+    let squatted = unique_email();
     let (answers, actions) = recorded(
         "register",
         vec![
@@ -191,6 +192,7 @@ async fn every_function_s_policy_covers_the_aws_actions_its_code_calls() {
             registration(("email", &resent)),
             registration(("email", &undeliverable)),
             registration(("email", &unverified)),
+            registration(("email", &squatted)),
         ],
         false,
     )
@@ -223,6 +225,23 @@ async fn every_function_s_policy_covers_the_aws_actions_its_code_calls() {
     let session = body_of(&answers[0], 200);
     let phone_session = body_of(&answers[1], 200);
     called.entry("confirm").or_default().extend(actions);
+
+    // "I did not sign up", with the link mailed to an address someone else registered.
+    let declined = outbox.emails_to(&squatted)[0].confirm_code().unwrap();
+    let (answers, actions) = recorded(
+        "decline",
+        vec![api_gateway_event(
+            "DELETE",
+            &format!("/registration/{declined}"),
+            "/registration/{code}",
+            None,
+            json!({ "code": declined }),
+        )],
+        false,
+    )
+    .await;
+    assert_eq!(answers[0]["statusCode"], 204, "{answers:?}");
+    called.entry("decline").or_default().extend(actions);
 
     // Refresh and sign-out.
     let (answers, actions) = recorded(

@@ -83,7 +83,7 @@ async fn profile(t: &TestApp, user_id: &str) -> Option<UserItem> {
 }
 
 /// The user events still waiting in the outbox for `user_id`.
-async fn pending_events(t: &TestApp, user_id: &str) -> Vec<OutboxItem> {
+pub async fn pending_events(t: &TestApp, user_id: &str) -> Vec<OutboxItem> {
     let items: Vec<OutboxItem> = t
         .app
         .store()

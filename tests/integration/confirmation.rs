@@ -316,3 +316,99 @@ async fn malformed_codes_and_phones_are_rejected() {
         "invalid_code"
     );
 }
+
+#[tokio::test]
+async fn i_did_not_sign_up_deletes_the_unverified_account_and_frees_the_address() {
+    use auth_shared::events::{DeletionReason, USER_DELETED};
+    use auth_shared::ops::confirm::decline;
+    let t = TestApp::new().await;
+    let email = unique_email();
+    let (user_id, link) = registered_email(&t, &email).await;
+    decline(&t.app, &link, None, &crate::NO_ORIGIN)
+        .await
+        .expect("declined");
+    // Gone: the profile, the claim, and the code with them.
+    let profile: Option<UserItem> = t
+        .app
+        .store()
+        .get(&keys::user(&user_id), keys::PROFILE)
+        .await
+        .unwrap();
+    assert!(profile.is_none());
+    assert_eq!(
+        code(confirm(&t.app, &link, None, &crate::NO_ORIGIN).await),
+        "invalid_code"
+    );
+    assert_eq!(
+        code(decline(&t.app, &link, None, &crate::NO_ORIGIN).await),
+        "invalid_code"
+    );
+    let deleted: Vec<_> = crate::account::pending_events(&t, &user_id)
+        .await
+        .into_iter()
+        .filter(|e| e.event_type == USER_DELETED)
+        .collect();
+    assert_eq!(deleted.len(), 1);
+    assert_eq!(
+        deleted[0].event().unwrap().reason,
+        Some(DeletionReason::Declined)
+    );
+    // The address is free at once: its owner registers it (after the send minute).
+    t.clock.advance(61);
+    register(&t.app, by_email(&email))
+        .await
+        .expect("the owner registers the declined address");
+}
+
+#[tokio::test]
+async fn declining_counts_wrong_sms_codes_and_never_deletes_a_verified_account() {
+    use auth_shared::ops::confirm::decline;
+    let t = TestApp::new().await;
+    let phone = unique_phone();
+    let (user_id, sms) = registered_phone(&t, &phone).await;
+    let wrong = if sms == "000000" { "111111" } else { "000000" };
+    assert_eq!(
+        code(decline(&t.app, wrong, phone_body(&phone), &crate::NO_ORIGIN).await),
+        "invalid_code"
+    );
+    confirm(&t.app, &sms, phone_body(&phone), &crate::NO_ORIGIN)
+        .await
+        .expect("confirmed");
+    assert_eq!(
+        code(decline(&t.app, &sms, phone_body(&phone), &crate::NO_ORIGIN).await),
+        "invalid_code",
+        "a spent code declines nothing"
+    );
+    let profile: Option<UserItem> = t
+        .app
+        .store()
+        .get(&keys::user(&user_id), keys::PROFILE)
+        .await
+        .unwrap();
+    assert!(profile.is_some_and(|u| u.verified));
+}
+
+#[tokio::test]
+async fn a_confirmation_and_a_decline_racing_leave_one_outcome() {
+    use auth_shared::ops::confirm::decline;
+    let t = TestApp::new().await;
+    let email = unique_email();
+    let (user_id, link) = registered_email(&t, &email).await;
+    let (confirmed, declined) = tokio::join!(
+        confirm(&t.app, &link, None, &crate::NO_ORIGIN),
+        decline(&t.app, &link, None, &crate::NO_ORIGIN)
+    );
+    assert!(
+        confirmed.is_ok() != declined.is_ok(),
+        "exactly one wins: {:?} / {:?}",
+        confirmed.as_ref().map(|_| ()),
+        declined
+    );
+    let profile: Option<UserItem> = t
+        .app
+        .store()
+        .get(&keys::user(&user_id), keys::PROFILE)
+        .await
+        .unwrap();
+    assert_eq!(profile.is_some_and(|u| u.verified), confirmed.is_ok());
+}

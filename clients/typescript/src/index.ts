@@ -294,6 +294,16 @@ export class AuthClient {
     return confirmed;
   }
 
+  /**
+   * "I did not sign up": deletes the unverified account the code belongs to and frees its
+   * identifier. `phone` with a 6-digit SMS code; nothing with an email link's code.
+   */
+  async declineRegistration(code: string, phone?: string): Promise<void> {
+    await this.call<void>("DELETE", `/registration/${encodeURIComponent(code)}`, {
+      body: phone === undefined ? undefined : { phone },
+    });
+  }
+
   resendCode(body: IdentifierRequest): Promise<{ channel: Channel }> {
     return this.call("POST", "/registration/resend_code", { body });
   }

@@ -31,7 +31,8 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        delete?: never;
+        /** "I did not sign up": delete the unverified account the code belongs to and free its identifier; `user.deleted` with `reason: "declined"` is announced. */
+        delete: operations["declineRegistration"];
         options?: never;
         head?: never;
         /** Confirm with the code; signs the user in. */
@@ -619,6 +620,47 @@ export interface operations {
             429: components["responses"]["RateLimited"];
         };
     };
+    declineRegistration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An email link's code (43 base64url characters) or a 6-digit SMS code. */
+                code: components["parameters"]["Code"];
+            };
+            cookie?: never;
+        };
+        /** @description None for an email link code; the phone with a 6-digit SMS code. */
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PhoneBody"];
+            };
+        };
+        responses: {
+            /** @description The unverified account is deleted; its identifier and username are free. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unknown, expired, used or burned code, an account already verified, or a malformed body. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {unknown} */
+                        code?: "invalid_request" | "invalid_phone" | "invalid_code" | "already_verified" | "too_many_attempts";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+        };
+    };
     confirmRegistration: {
         parameters: {
             query?: never;
@@ -660,6 +702,7 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
         };
     };
     resendCode: {

@@ -40,10 +40,28 @@ async function signedUp(client) {
   const registered = await client.register({ email, password: PASSWORD, repeat_password: PASSWORD });
   assert.equal(registered.channel, "email");
   const [mail] = await sentMail(email);
-  const confirmed = await client.confirmRegistration(linkCode(mail.body, "/confirm/"));
+  const confirmed = await client.confirmRegistration(linkCode(mail.body, "/confirm#code="));
   assert.equal(confirmed.user_id, registered.user_id);
   return { email, userId: registered.user_id };
 }
+
+test("I did not sign up: the code deletes the unverified account and frees the address", async () => {
+  const client = new AuthClient({ baseUrl: API, storage: memoryStorage() });
+  const email = `client-${crypto.randomUUID()}@example.com`;
+  await client.register({ email, password: PASSWORD, repeat_password: PASSWORD });
+  const [mail] = await sentMail(email);
+  // The mailed link names the address in its fragment, for the page to show.
+  const named = `email=${encodeURIComponent(email)}`;
+  assert.ok(mail.body.includes(`&amp;${named}`) || mail.body.includes(`&${named}`), mail.body);
+  const code = linkCode(mail.body, "/confirm#code=");
+  assert.equal(await client.declineRegistration(code), undefined);
+  await assert.rejects(client.confirmRegistration(code), (error) => error instanceof AuthError && error.code === "invalid_code");
+  // Free again: the address can be registered at once (a 429 would be the send minute).
+  await assert.rejects(
+    client.register({ email, password: PASSWORD, repeat_password: PASSWORD }),
+    (error) => error instanceof AuthError && error.code === "rate_limited",
+  );
+});
 
 test("the generated types are the document's", () => {
   const out = join(mkdtempSync(join(tmpdir(), "schema-")), "schema.ts");

@@ -6,6 +6,7 @@ use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use aws_sdk_sns::types::MessageAttributeValue;
 
 use crate::Config;
+use crate::config::mailed_link;
 use crate::domain::{EmailAddress, EmailCode, PhoneNumber, SmsCode};
 use crate::error::BoxError;
 use aws_sdk_sesv2::error::ProvideErrorMetadata;
@@ -72,7 +73,7 @@ impl Notifier {
         match message {
             Outgoing::ConfirmLink { to, code } => {
                 tracing::Span::current().record("channel", "email");
-                let link = self.confirm_url.replace("{code}", code.expose());
+                let link = mailed_link(&self.confirm_url, code.expose(), to.as_str());
                 let email = templates::confirm_link(&link, self.email_code_ttl_secs);
                 self.send_email(to, &email).await
             }
@@ -93,7 +94,7 @@ impl Notifier {
             }
             Outgoing::ResetLink { to, code } => {
                 tracing::Span::current().record("channel", "email");
-                let link = self.reset_url.replace("{code}", code.expose());
+                let link = mailed_link(&self.reset_url, code.expose(), to.as_str());
                 let email = templates::reset_link(&link, self.reset_link_ttl_secs);
                 self.send_email(to, &email).await
             }
@@ -104,7 +105,7 @@ impl Notifier {
             }
             Outgoing::ChangeLink { to, code } => {
                 tracing::Span::current().record("channel", "email");
-                let link = self.change_url.replace("{code}", code.expose());
+                let link = mailed_link(&self.change_url, code.expose(), to.as_str());
                 let email = templates::change_link(&link, self.email_code_ttl_secs);
                 self.send_email(to, &email).await
             }

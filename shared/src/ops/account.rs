@@ -305,7 +305,7 @@ pub async fn delete_account(
 
 /// The claims (identifier, username) that `user` still holds: an expired account's claims
 /// may have passed to a newer registration, which keeps them.
-async fn owned_claims(store: &Store, user: &UserItem) -> Result<Vec<String>, AuthError> {
+pub(crate) async fn owned_claims(store: &Store, user: &UserItem) -> Result<Vec<String>, AuthError> {
     let mut claims = vec![keys::identifier(verify::kind_of(user)?, &user.identifier)];
     claims.extend(
         user.username

@@ -89,9 +89,9 @@ mod tests {
                 match k {
                     "TABLE_NAME" => "t",
                     "SENDER_EMAIL" => "a@example.com",
-                    "CONFIRM_URL" => "https://x.example/{code}",
-                    "RESET_URL" => "https://x.example/reset/{code}",
-                    "IDENTIFIER_CHANGE_URL" => "https://x.example/change/{code}",
+                    "CONFIRM_URL" => "https://x.example/#code={code}",
+                    "RESET_URL" => "https://x.example/reset#code={code}",
+                    "IDENTIFIER_CHANGE_URL" => "https://x.example/change#code={code}",
                     "ISSUER" => "https://auth.example.com",
                     "JWT_AUDIENCE" => "app",
                     "JWT_SIGNING_KID" => "k1",

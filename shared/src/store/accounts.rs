@@ -9,11 +9,14 @@ use crate::events::{self, DeletionReason};
 
 /// Who deletes an account, and so what must still hold of it.
 #[derive(Debug, Clone, Copy)]
-pub enum DeletedBy {
+pub enum DeletedBy<'a> {
     /// Its owner, signed in: the account still in the session generation they are in.
     Owner { generation: u64 },
     /// The sweeper: the account still unverified and expired at `now`.
     Expiry { now: i64 },
+    /// Whoever holds its confirmation code `code_pk` and declines it: the account still
+    /// unverified, pointing at that code, active and unexpired at `now`.
+    Declined { code_pk: &'a str, now: i64 },
 }
 
 /// How a deletion ended.
@@ -140,7 +143,7 @@ impl Store {
         &self,
         user: &UserItem,
         claims: &[String],
-        by: DeletedBy,
+        by: DeletedBy<'_>,
         reason: DeletionReason,
         also: &[Write],
         now: i64,
@@ -153,6 +156,13 @@ impl Store {
                     .s(":unverified", UNVERIFIED)
                     .n(":now", now)
             }
+            DeletedBy::Declined { code_pk, now } => Expr::new(
+                "#verified = :no AND #code_pk = :code AND #status = :active AND #expires_at > :now",
+            )
+            .bool(":no", false)
+            .s(":code", code_pk)
+            .s(":active", "active")
+            .n(":now", now),
         };
         let mut items = vec![self.delete(&user.pk, keys::PROFILE, Some(condition))?];
         for claim in claims {

@@ -1,0 +1,12 @@
+//! Lambda entry point: what this function uses (the table and the HMAC key), built once per cold
+//! start; then requests.
+
+use auth_shared::Startup;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    let start = Startup::from_env().await?;
+    let secrets = start.secrets().await?;
+    let app = start.app().with_hmac_key(&secrets);
+    auth_shared::http::serve(app, decline::handle).await
+}
