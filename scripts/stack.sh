@@ -91,18 +91,22 @@ export_stack_env() { # ddb_port moto_port api_port
   local default_identifier_change_url='http://127.0.0.1:5173/me/identifier#code={code}'
   export IDENTIFIER_CHANGE_URL="${IDENTIFIER_CHANGE_URL:-$default_identifier_change_url}"
   export JWT_AUDIENCE="${JWT_AUDIENCE:-local-app}"
-  export AUTH_SECRET_ID="${AUTH_SECRET_ID:-auth-service/local}"
+  # Two secrets, as deployed: the HMAC key and the signing keys (local-setup stores both
+  # from the one key document, AUTH_SECRET_FILE).
+  export AUTH_HMAC_SECRET_ID="${AUTH_HMAC_SECRET_ID:-auth-service/local-hmac}"
+  export AUTH_SIGNING_SECRET_ID="${AUTH_SIGNING_SECRET_ID:-auth-service/local-signing}"
   export RUST_LOG="${RUST_LOG:-info}"
-  # Abuse budgets high enough for test suites that register hundreds of users from
-  # 127.0.0.1 (production defaults: 20 codes per IP an hour, 1,000 SMS an hour); the tests of
-  # the budgets themselves set them low.
+  # Abuse budgets high enough for test suites that register hundreds of users and fail
+  # hundreds of sign-ins from 127.0.0.1 (production defaults: 20 codes and 100 failures per IP
+  # an hour, 1,000 SMS an hour); the tests of the budgets themselves set them low.
   export SENDS_PER_IP_PER_HOUR="${SENDS_PER_IP_PER_HOUR:-100000}"
+  export FAILURES_PER_IP_PER_HOUR="${FAILURES_PER_IP_PER_HOUR:-100000}"
   export SMS_PER_HOUR="${SMS_PER_HOUR:-100000}"
 }
 
-# The auth secret (HMAC key + RSA signing key): made once into $1 if missing, then published
-# the way a deployment does it: the secret in Secrets Manager (moto), the public JWK set in
-# JWT_PUBLIC_JWKS, the signing kid in JWT_SIGNING_KID.
+# The key document (HMAC key + RSA signing key): made once into $1 if missing, then published
+# the way a deployment does it: the two secrets in Secrets Manager (moto, by local-setup), the
+# public JWK set in JWT_PUBLIC_JWKS, the signing kid in JWT_SIGNING_KID.
 use_auth_secret() { # file
   if [ ! -s "$1" ]; then
     mkdir -p "$(dirname "$1")"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: installs what is missing, checks formatting, lints and the SAM template, starts
 # DynamoDB Local, moto, the API (cargo lambda watch) and the event pipeline (local-events) on
-# free loopback ports, runs every test (unit, integration, end to end), and stops what it
+# free loopback ports, runs every test (unit, integration, end to end, client, browser, API
+# document, then the fault tests that pause DynamoDB Local and moto), and stops what it
 # started, also on failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,7 +45,9 @@ INTEGRATION_TABLE="auth-integration"
 export_stack_env "$DDB_PORT" "$MOTO_PORT" "$API_PORT"
 use_auth_secret "$STACK_LOG_DIR/auth-secret.json"
 start_dynamodb "$DDB_PORT"
+export DDB_PID="$LAST_PID"
 start_moto "$MOTO_PORT"
+export MOTO_PID="$LAST_PID"
 cargo run --quiet -p auth-tools --bin local-setup
 TABLE_NAME="$INTEGRATION_TABLE" cargo run --quiet -p auth-tools --bin local-setup >/dev/null
 # Functions inherit this environment. --ignore-changes: the tests must not race a rebuild.
@@ -99,6 +102,8 @@ node --test tests/browser/ 2>&1 | tee -a "$STACK_LOG_DIR/tests.log" || status=$?
 stack_log "browser screenshots in $SCREENSHOT_DIR"
 # The API document: validated, then schemathesis against every operation of the local API.
 bash scripts/api-check.sh "$STACK_LOG_DIR/schemathesis" 2>&1 | tee "$STACK_LOG_DIR/api-check.log" || status=$?
+# Faults last and alone: they pause DynamoDB Local and moto (DDB_PID, MOTO_PID) under bursts.
+cargo test -p auth-tests --test faults -- --test-threads 1 2>&1 | tee -a "$STACK_LOG_DIR/tests.log" || status=$?
 if [ "$status" -ne 0 ]; then
   stack_log "tests failed; the API log ends with:"
   tail -n 60 "$STACK_LOG_DIR/api.log" >&2 || true

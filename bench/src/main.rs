@@ -547,7 +547,8 @@ fn command(
         .env("ISSUER", "https://bench.example")
         .env("JWT_AUDIENCE", "bench")
         .env("JWT_SIGNING_KID", "bench-1")
-        .env("AUTH_SECRET_ID", "bench")
+        .env("AUTH_HMAC_SECRET_ID", "bench-hmac")
+        .env("AUTH_SIGNING_SECRET_ID", "bench-signing")
         .env("JWT_PUBLIC_JWKS", jwks)
         .env(
             "USER_EVENTS_TOPIC_ARN",
@@ -820,7 +821,7 @@ async fn lambda_report(dir: &Path, requests: usize, starts: usize) -> Result<(),
     let hash = PasswordHasher::new()?
         .hash(&Password::for_login(PASSWORD.into()))
         .await?;
-    let state = AwsState::new(serde_json::to_string(&doc)?, hash);
+    let state = AwsState::new(&doc, hash);
     let aws_port = standins::aws(std::sync::Arc::clone(&state)).await?;
 
     // Init of every function, well-known (no client, no secret) first as the yardstick.
@@ -1003,7 +1004,7 @@ async fn init_steps() -> Result<(), Error> {
     let hash = PasswordHasher::new()?
         .hash(&Password::for_login(PASSWORD.into()))
         .await?;
-    let state = AwsState::new(serde_json::to_string(&doc)?, hash);
+    let state = AwsState::new(&doc, hash);
     let aws_port = standins::aws(std::sync::Arc::clone(&state)).await?;
     let mut steps: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     let mut order = Vec::new();

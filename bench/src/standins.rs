@@ -18,7 +18,9 @@ pub enum Account {
 }
 
 pub struct AwsState {
-    pub secret_json: String,
+    /// The two secrets' values: the HMAC key's, and the signing keys'.
+    pub hmac_secret_json: String,
+    pub signing_secret_json: String,
     pub password_hash: String,
     pub account: Mutex<Account>,
     last_code_pk: Mutex<String>,
@@ -27,9 +29,10 @@ pub struct AwsState {
 }
 
 impl AwsState {
-    pub fn new(secret_json: String, password_hash: String) -> Arc<Self> {
+    pub fn new(doc: &auth_shared::secrets::SecretDocument, password_hash: String) -> Arc<Self> {
         Arc::new(Self {
-            secret_json,
+            hmac_secret_json: serde_json::to_string(&doc.hmac_part()).unwrap_or_default(),
+            signing_secret_json: serde_json::to_string(&doc.signing_part()).unwrap_or_default(),
             password_hash,
             account: Mutex::new(Account::Verified),
             last_code_pk: Mutex::new(String::new()),
@@ -162,16 +165,24 @@ pub async fn aws(state: Arc<AwsState>) -> std::io::Result<u16> {
                     ddb(json!({ "Items": [], "Count": 0, "ScannedCount": 0 }))
                 }
                 t if t.starts_with("DynamoDB_20120810.") => ddb(json!({})),
-                "secretsmanager.GetSecretValue" => Response::new(
-                    200,
-                    "application/x-amz-json-1.1",
-                    json!({
-                        "ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:bench",
-                        "Name": "bench", "SecretString": state.secret_json, "VersionId": "v1",
-                        "VersionStages": ["AWSCURRENT"],
-                    })
-                    .to_string(),
-                ),
+                "secretsmanager.GetSecretValue" => {
+                    let id = body["SecretId"].as_str().unwrap_or_default().to_owned();
+                    let value = if id == "bench-signing" {
+                        &state.signing_secret_json
+                    } else {
+                        &state.hmac_secret_json
+                    };
+                    Response::new(
+                        200,
+                        "application/x-amz-json-1.1",
+                        json!({
+                            "ARN": format!("arn:aws:secretsmanager:us-east-1:123456789012:secret:{id}"),
+                            "Name": id, "SecretString": value, "VersionId": "v1",
+                            "VersionStages": ["AWSCURRENT"],
+                        })
+                        .to_string(),
+                    )
+                }
                 _ if request.path.starts_with("/v2/email/outbound-emails") => Response::new(
                     200,
                     "application/json",

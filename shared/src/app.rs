@@ -16,7 +16,7 @@ use crate::aws::load_sdk_config;
 use crate::crypto::{PasswordHasher, TokenSigner, TokenVerifier};
 use crate::error::StartupError;
 use crate::notify::Notifier;
-use crate::secrets::Secrets;
+use crate::secrets::{self, SigningKeys};
 use crate::store::Store;
 use crate::{Clock, Config, SystemClock};
 
@@ -125,8 +125,9 @@ impl<K, D, H, S, V> App<K, D, H, S, V> {
         self
     }
 
-    pub fn with_hmac_key(self, secrets: &Secrets) -> App<HmacKey, D, H, S, V> {
-        let key = HmacKey(secrets.hmac_key.as_slice().into());
+    /// The HMAC key, from the HMAC secret ([`Startup::hmac_key`]).
+    pub fn with_hmac_key(self, key: &[u8]) -> App<HmacKey, D, H, S, V> {
+        let key = HmacKey(key.into());
         self.with(|_, d, h, s, v| (key, d, h, s, v))
     }
 
@@ -153,18 +154,15 @@ impl<K, D, H, S, V> App<K, D, H, S, V> {
     /// The signer for the key `JWT_SIGNING_KID` names, parsed once.
     pub fn with_signer(
         self,
-        secrets: &Secrets,
+        keys: &SigningKeys,
     ) -> Result<App<K, D, H, TokenSigner, V>, StartupError> {
         let config = &self.config;
-        let key = secrets
-            .signing_keys
-            .get(&config.signing_kid)
-            .ok_or_else(|| {
-                StartupError::Config(format!(
-                    "JWT_SIGNING_KID {} names no key of the auth secret",
-                    config.signing_kid
-                ))
-            })?;
+        let key = keys.get(&config.signing_kid).ok_or_else(|| {
+            StartupError::Config(format!(
+                "JWT_SIGNING_KID {} names no key of the signing secret",
+                config.signing_kid
+            ))
+        })?;
         let signer = TokenSigner::new(
             &config.signing_kid,
             key.clone(),
@@ -258,9 +256,19 @@ impl Startup {
         })
     }
 
-    /// The auth secret (HMAC and signing keys): one Secrets Manager call.
-    pub async fn secrets(&self) -> Result<Secrets, StartupError> {
-        Secrets::load(&self.sdk).await
+    /// The HMAC key: one Secrets Manager call, to the HMAC secret only.
+    pub async fn hmac_key(&self) -> Result<Vec<u8>, StartupError> {
+        secrets::load_hmac_key(&self.sdk).await
+    }
+
+    /// The signing keys: one Secrets Manager call, to the signing secret only.
+    pub async fn signing_keys(&self) -> Result<SigningKeys, StartupError> {
+        secrets::load_signing_keys(&self.sdk).await
+    }
+
+    /// Both keys, for a function that checks codes and issues tokens: the two calls at once.
+    pub async fn keys(&self) -> Result<(Vec<u8>, SigningKeys), StartupError> {
+        tokio::try_join!(self.hmac_key(), self.signing_keys())
     }
 
     /// The base capabilities on the system clock.

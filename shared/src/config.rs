@@ -46,6 +46,11 @@ pub struct Config {
     /// Circuit breaker: SMS sent per hour by the whole service; past it SMS answer 429
     /// while email goes on.
     pub sms_per_hour: u64,
+    /// Tries of 6-digit codes one identifier gets in 24 hours, across all its codes.
+    pub code_tries_per_identifier_per_day: u32,
+    /// Failed sign-ins and wrong 6-digit codes one source address (IPv6: its /64) gets in
+    /// an hour.
+    pub failures_per_ip_per_hour: u64,
     /// Countries new phone numbers may come from (empty: every country).
     pub sms_countries: PhoneCountries,
 }
@@ -129,6 +134,9 @@ impl Config {
             sends_per_hour: 5,
             sends_per_ip_per_hour: number("SENDS_PER_IP_PER_HOUR", 20)? as u64,
             sms_per_hour: number("SMS_PER_HOUR", 1000)? as u64,
+            code_tries_per_identifier_per_day: number("CODE_TRIES_PER_IDENTIFIER_PER_DAY", 20)?
+                .min(i64::from(u32::MAX)) as u32,
+            failures_per_ip_per_hour: number("FAILURES_PER_IP_PER_HOUR", 100)? as u64,
             sms_countries: PhoneCountries::parse(
                 &lookup("SMS_ALLOWED_COUNTRIES").unwrap_or_default(),
             )
@@ -201,6 +209,8 @@ mod tests {
         assert_eq!(config.refresh_grace_secs, 10);
         assert_eq!(config.sends_per_ip_per_hour, 20);
         assert_eq!(config.sms_per_hour, 1000);
+        assert_eq!(config.code_tries_per_identifier_per_day, 20);
+        assert_eq!(config.failures_per_ip_per_hour, 100);
         assert_eq!(config.sms_countries, PhoneCountries::default());
     }
 

@@ -115,6 +115,16 @@ fn allows(grants: &[Grant], action: &str) -> bool {
             granted("sns:Publish", Some("*"), true)
                 && granted("sns:Publish", Some(EVERY_SNS_ARN), false)
         }
+        "secretsmanager:GetSecretValue@hmac" => granted(
+            "secretsmanager:GetSecretValue",
+            Some("Ref:HmacSecretArn"),
+            true,
+        ),
+        "secretsmanager:GetSecretValue@signing" => granted(
+            "secretsmanager:GetSecretValue",
+            Some("Ref:SigningSecretArn"),
+            true,
+        ),
         action if action.starts_with("unknown:") => false,
         action => granted(action, None, true),
     }
@@ -593,19 +603,25 @@ async fn every_function_s_policy_covers_the_aws_actions_its_code_calls() {
         if !http {
             continue;
         }
-        let fetches_secret = main.contains("start.secrets()");
+        let both = main.contains("start.keys()");
+        for (secret, fetches) in [
+            ("hmac", both || main.contains("start.hmac_key()")),
+            ("signing", both || main.contains("start.signing_keys()")),
+        ] {
+            let action = format!("secretsmanager:GetSecretValue@{secret}");
+            assert_eq!(
+                allows(granted, &action),
+                fetches,
+                "{binary}: the {secret} secret is read by its main: {fetches}, granted by the template: {}",
+                !fetches
+            );
+            assert_eq!(
+                called[binary.as_str()].contains(&action),
+                fetches,
+                "{binary}: its main and the calls it made disagree on the {secret} secret"
+            );
+        }
         let delivers = main.contains(".with_delivery(");
-        assert_eq!(
-            allows(granted, "secretsmanager:GetSecretValue"),
-            fetches_secret,
-            "{binary}: the secret is read by its main: {fetches_secret}, granted by the template: {}",
-            !fetches_secret
-        );
-        assert_eq!(
-            called[binary.as_str()].contains("secretsmanager:GetSecretValue"),
-            fetches_secret,
-            "{binary}: its main and the calls it made disagree on the secret"
-        );
         for send in ["ses:SendEmail", "sns:Publish@sms"] {
             assert_eq!(
                 allows(granted, send),

@@ -148,3 +148,124 @@ async fn answers_that_tell_an_account_exists_are_charged_to_the_source_ip_budget
     let err = register(&t.app, by_email(&taken)).await.unwrap_err();
     assert_eq!(err.code(), "user_exists");
 }
+
+#[tokio::test]
+async fn a_new_code_does_not_renew_an_identifier_s_daily_code_tries() {
+    use auth_shared::ops::confirm::{ConfirmBody, confirm};
+    use auth_shared::ops::resend::{ResendRequest, resend_code};
+    use auth_tests::moto::six_digits;
+    let t = app_with(&[("CODE_TRIES_PER_IDENTIFIER_PER_DAY", "7")]).await;
+    let phone = unique_phone();
+    register(&t.app, by_phone(&phone))
+        .await
+        .expect("registered");
+    let latest = || async {
+        let sms = Outbox::fetch().await.sms_to(&phone);
+        six_digits(sms.last().expect("an SMS")).expect("a code")
+    };
+    let body = || {
+        Some(ConfirmBody {
+            phone: phone.clone(),
+        })
+    };
+    let wrong = |right: &str| {
+        if right == "000000" {
+            "111111"
+        } else {
+            "000000"
+        }
+        .to_owned()
+    };
+    // Five wrong tries burn the first code...
+    let first = latest().await;
+    for _ in 0..5 {
+        let err = confirm(&t.app, &wrong(&first), body(), &Origin::default()).await;
+        assert_eq!(err.err().map(|e| e.code()), Some("invalid_code"));
+    }
+    // ...and a new one brings only what is left of the day's seven tries.
+    t.clock.advance(61);
+    let resend = || ResendRequest {
+        email: None,
+        phone: Some(phone.clone()),
+        origin: Origin::default(),
+    };
+    resend_code(&t.app, resend()).await.expect("a new code");
+    let second = latest().await;
+    assert_ne!(first, second);
+    for _ in 0..2 {
+        let err = confirm(&t.app, &wrong(&second), body(), &Origin::default()).await;
+        assert_eq!(err.err().map(|e| e.code()), Some("invalid_code"));
+    }
+    let spent = confirm(&t.app, &second, body(), &Origin::default()).await;
+    assert_eq!(
+        spent.err().map(|e| e.code()),
+        Some("too_many_attempts"),
+        "even the right code is refused once the day's tries are spent"
+    );
+    // No new code is sent until the window passes.
+    t.clock.advance(61);
+    let err = resend_code(&t.app, resend()).await.unwrap_err();
+    let auth_shared::AuthError::RateLimited { retry_after } = err else {
+        panic!("expected rate_limited, got {err:?}")
+    };
+    assert!(retry_after > 23 * 3600, "{retry_after}");
+    // A day later the identifier has its tries again.
+    t.clock.advance(24 * 3600);
+    resend_code(&t.app, resend())
+        .await
+        .expect("a new day, a new code");
+    confirm(&t.app, &latest().await, body(), &Origin::default())
+        .await
+        .expect("confirmed");
+}
+
+#[tokio::test]
+async fn failed_sign_ins_sprayed_over_many_identifiers_meet_the_address_s_hourly_budget() {
+    use auth_shared::ops::login::{LoginRequest, login};
+    let t = app_with(&[("FAILURES_PER_IP_PER_HOUR", "6")]).await;
+    let email = unique_email();
+    register(&t.app, by_email(&email))
+        .await
+        .expect("registered");
+    let link = Outbox::fetch().await.emails_to(&email)[0]
+        .confirm_code()
+        .unwrap();
+    auth_shared::ops::confirm::confirm(&t.app, &link, None, &Origin::default())
+        .await
+        .expect("confirmed");
+    // Hosts of one IPv6 /64 count as one address.
+    let n = uuid::Uuid::new_v4().as_u128();
+    let network = format!("2001:db8:{:x}:{:x}", (n >> 16) as u16, n as u16);
+    let from = |host: u16, email: &str, password: &str| LoginRequest {
+        email: Some(email.to_owned()),
+        phone: None,
+        password: password.to_owned(),
+        origin: Origin {
+            ip: Some(format!("{network}::{host:x}")),
+            user_agent: None,
+        },
+    };
+    // Right passwords are not failures: they give their try back.
+    for host in 0..8 {
+        login(&t.app, from(host, &email, "correct horse battery staple"))
+            .await
+            .expect("signed in");
+    }
+    for host in 0..6 {
+        let err = login(&t.app, from(host, &unique_email(), "a guessed password")).await;
+        assert_eq!(err.err().map(|e| e.code()), Some("invalid_credentials"));
+    }
+    for (email, password) in [
+        (unique_email(), "a guessed password"),
+        (email.clone(), "correct horse battery staple"),
+    ] {
+        let err = login(&t.app, from(99, &email, password)).await.unwrap_err();
+        assert_eq!(err.code(), "rate_limited", "{err:?}");
+    }
+    // Another network is not affected.
+    let mut other = from(1, &email, "correct horse battery staple");
+    other.origin.ip = Some(unique_ip());
+    login(&t.app, other)
+        .await
+        .expect("another address signs in");
+}

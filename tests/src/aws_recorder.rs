@@ -13,7 +13,7 @@ use serde_json::Value;
 
 /// What a request needs from IAM: `dynamodb:GetItem`, `ses:SendEmail`, ... and for SNS
 /// which kind of target, `sns:Publish` to a phone (`sns:Publish@sms`) or to a topic
-/// (`sns:Publish@topic`).
+/// (`sns:Publish@topic`); for Secrets Manager which secret (`...@hmac`, `...@signing`).
 pub type Action = String;
 
 pub struct Recorder {
@@ -54,7 +54,19 @@ fn actions_of(request: &Request) -> Vec<Action> {
         return actions;
     }
     if let Some(operation) = target.strip_prefix("secretsmanager.") {
-        return vec![format!("secretsmanager:{operation}")];
+        // Which of the two secrets: each is granted to its own functions.
+        let id = serde_json::from_slice::<Value>(&request.body)
+            .ok()
+            .and_then(|b| b["SecretId"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let secret = [
+            ("hmac", "AUTH_HMAC_SECRET_ID"),
+            ("signing", "AUTH_SIGNING_SECRET_ID"),
+        ]
+        .into_iter()
+        .find(|(_, var)| std::env::var(var).is_ok_and(|v| v == id))
+        .map_or("unknown", |(name, _)| name);
+        return vec![format!("secretsmanager:{operation}@{secret}")];
     }
     if request.path.starts_with("/v2/email/outbound-emails") {
         return vec!["ses:SendEmail".to_owned()];

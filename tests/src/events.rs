@@ -84,6 +84,15 @@ impl Subscriber {
 
     /// Every message delivered so far (and within a second) about `user_id`.
     pub async fn received_for(&self, user_id: &str) -> Vec<UserEvent> {
+        self.received()
+            .await
+            .into_iter()
+            .filter(|e| e.user_id == user_id)
+            .collect()
+    }
+
+    /// Every message delivered so far (and within a second), consumed.
+    pub async fn received(&self) -> Vec<UserEvent> {
         let mut events = Vec::new();
         loop {
             let out = self
@@ -102,9 +111,7 @@ impl Subscriber {
             for message in messages {
                 let event: UserEvent = serde_json::from_str(message.body().unwrap_or_default())
                     .expect("a versioned user event");
-                if event.user_id == user_id {
-                    events.push(event);
-                }
+                events.push(event);
                 self.sqs
                     .delete_message()
                     .queue_url(&self.queue_url)

@@ -64,12 +64,12 @@ impl TestApp {
     pub async fn with_config(config: Config) -> Self {
         let sdk = load_sdk_config().await;
         let clock = ManualClock::starting_now();
-        let secrets = Secrets::load(&sdk).await.expect("the auth secret loads");
+        let secrets = Secrets::load(&sdk).await.expect("the two secrets load");
         let app = App::new(config, &sdk, Arc::new(clock.clone()))
-            .with_hmac_key(&secrets)
+            .with_hmac_key(&secrets.hmac_key)
             .with_delivery(&sdk)
             .with_hasher()
-            .and_then(|app| app.with_signer(&secrets))
+            .and_then(|app| app.with_signer(&secrets.signing_keys))
             .and_then(|app| app.with_verifier())
             .expect("app builds");
         Self { app, clock }

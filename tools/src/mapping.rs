@@ -500,18 +500,23 @@ mod tests {
     }
 
     #[test]
-    fn the_template_filter_passes_only_new_outbox_items() {
+    fn each_stream_consumer_s_filter_passes_only_its_new_items() {
         let sources = sources();
-        assert_eq!(sources.streams.len(), 1);
-        let source = &sources.streams[0];
-        assert_eq!(source.function, "user-events");
-        assert!(source.batch_size > 0 && source.max_retries > 0);
-        let passes = |r: &Value| source.filters.iter().any(|p| matches(p, r));
-        assert!(passes(&record("INSERT", "OUTBOX#abc")));
-        assert!(!passes(&record("MODIFY", "OUTBOX#abc")));
-        assert!(!passes(&record("REMOVE", "OUTBOX#abc")));
-        assert!(!passes(&record("INSERT", "USER#abc")));
-        assert!(!passes(&record("INSERT", "CODE#OUTBOX#")));
+        let consumers: Vec<&str> = sources
+            .streams
+            .iter()
+            .map(|s| s.function.as_str())
+            .collect();
+        assert_eq!(consumers, ["user-events", "reset-sender"]);
+        for (source, prefix) in sources.streams.iter().zip(["OUTBOX#", "FORGOT#"]) {
+            assert!(source.batch_size > 0 && source.max_retries > 0);
+            let passes = |r: &Value| source.filters.iter().any(|p| matches(p, r));
+            assert!(passes(&record("INSERT", &format!("{prefix}abc"))));
+            assert!(!passes(&record("MODIFY", &format!("{prefix}abc"))));
+            assert!(!passes(&record("REMOVE", &format!("{prefix}abc"))));
+            assert!(!passes(&record("INSERT", "USER#abc")));
+            assert!(!passes(&record("INSERT", &format!("CODE#{prefix}"))));
+        }
     }
 
     #[test]

@@ -6,7 +6,10 @@ use auth_shared::Startup;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     let start = Startup::from_env().await?;
-    let secrets = start.secrets().await?;
-    let app = start.app().with_hmac_key(&secrets).with_signer(&secrets)?;
+    let (hmac_key, signing_keys) = start.keys().await?;
+    let app = start
+        .app()
+        .with_hmac_key(&hmac_key)
+        .with_signer(&signing_keys)?;
     auth_shared::http::serve(app, confirm::handle).await
 }

@@ -6,12 +6,12 @@ use auth_shared::Startup;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     let start = Startup::from_env().await?;
-    let secrets = start.secrets().await?;
+    let (hmac_key, signing_keys) = start.keys().await?;
     let app = start
         .app()
-        .with_hmac_key(&secrets)
+        .with_hmac_key(&hmac_key)
         .with_delivery(&start.sdk)
         .with_hasher()?
-        .with_signer(&secrets)?;
+        .with_signer(&signing_keys)?;
     auth_shared::http::serve(app, login::handle).await
 }

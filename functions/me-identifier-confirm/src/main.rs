@@ -6,10 +6,10 @@ use auth_shared::Startup;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     let start = Startup::from_env().await?;
-    let secrets = start.secrets().await?;
+    let hmac_key = start.hmac_key().await?;
     let app = start
         .app()
-        .with_hmac_key(&secrets)
+        .with_hmac_key(&hmac_key)
         .with_delivery(&start.sdk)
         .with_verifier()?;
     auth_shared::http::serve(app, me_identifier_confirm::handle).await

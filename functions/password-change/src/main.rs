@@ -6,11 +6,11 @@ use auth_shared::Startup;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     let start = Startup::from_env().await?;
-    let secrets = start.secrets().await?;
+    let signing_keys = start.signing_keys().await?;
     let app = start
         .app()
         .with_hasher()?
-        .with_signer(&secrets)?
+        .with_signer(&signing_keys)?
         .with_verifier()?;
     auth_shared::http::serve(app, password_change::handle).await
 }

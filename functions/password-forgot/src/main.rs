@@ -6,7 +6,7 @@ use auth_shared::Startup;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     let start = Startup::from_env().await?;
-    let secrets = start.secrets().await?;
-    let app = start.app().with_hmac_key(&secrets);
+    let hmac_key = start.hmac_key().await?;
+    let app = start.app().with_hmac_key(&hmac_key);
     auth_shared::http::serve(app, password_forgot::handle).await
 }

@@ -9,11 +9,11 @@ use lambda_runtime::{Error, run, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let start = Startup::from_env().await?;
-    let secrets = start.secrets().await?;
+    let hmac_key = start.hmac_key().await?;
     let app = Arc::new(
         start
             .app()
-            .with_hmac_key(&secrets)
+            .with_hmac_key(&hmac_key)
             .with_delivery(&start.sdk),
     );
     run(service_fn(move |event| {

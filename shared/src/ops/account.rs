@@ -196,8 +196,12 @@ pub async fn confirm_identifier_change(
     body: Option<ChangeConfirmBody>,
 ) -> Result<IdentifierChanged, AuthError> {
     let phone = body.map(|b| PhoneNumber::parse(&b.phone)).transpose()?;
-    let presented = PresentedCode::new(app, raw_code, phone.as_ref())?;
-    let mut code = presented.try_once(app, Purpose::Change).await?;
+    let presented =
+        PresentedCode::new(app, raw_code, phone.as_ref())?.of_account(&caller.user.user_id);
+    // A bearer route: the session's owner, bounded by the code's and the identifier's tries.
+    let mut code = presented
+        .try_once(app, Purpose::Change, &Origin::default())
+        .await?;
     if code.user_id != caller.user.user_id {
         return Err(AuthError::InvalidCode);
     }

@@ -50,6 +50,67 @@ pub async fn revealing(app: &impl Keyed, origin: &Origin, answer: AuthError) -> 
     }
 }
 
+/// A try taken from the caller's hourly budget of failures (wrong passwords, wrong 6-digit
+/// codes), before the password or code is checked, so a burst of guesses from one address
+/// cannot overrun it; given back once the password or code proves right.
+#[must_use = "a right password or code gives its try back with `succeeded`"]
+pub struct FailureTry(Option<String>);
+
+/// Takes one try from the failure budget of the caller's source address (an IPv6 address
+/// by its /64, which one host usually holds whole), or answers `rate_limited` until the
+/// hour turns. Guesses sprayed over many identifiers from one address meet this budget,
+/// where each identifier's own limits would not.
+pub async fn take_failure_try(
+    app: &impl Keyed,
+    origin: &Origin,
+    now: i64,
+) -> Result<FailureTry, AuthError> {
+    let Some(ip) = &origin.ip else {
+        return Ok(FailureTry(None));
+    };
+    let (hour, renews_in, expires_at) = hour_of(now);
+    let network = network_of(ip);
+    let mac = crypto::hmac_sha256_hex(app.hmac_key(), &[b"failure-budget\0", network.as_bytes()]);
+    let pk = crate::store::keys::failure_budget(&mac[..32], hour);
+    if !app
+        .store()
+        .take_budget(&pk, app.config().failures_per_ip_per_hour, expires_at)
+        .await?
+    {
+        tracing::warn!(budget = "failures_per_ip", "abuse budget exhausted");
+        return Err(AuthError::RateLimited {
+            retry_after: renews_in,
+        });
+    }
+    Ok(FailureTry(Some(pk)))
+}
+
+impl FailureTry {
+    /// The password or code was right: the try is not a failure.
+    pub async fn succeeded(self, app: &impl Base) -> Result<(), AuthError> {
+        match self.0 {
+            Some(pk) => app.store().give_back_budget(&pk).await,
+            None => Ok(()),
+        }
+    }
+}
+
+/// The network a source address is counted by: an IPv4 address itself, an IPv6 address by
+/// its /64 (an IPv4-mapped one as the IPv4 address).
+pub fn network_of(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        Ok(std::net::IpAddr::V4(v4)) => v4.to_string(),
+        Err(_) => ip.to_owned(),
+    }
+}
+
 /// The hour `now` falls in: the seconds until it renews and when its counters expire.
 fn hour_of(now: i64) -> (i64, u64, i64) {
     let hour = now.div_euclid(HOUR);
@@ -107,4 +168,21 @@ pub async fn take_sms(app: &impl Base, now: i64) -> Result<(), AuthError> {
 fn random_shard() -> Result<u32, AuthError> {
     let bytes: [u8; 4] = crypto::random_array()?;
     Ok(u32::from_le_bytes(bytes) % SMS_SHARDS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::network_of;
+
+    #[test]
+    fn ipv6_addresses_are_counted_by_their_64_and_ipv4_by_the_address() {
+        assert_eq!(
+            network_of("2001:db8:1:2:aaaa::1"),
+            network_of("2001:db8:1:2:ffff:ffff:ffff:ffff")
+        );
+        assert_ne!(network_of("2001:db8:1:2::1"), network_of("2001:db8:1:3::1"));
+        assert_eq!(network_of("198.51.100.7"), "198.51.100.7");
+        assert_eq!(network_of("::ffff:198.51.100.7"), "198.51.100.7");
+        assert_ne!(network_of("198.51.100.7"), network_of("198.51.100.8"));
+    }
 }

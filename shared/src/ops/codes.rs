@@ -3,8 +3,9 @@
 use crate::AuthError;
 use crate::domain::{EmailCode, Identifier, PhoneNumber, SmsCode};
 use crate::notify::Outgoing;
+use crate::ops::Keyed;
+use crate::ops::budgets::Origin;
 use crate::ops::verify;
-use crate::ops::{Base, Keyed};
 use crate::store::{CodeItem, keys};
 
 /// What a code is for: confirming an identifier, or resetting the password. Both kinds live
@@ -69,14 +70,16 @@ pub fn issue(
                 Purpose::Reset => Outgoing::SmsReset { to, code },
                 Purpose::Change => Outgoing::SmsChange { to, code },
             };
-            (
-                keys::sms_code(phone.as_str()),
-                digest,
-                config.sms_code_ttl_secs,
-                message,
-            )
+            let pk = match purpose {
+                Purpose::Change => keys::account_sms_code(phone.as_str(), user_id),
+                Purpose::Confirm | Purpose::Reset => keys::sms_code(phone.as_str()),
+            };
+            (pk, digest, config.sms_code_ttl_secs, message)
         }
     };
+    // Every 6-digit code's tries also take from its identifier's daily window.
+    let identifier_key = matches!(identifier, Identifier::Phone(_))
+        .then(|| keys::identifier(identifier.kind(), identifier.normalized()));
     Ok(IssuedCode {
         item: CodeItem {
             pk,
@@ -88,6 +91,7 @@ pub fn issue(
             attempts: 0,
             used: false,
             tries: Vec::new(),
+            identifier_key,
         },
         message,
     })
@@ -98,6 +102,8 @@ pub struct PresentedCode {
     pub pk: String,
     pub digest: String,
     guessable: verify::Guessable,
+    /// The phone a 6-digit code was presented with.
+    phone: Option<String>,
 }
 
 impl PresentedCode {
@@ -115,6 +121,7 @@ impl PresentedCode {
                     pk: keys::link_code(&digest),
                     digest,
                     guessable: verify::Guessable::No,
+                    phone: None,
                 })
             }
             Some(phone) => {
@@ -123,22 +130,38 @@ impl PresentedCode {
                     pk: keys::sms_code(phone.as_str()),
                     digest: code.digest(app.hmac_key(), phone.as_str()),
                     guessable: verify::Guessable::Counted,
+                    phone: Some(phone.as_str().to_owned()),
                 })
             }
         }
+    }
+
+    /// The same code as an identifier-change code of the account `user_id`: a 6-digit one
+    /// is kept per account (see [`keys::account_sms_code`]).
+    pub fn of_account(mut self, user_id: &str) -> Self {
+        if let Some(phone) = &self.phone {
+            self.pk = keys::account_sms_code(phone, user_id);
+        }
+        self
     }
 }
 
 impl PresentedCode {
     /// Takes this request's one try at the code kept for `purpose`: counted before it is
     /// compared for a 6-digit code; see [`verify::try_code`].
-    pub async fn try_once(&self, app: &impl Base, purpose: Purpose) -> Result<CodeItem, AuthError> {
+    pub async fn try_once(
+        &self,
+        app: &impl Keyed,
+        purpose: Purpose,
+        origin: &Origin,
+    ) -> Result<CodeItem, AuthError> {
         verify::try_code(
             app,
             &self.pk,
             purpose.sort_key(),
             &self.digest,
             self.guessable,
+            origin,
             app.now(),
         )
         .await

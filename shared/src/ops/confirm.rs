@@ -46,7 +46,7 @@ pub async fn confirm(
     let presented = PresentedCode::new(app, raw_code, phone.as_ref())?;
 
     // One try per request: a retry below re-reads the code, it does not take another try.
-    let mut code = presented.try_once(app, Purpose::Confirm).await?;
+    let mut code = presented.try_once(app, Purpose::Confirm, origin).await?;
     for _ in 0..MAX_ROUNDS {
         let now = app.now();
         let user = unverified_holder(app, &presented, &code, origin, now).await?;
@@ -134,7 +134,7 @@ pub async fn decline(
     let phone = body.map(|b| PhoneNumber::parse(&b.phone)).transpose()?;
     let presented = PresentedCode::new(app, raw_code, phone.as_ref())?;
     // One try per request, as for a confirmation.
-    let mut code = presented.try_once(app, Purpose::Confirm).await?;
+    let mut code = presented.try_once(app, Purpose::Confirm, origin).await?;
     for _ in 0..MAX_ROUNDS {
         let now = app.now();
         let user = unverified_holder(app, &presented, &code, origin, now).await?;

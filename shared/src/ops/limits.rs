@@ -1,8 +1,10 @@
-//! Sending limits per identifier: at most one code a minute and `sends_per_hour` an hour.
-//! The counter is its own item, written in the same transaction as the code, and a rollback
-//! of a failed registration leaves it in place.
+//! Sending limits per identifier: at most one code a minute and `sends_per_hour` an hour,
+//! and none while the identifier's daily window of 6-digit code tries is spent (a new code
+//! would give a guesser nothing, and sending it would only cost). The counter is its own
+//! item, written in the same transaction as the code, and a rollback of a failed
+//! registration leaves it in place.
 
-use crate::store::{RateItem, Store, keys};
+use crate::store::{GuessWindowItem, RateItem, Snapshot, Store, keys};
 use crate::{AuthError, Config};
 
 const HOUR: i64 = 3600;
@@ -14,26 +16,49 @@ pub struct SendSlot {
 }
 
 impl SendSlot {
-    /// Reads the counter and takes a slot, or answers `rate_limited` with the wait.
+    /// Reads the counters and takes a slot, or answers `rate_limited` with the wait.
     pub async fn take(
         store: &Store,
         config: &Config,
         identifier_key: &str,
         now: i64,
     ) -> Result<Self, AuthError> {
-        let pk = keys::send_limit(identifier_key);
-        let current: Option<RateItem> = store.get(&pk, keys::LIMIT).await?;
-        Self::decide(current, identifier_key, config, now)
+        let (sends, guesses) = Self::keys(identifier_key);
+        let mut read = store
+            .get_together(&[(&sends, keys::LIMIT), (&guesses, keys::BUDGET)])
+            .await?;
+        let guesses = read.pop().unwrap_or_default();
+        let sends = read.pop().unwrap_or_default();
+        Self::decide(sends, guesses, identifier_key, config, now)
     }
 
-    /// Takes a slot from the counter as read (`current`, the item at
-    /// [`keys::send_limit`]`(identifier_key)`), or answers `rate_limited` with the wait.
+    /// The counters of `identifier_key` that [`SendSlot::decide`] reads: its sends (sort
+    /// key [`keys::LIMIT`]) and its window of code tries (sort key [`keys::BUDGET`]).
+    pub fn keys(identifier_key: &str) -> (String, String) {
+        (
+            keys::send_limit(identifier_key),
+            keys::code_guesses(identifier_key),
+        )
+    }
+
+    /// Takes a slot from the counters as read (see [`SendSlot::keys`]), or answers
+    /// `rate_limited` with the wait.
     pub fn decide(
-        current: Option<RateItem>,
+        sends: Snapshot,
+        guesses: Snapshot,
         identifier_key: &str,
         config: &Config,
         now: i64,
     ) -> Result<Self, AuthError> {
+        let current: Option<RateItem> = sends.decode()?;
+        let guesses: Option<GuessWindowItem> = guesses.decode()?;
+        if let Some(wait) =
+            guesses.and_then(|g| g.exhausted(config.code_tries_per_identifier_per_day, now))
+        {
+            return Err(AuthError::RateLimited {
+                retry_after: wait as u64,
+            });
+        }
         let pk = keys::send_limit(identifier_key);
         let sends = current
             .as_ref()

@@ -109,6 +109,8 @@ pub async fn login(
     let password = Password::for_login(request.password);
     let claim_pk = keys::identifier(identifier.kind(), identifier.normalized());
 
+    // Counted against the caller's address first: a spray over many identifiers meets it.
+    let failure = budgets::take_failure_try(app, &request.origin, app.now()).await?;
     let gate = take_attempt(app, &keys::login_gate(&claim_pk)).await?;
     let account = find_account(app, &claim_pk, app.now()).await?;
     let hash = account.as_ref().map(|u| u.password_hash.as_str());
@@ -120,6 +122,7 @@ pub async fn login(
         return Err(AuthError::InvalidCredentials);
     };
     tracing::Span::current().record("user_id", user.user_id.as_str());
+    failure.succeeded(app).await?;
     if !user.verified {
         app.store().clear_login_failures(&gate).await?;
         // The OTP goes where the account's codes go: the address as registered.
@@ -157,6 +160,7 @@ async fn challenge(
             attempts: 0,
             used: false,
             tries: Vec::new(),
+            identifier_key: Some(claim_pk.clone()),
         };
         let items = vec![slot.write(app.store())?, app.store().put_new(&item)?];
         match app.store().transact(items).await? {
@@ -217,6 +221,7 @@ pub async fn login_with_otp(
         keys::OTP,
         &presented,
         verify::Guessable::Counted,
+        &request.origin,
         app.now(),
     )
     .await?;

@@ -188,7 +188,9 @@ pub async fn reset(
     let password = Password::parse_new(request.password, &request.repeat_password)?;
     let presented = PresentedCode::new(app, &request.code, phone.as_ref())?;
     // One try per request: a retry below re-reads the code, it takes no other try.
-    let mut code = presented.try_once(app, Purpose::Reset).await?;
+    let mut code = presented
+        .try_once(app, Purpose::Reset, &request.origin)
+        .await?;
     let hash = app.hasher().hash(&password).await?;
     for _ in 0..MAX_ROUNDS {
         let now = app.now();

@@ -10,7 +10,7 @@ use crate::ops::budgets::{self, Origin};
 use crate::ops::codes::{self, IssuedCode};
 use crate::ops::limits::SendSlot;
 use crate::ops::{Delivers, Hashes, Keyed};
-use crate::store::{ClaimItem, RateItem, Reserved, UserItem, UserStatus, keys};
+use crate::store::{ClaimItem, Reserved, UserItem, UserStatus, keys};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -74,18 +74,20 @@ pub async fn register(
         // any send limit (and spares the hash); the transaction below is what actually
         // guarantees uniqueness. The claims and the send counter are read in one snapshot:
         // a concurrent registration's claim and its send are seen together or not at all.
-        let limit_pk = keys::send_limit(&claims[0]);
+        let (limit_pk, guesses_pk) = SendSlot::keys(&claims[0]);
         let mut wanted: Vec<(&str, &str)> =
             claims.iter().map(|c| (c.as_str(), keys::CLAIM)).collect();
         wanted.push((limit_pk.as_str(), keys::LIMIT));
+        wanted.push((guesses_pk.as_str(), keys::BUDGET));
         let mut read = app.store().get_together(&wanted).await?;
-        let counter: Option<RateItem> = read.pop().map_or(Ok(None), |s| s.decode())?;
+        let guesses = read.pop().unwrap_or_default();
+        let counter = read.pop().unwrap_or_default();
         for claim in read {
             if claim.decode::<ClaimItem>()?.is_some_and(|c| c.is_live(now)) {
                 return Err(budgets::revealing(app, &request.origin, AuthError::UserExists).await);
             }
         }
-        let slot = SendSlot::decide(counter, &claims[0], app.config(), now)?;
+        let slot = SendSlot::decide(counter, guesses, &claims[0], app.config(), now)?;
         budgets::take_send(app, &request.origin, identifier.kind().channel(), now).await?;
         let hash = match &password_hash {
             Some(hash) => String::clone(hash),

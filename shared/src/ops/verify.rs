@@ -4,7 +4,8 @@
 use crate::AuthError;
 use crate::domain::IdentifierKind;
 use crate::events;
-use crate::ops::Base;
+use crate::ops::budgets::{self, Origin};
+use crate::ops::{Base, Keyed};
 use subtle::ConstantTimeEq;
 
 use crate::store::{CodeItem, CodeTry, UserItem, VerifiedBy, Write, keys};
@@ -26,37 +27,84 @@ pub enum Guessable {
 /// the allowed tries. Unknown, used or expired codes are `invalid_code`, a burned one is
 /// `too_many_attempts`, a wrong one has spent its try and answers `invalid_code`; the right
 /// one comes back, to be spent with [`crate::store::Store::code_spent`].
+///
+/// A 6-digit code's try is also taken, first, from the caller's hourly budget of failures
+/// (given back when the code is right), and then from the daily window of its identifier.
 pub async fn try_code(
-    app: &impl Base,
+    app: &impl Keyed,
     pk: &str,
     sk: &str,
     presented: &str,
     guessable: Guessable,
+    origin: &Origin,
     now: i64,
 ) -> Result<CodeItem, AuthError> {
-    let code = match guessable {
+    let (code, failure) = match guessable {
         Guessable::Counted => {
+            let failure = budgets::take_failure_try(app, origin, now).await?;
             match app
                 .store()
                 .take_code_try(pk, sk, app.config().max_code_attempts, now)
                 .await?
             {
-                CodeTry::Taken(code) => code,
+                CodeTry::Taken(code) => {
+                    take_identifier_guess(app, &code, now).await?;
+                    (code, Some(failure))
+                }
                 CodeTry::Burned => return Err(AuthError::TooManyAttempts),
                 CodeTry::Gone => return Err(AuthError::InvalidCode),
             }
         }
         Guessable::No => match app.store().get::<CodeItem>(pk, sk).await? {
-            Some(code) if !code.used && code.expires_at > now => code,
+            Some(code) if !code.used && code.expires_at > now => (code, None),
             _ => return Err(AuthError::InvalidCode),
         },
     };
     if bool::from(code.digest.as_bytes().ct_eq(presented.as_bytes())) {
+        if let Some(failure) = failure {
+            failure.succeeded(app).await?;
+        }
         Ok(code)
     } else {
         Err(AuthError::InvalidCode)
     }
 }
+
+/// The day's window of 6-digit code tries of the identifier `code` went to: a try at any of
+/// its codes (registration, sign-in, reset, identifier change) takes one, before it is
+/// compared, and a new code does not start a new window, so re-issued codes give a guesser no
+/// fresh tries. Past the window's tries every code of that identifier answers
+/// `too_many_attempts` (and no new one is sent, see `SendSlot`).
+async fn take_identifier_guess(
+    app: &impl Base,
+    code: &CodeItem,
+    now: i64,
+) -> Result<(), AuthError> {
+    let Some(identifier_key) = &code.identifier_key else {
+        return Ok(());
+    };
+    let config = app.config();
+    let spent = app
+        .store()
+        .take_window_try(
+            &keys::code_guesses(identifier_key),
+            config.code_tries_per_identifier_per_day,
+            GUESS_WINDOW_SECS,
+            now,
+        )
+        .await?;
+    if spent.is_some() {
+        tracing::warn!(
+            budget = "code_tries_per_identifier",
+            "abuse budget exhausted: 6-digit codes refused"
+        );
+        return Err(AuthError::TooManyAttempts);
+    }
+    Ok(())
+}
+
+/// The window of an identifier's 6-digit code tries.
+pub const GUESS_WINDOW_SECS: i64 = 24 * 3600;
 
 /// After a spend was cancelled: the code as stored now, if it is still the one whose try was
 /// taken and still unused and unexpired (the spend may be retried without another try);

@@ -40,6 +40,13 @@ pub mod keys {
         format!("SMSCODE#{phone}")
     }
 
+    /// A code that confirms a phone as an account's new one: found by the phone and the
+    /// account, since several accounts may ask for the same number at once and one's
+    /// request must never replace or burn another's code.
+    pub fn account_sms_code(phone: &str, user_id: &str) -> String {
+        format!("SMSCODE#{phone}#{user_id}")
+    }
+
     /// The send counter of an identifier, keyed like its claim.
     pub fn send_limit(identifier_key: &str) -> String {
         format!("SENDS#{identifier_key}")
@@ -78,6 +85,17 @@ pub mod keys {
     /// address is keyed by an HMAC, so the table holds no IP address.
     pub fn ip_budget(address_mac: &str, hour: i64) -> String {
         format!("BUDGET#IP#{address_mac}#{hour}")
+    }
+
+    /// The tries of 6-digit codes one identifier (keyed like its claim) had in its window.
+    pub fn code_guesses(identifier_key: &str) -> String {
+        format!("GUESSES#{identifier_key}")
+    }
+
+    /// Failed sign-ins and wrong codes on behalf of one source address (an IPv4 address or
+    /// an IPv6 /64, keyed by an HMAC) in one hour.
+    pub fn failure_budget(address_mac: &str, hour: i64) -> String {
+        format!("BUDGET#FAIL#{address_mac}#{hour}")
     }
 
     /// One shard of the SMS sent in one hour, all identifiers together.
@@ -198,6 +216,10 @@ pub struct CodeItem {
     /// The ids of the tries taken (a string set), at most the allowed number.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tries: Vec<String>,
+    /// For a 6-digit code: the identifier it went to (keyed like its claim), whose daily
+    /// window of code tries each try also takes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identifier_key: Option<String>,
 }
 
 /// A forgot-password request: recorded in the request's own transaction (the same writes

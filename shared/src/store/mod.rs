@@ -6,6 +6,7 @@
 mod accounts;
 mod codes;
 mod gate;
+mod guesses;
 mod items;
 mod passwords;
 mod registrations;
@@ -15,6 +16,7 @@ mod table;
 pub use accounts::{ChangeRequest, DeletedBy, Deletion, IdentifierChange};
 pub use codes::VerifiedBy;
 pub use gate::GatePolicy;
+pub use guesses::GuessWindowItem;
 pub use items::{
     ClaimItem, CodeItem, FamilyItem, ForgotItem, LoginGateItem, RateItem, RefreshItem,
     SESSIONS_INDEX, UNVERIFIED, UNVERIFIED_INDEX, UserItem, UserStatus, keys,

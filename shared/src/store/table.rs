@@ -474,7 +474,7 @@ impl Store {
 }
 
 /// One item of a [`Store::get_together`] read, to be decoded as the type it is.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Snapshot(Option<HashMap<String, AttributeValue>>);
 
 impl Snapshot {

@@ -1,8 +1,10 @@
-//! Makes and rotates the auth secret (the JSON document stored in Secrets Manager).
+//! Makes and rotates the key document, and prints the two secrets stored from it.
 //!
-//!   auth-keygen new --kid 2026-11            > secret.json   # HMAC key + one RSA-2048 key
-//!   auth-keygen add --kid 2027-02 < secret.json > next.json  # one more signing key
-//!   auth-keygen public < secret.json                         # the JWK set to publish
+//!   auth-keygen new --kid 2026-11            > keys.json     # HMAC key + one RSA-2048 key
+//!   auth-keygen add --kid 2027-02 < keys.json > next.json    # one more signing key
+//!   auth-keygen public < keys.json                           # the JWK set to publish
+//!   auth-keygen hmac-secret < keys.json                      # the HMAC secret's value
+//!   auth-keygen signing-secret < keys.json                   # the signing secret's value
 //!
 //! Rotation: add a key, publish the new JWK set (the `JwtPublicJwks` parameter), deploy;
 //! once caches have it, switch `JwtSigningKid` to the new kid; later drop the old key.
@@ -26,7 +28,7 @@ fn main() -> Result<(), Error> {
     let stdin_secret = || -> Result<SecretDocument, Error> {
         let mut json = String::new();
         std::io::stdin().read_to_string(&mut json)?;
-        Ok(serde_json::from_str(&json)?)
+        Ok(auth_shared::secrets::Secrets::document_from_json(&json)?)
     };
     let out = match args.first().map(String::as_str) {
         Some("new") => serde_json::to_string_pretty(&keys::new_secret(kid()?)?)?,
@@ -41,7 +43,12 @@ fn main() -> Result<(), Error> {
             serde_json::to_string_pretty(&doc)?
         }
         Some("public") => serde_json::to_string(&keys::public_jwks(&stdin_secret()?)?)?,
-        _ => return Err("usage: auth-keygen new --kid KID | add --kid KID | public".into()),
+        Some("hmac-secret") => serde_json::to_string(&stdin_secret()?.hmac_part())?,
+        Some("signing-secret") => serde_json::to_string(&stdin_secret()?.signing_part())?,
+        _ => return Err(
+            "usage: auth-keygen new --kid KID | add --kid KID | public | hmac-secret | signing-secret"
+                .into(),
+        ),
     };
     println!("{out}");
     Ok(())

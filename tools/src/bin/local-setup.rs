@@ -1,6 +1,7 @@
 //! `cargo run -p auth-tools --bin local-setup`: prepares the local stack (endpoints from
-//! `AWS_ENDPOINT_URL_*`): the table, the SES sender identity, and the auth secret in Secrets
-//! Manager (from the file `AUTH_SECRET_FILE`, under the name `AUTH_SECRET_ID`), and the SNS
+//! `AWS_ENDPOINT_URL_*`): the table, the SES sender identity, the two secrets in Secrets
+//! Manager (from the key document `AUTH_SECRET_FILE`: the HMAC key under the name
+//! `AUTH_HMAC_SECRET_ID`, the signing keys under `AUTH_SIGNING_SECRET_ID`), and the SNS
 //! topic `USER_EVENTS_TOPIC_ARN` with a queue subscribed for each local subscriber
 //! (SocialService, BlogService). Idempotent.
 
@@ -17,14 +18,27 @@ async fn main() -> Result<(), setup::Error> {
     let sender = env("SENDER_EMAIL")?;
     setup::ensure_table(&aws_sdk_dynamodb::Client::new(&sdk), &table).await?;
     setup::ensure_sender(&aws_sdk_sesv2::Client::new(&sdk), &sender).await?;
-    let secret_id = env("AUTH_SECRET_ID")?;
-    let secret = std::fs::read_to_string(env("AUTH_SECRET_FILE")?)?;
+    // The key document, stored as the two secrets a deployment has: the HMAC key, and the
+    // signing keys, each readable only by the functions that use it.
+    let document = auth_shared::secrets::Secrets::document_from_json(&std::fs::read_to_string(
+        env("AUTH_SECRET_FILE")?,
+    )?)?;
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let hmac_id = env("AUTH_HMAC_SECRET_ID")?;
+    let signing_id = env("AUTH_SIGNING_SECRET_ID")?;
     setup::put_secret(
-        &aws_sdk_secretsmanager::Client::new(&sdk),
-        &secret_id,
-        &secret,
+        &secrets,
+        &hmac_id,
+        &serde_json::to_string(&document.hmac_part())?,
     )
     .await?;
+    setup::put_secret(
+        &secrets,
+        &signing_id,
+        &serde_json::to_string(&document.signing_part())?,
+    )
+    .await?;
+    let secret_id = format!("{hmac_id} and {signing_id}");
     let topic_arn = env("USER_EVENTS_TOPIC_ARN")?;
     let topic_name = topic_arn.rsplit(':').next().unwrap_or_default();
     let sns = aws_sdk_sns::Client::new(&sdk);
@@ -41,7 +55,7 @@ async fn main() -> Result<(), setup::Error> {
         );
     }
     println!(
-        "local-setup: table {table}, sender {sender}, secret {secret_id} and topic {topic_name} are ready"
+        "local-setup: table {table}, sender {sender}, secrets {secret_id} and topic {topic_name} are ready"
     );
     Ok(())
 }
