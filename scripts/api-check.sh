@@ -13,11 +13,16 @@ report_dir="${1:-$(mktemp -d -t auth-schemathesis.XXXXXX)}"
 
 "$APITEST_DIR/bin/openapi-spec-validator" openapi/openapi.yaml
 
-# An account to call the bearer routes with: register, read the link from moto, confirm.
-token="$("$APITEST_DIR/bin/python" - "$API_URL" "$MOTO_URL" <<'PY'
+# Accounts to call the bearer routes with: registered and confirmed here (one mail fetch for
+# all). The first one's access token goes with every request; the pass that ends sessions
+# (sign out everywhere, delete the account) gives each of its cases a live session of an
+# account of its own from the rest (scripts/schemathesis_hooks.py), so those operations are
+# tested with valid tokens, not only refused.
+accounts="$report_dir/accounts.json"
+mkdir -p "$report_dir"
+"$APITEST_DIR/bin/python" - "$API_URL" "$MOTO_URL" "$accounts" <<'PY'
 import json, re, sys, urllib.request, uuid
-api, moto = sys.argv[1], sys.argv[2]
-email = f"fuzz-{uuid.uuid4().hex}@example.com"
+api, moto, out = sys.argv[1], sys.argv[2], sys.argv[3]
 password = "correct horse battery staple"
 def call(method, path, body=None):
     data = None if body is None else json.dumps(body).encode()
@@ -25,13 +30,20 @@ def call(method, path, body=None):
                                  headers={"content-type": "application/json"} if data else {})
     with urllib.request.urlopen(req) as response:
         return json.load(response)
-call("POST", "/registration", {"email": email, "password": password, "repeat_password": password})
+emails = [f"fuzz-{uuid.uuid4().hex}@example.com" for _ in range(120)]
+for email in emails:
+    call("POST", "/registration", {"email": email, "password": password, "repeat_password": password})
 mails = json.load(urllib.request.urlopen(moto + "/moto-api/data.json"))["ses"]["Message"]
-html = [m for m in mails if email in m["destinations"]["ToAddresses"]][-1]["body"]
-code = re.search(r"/confirm#code=([A-Za-z0-9_-]+)", html).group(1)
-print(call("PATCH", f"/registration/{code}")["access_token"])
+accounts = []
+for email in emails:
+    html = [m for m in mails if email in m["destinations"]["ToAddresses"]][-1]["body"]
+    code = re.search(r"/confirm#code=([A-Za-z0-9_-]+)", html).group(1)
+    token = call("PATCH", f"/registration/{code}")["access_token"]
+    accounts.append({"email": email, "password": password, "access_token": token})
+json.dump(accounts, open(out, "w"))
 PY
-)"
+token="$("$APITEST_DIR/bin/python" -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["access_token"])' "$accounts")"
+export API_CHECK_TOKEN="$token" API_CHECK_ACCOUNTS="$accounts"
 
 checks=not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection,ignored_auth
 run() { # name extra-args...

@@ -74,7 +74,7 @@ async fn last_change_link(email: &str) -> String {
         .expect("a link to confirm the new address")
 }
 
-async fn profile(t: &TestApp, user_id: &str) -> Option<UserItem> {
+pub async fn profile(t: &TestApp, user_id: &str) -> Option<UserItem> {
     t.app
         .store()
         .get(&keys::user(user_id), keys::PROFILE)
@@ -435,4 +435,45 @@ async fn a_confirmation_racing_the_sweeper_ends_in_exactly_one_event() {
             ),
         }
     }
+}
+
+#[tokio::test]
+async fn another_account_asking_for_the_same_phone_never_replaces_or_burns_my_code() {
+    let t = TestApp::new().await;
+    let (_, my_pair) = signed_in(&t, None).await;
+    let (_, their_pair) = signed_in(&t, None).await;
+    let me_now = caller(&t, &my_pair).await;
+    let them = caller(&t, &their_pair).await;
+    let phone = unique_phone();
+    let to_phone = || IdentifierChangeRequest {
+        email: None,
+        phone: Some(phone.clone()),
+        password: PASSWORD.to_owned(),
+        origin: Origin::default(),
+    };
+    let body = || {
+        Some(ChangeConfirmBody {
+            phone: phone.clone(),
+        })
+    };
+    request_identifier_change(&t.app, &me_now, to_phone())
+        .await
+        .unwrap();
+    let mine = six_digits(Outbox::fetch().await.sms_to(&phone).last().unwrap()).unwrap();
+    // Someone else asks for the same number (after its send minute) and guesses at it.
+    t.clock.advance(61);
+    request_identifier_change(&t.app, &them, to_phone())
+        .await
+        .unwrap();
+    let theirs = six_digits(Outbox::fetch().await.sms_to(&phone).last().unwrap()).unwrap();
+    let wrong = if mine == "000000" { "000001" } else { "000000" };
+    for _ in 0..5 {
+        let _ = confirm_identifier_change(&t.app, &them, wrong, body()).await;
+    }
+    // My code still works: it was neither replaced nor burned by their request or tries.
+    let changed = confirm_identifier_change(&t.app, &me_now, &mine, body())
+        .await
+        .expect("my code confirms my change");
+    assert_eq!(changed.phone.as_deref(), Some(phone.as_str()));
+    assert_ne!(mine, theirs);
 }

@@ -328,12 +328,7 @@ async fn i_did_not_sign_up_deletes_the_unverified_account_and_frees_the_address(
         .await
         .expect("declined");
     // Gone: the profile, the claim, and the code with them.
-    let profile: Option<UserItem> = t
-        .app
-        .store()
-        .get(&keys::user(&user_id), keys::PROFILE)
-        .await
-        .unwrap();
+    let profile = crate::account::profile(&t, &user_id).await;
     assert!(profile.is_none());
     assert_eq!(
         code(confirm(&t.app, &link, None, &crate::NO_ORIGIN).await),
@@ -379,12 +374,7 @@ async fn declining_counts_wrong_sms_codes_and_never_deletes_a_verified_account()
         "invalid_code",
         "a spent code declines nothing"
     );
-    let profile: Option<UserItem> = t
-        .app
-        .store()
-        .get(&keys::user(&user_id), keys::PROFILE)
-        .await
-        .unwrap();
+    let profile = crate::account::profile(&t, &user_id).await;
     assert!(profile.is_some_and(|u| u.verified));
 }
 
@@ -404,11 +394,6 @@ async fn a_confirmation_and_a_decline_racing_leave_one_outcome() {
         confirmed.as_ref().map(|_| ()),
         declined
     );
-    let profile: Option<UserItem> = t
-        .app
-        .store()
-        .get(&keys::user(&user_id), keys::PROFILE)
-        .await
-        .unwrap();
+    let profile = crate::account::profile(&t, &user_id).await;
     assert_eq!(profile.is_some_and(|u| u.verified), confirmed.is_ok());
 }

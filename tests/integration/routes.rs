@@ -333,3 +333,23 @@ fn the_local_table_has_the_template_s_key_and_ttl() {
         .collect();
     assert_eq!(indexes, local, "template.yaml indexes vs local-setup's");
 }
+
+#[test]
+fn the_stage_throttle_is_set_by_parameters() {
+    let template = template();
+    let settings = &template["Resources"]["HttpApi"]["Properties"]["DefaultRouteSettings"];
+    for (setting, parameter) in [
+        ("ThrottlingRateLimit", "ThrottleRateLimit"),
+        ("ThrottlingBurstLimit", "ThrottleBurstLimit"),
+    ] {
+        let value = serde_yaml_ng::to_string(&settings[setting]).unwrap();
+        assert!(
+            value.contains("!Ref") && value.contains(parameter),
+            "{setting} is {value}, not the {parameter} parameter"
+        );
+        assert!(
+            template["Parameters"][parameter]["Default"].is_number(),
+            "{parameter} has a default"
+        );
+    }
+}

@@ -42,11 +42,7 @@ pub async fn confirm(
     body: Option<ConfirmBody>,
     origin: &Origin,
 ) -> Result<Confirmed, AuthError> {
-    let phone = body.map(|b| PhoneNumber::parse(&b.phone)).transpose()?;
-    let presented = PresentedCode::new(app, raw_code, phone.as_ref())?;
-
-    // One try per request: a retry below re-reads the code, it does not take another try.
-    let mut code = presented.try_once(app, Purpose::Confirm, origin).await?;
+    let (presented, mut code) = registration_code_try(app, raw_code, body, origin).await?;
     for _ in 0..MAX_ROUNDS {
         let now = app.now();
         let user = unverified_holder(app, &presented, &code, origin, now).await?;
@@ -83,6 +79,20 @@ pub async fn confirm(
         }
     }
     Err(AuthError::InvalidCode)
+}
+
+/// The code a confirmation or a decline presents, and the request's one try at it (a retry
+/// after a lost race re-reads the code, it does not take another try).
+async fn registration_code_try(
+    app: &impl Keyed,
+    raw_code: &str,
+    body: Option<ConfirmBody>,
+    origin: &Origin,
+) -> Result<(PresentedCode, CodeItem), AuthError> {
+    let phone = body.map(|b| PhoneNumber::parse(&b.phone)).transpose()?;
+    let presented = PresentedCode::new(app, raw_code, phone.as_ref())?;
+    let code = presented.try_once(app, Purpose::Confirm, origin).await?;
+    Ok((presented, code))
 }
 
 /// The account a confirmation code belongs to, if the code can still confirm it: the
@@ -131,10 +141,7 @@ pub async fn decline(
     body: Option<ConfirmBody>,
     origin: &Origin,
 ) -> Result<(), AuthError> {
-    let phone = body.map(|b| PhoneNumber::parse(&b.phone)).transpose()?;
-    let presented = PresentedCode::new(app, raw_code, phone.as_ref())?;
-    // One try per request, as for a confirmation.
-    let mut code = presented.try_once(app, Purpose::Confirm, origin).await?;
+    let (presented, mut code) = registration_code_try(app, raw_code, body, origin).await?;
     for _ in 0..MAX_ROUNDS {
         let now = app.now();
         let user = unverified_holder(app, &presented, &code, origin, now).await?;
