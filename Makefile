@@ -53,19 +53,21 @@ lambda_id = $(firstword $(subst =, ,$(1)))
 lambda_binary = $(lastword $(subst =, ,$(1)))
 binary_of = $(call lambda_binary,$(filter $(1)=%,$(LAMBDA_FUNCTIONS)))
 LAMBDA_BUILD_TARGETS := $(foreach f,$(LAMBDA_FUNCTIONS),build-$(call lambda_id,$(f)))
-LAMBDA_PACKAGES := $(sort $(foreach f,$(LAMBDA_FUNCTIONS),$(call lambda_binary,$(f))))
 
 .PHONY: lambda-release $(LAMBDA_BUILD_TARGETS)
 
-# One release build of every function package (-p each; not tools, tests or bench) for arm64.
-# SAM runs `make build-<LogicalId>` once per function, a new make each time, so this runs
-# before every copy: the first run compiles everything (fat LTO, see Cargo.toml), and the
-# others find it up to date in a second or two instead of building per function.
+# One release build for arm64 of the one bootstrap every function deploys (bootstrap/: it
+# runs the function its Handler names, built with that function's capabilities only): one
+# fat-LTO link instead of one per function. SAM runs `make build-<LogicalId>` once per
+# function, a new make each time, so this runs before every copy: the first run compiles
+# everything, and the others find it up to date in a second or two.
 lambda-release:
 	PATH="$(CARGO_LAMBDA_BIN_DIR):$$PATH" CARGO_TARGET_DIR="$(CARGO_TARGET_DIR)" \
-		cargo lambda build --release --arm64 $(addprefix -p ,$(LAMBDA_PACKAGES))
+		cargo lambda build --release --arm64 -p auth-bootstrap
 
-# ARTIFACTS_DIR is the function's directory under .aws-sam/build, set by sam build.
+# ARTIFACTS_DIR is the function's directory under .aws-sam/build, set by sam build. Every
+# function gets the same bootstrap; its Handler (the binary's name here) picks what runs.
 $(LAMBDA_BUILD_TARGETS): build-%: lambda-release
 	@test -n "$(ARTIFACTS_DIR)" || { echo "$@: ARTIFACTS_DIR is unset; run sam build" >&2; exit 1; }
-	cp "$(CARGO_TARGET_DIR)/lambda/$(call binary_of,$*)/bootstrap" "$(ARTIFACTS_DIR)/bootstrap"
+	@test -n "$(call binary_of,$*)" || { echo "$@: $* is not in LAMBDA_FUNCTIONS" >&2; exit 1; }
+	cp "$(CARGO_TARGET_DIR)/lambda/bootstrap/bootstrap" "$(ARTIFACTS_DIR)/bootstrap"

@@ -53,9 +53,10 @@ run() { # name extra-args...
     "$APITEST_DIR/bin/st" run openapi/openapi.yaml --url "$API_URL" \
     --checks "$checks" --max-examples "${SCHEMATHESIS_EXAMPLES:-25}" --seed 20261201 \
     --phases examples,coverage,fuzzing --workers 4 --no-color --request-timeout 30 \
-    -H "Authorization: Bearer $token" \
     --report junit --report-junit-path "$report_dir/$name.xml" "$@"
 }
-run all --exclude-operation-id revokeAllSessions --exclude-operation-id deleteMe
+run all --exclude-operation-id revokeAllSessions --exclude-operation-id deleteMe \
+  -H "Authorization: Bearer $token"
+# Each case gets a session of its own account here (the hooks' FreshSession).
 run ending --include-operation-id revokeAllSessions --include-operation-id deleteMe
 echo "api-check: reports in $report_dir" >&2

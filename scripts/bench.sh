@@ -23,8 +23,8 @@ trap 'exit 130' INT TERM
 export PATH="$CARGO_LAMBDA_BIN_DIR:$PATH"
 TARGET="${CARGO_TARGET_DIR:-target}"
 
-step "release build (x86_64)"
-cargo build --release --workspace --bins
+step "release build (x86_64): the bench and the one bootstrap every function deploys"
+cargo build --release -p auth-bench -p auth-bootstrap
 
 step "crypto"
 {

@@ -516,6 +516,17 @@ const FUNCTIONS: &[&str] = &[
     "outbox-sweeper",
 ];
 
+/// The binary that runs `function` in `dir`: the one bootstrap every function deploys, where
+/// it was built, else the function's own.
+fn binary_of(dir: &Path, function: &str) -> std::path::PathBuf {
+    let bootstrap = dir.join("bootstrap");
+    if bootstrap.is_file() {
+        bootstrap
+    } else {
+        dir.join(function)
+    }
+}
+
 fn command(
     binary: &Path,
     runtime_port: u16,
@@ -525,6 +536,9 @@ fn command(
 ) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(binary);
     cmd.env_clear()
+        // The one bootstrap runs the function its handler names (a function's own binary
+        // ignores it).
+        .env("_HANDLER", function)
         .env(
             "AWS_LAMBDA_RUNTIME_API",
             format!("127.0.0.1:{runtime_port}"),
@@ -755,7 +769,7 @@ async fn warm(
     requests: usize,
 ) -> Result<Warm, Error> {
     let mut runtime = RuntimeApi::start().await?;
-    let binary = dir.join(scenario.function);
+    let binary = binary_of(dir, scenario.function);
     let mut child = command(&binary, runtime.port, aws_port, scenario.function, jwks).spawn()?;
     let mut latencies = Vec::with_capacity(requests);
     let warmup = 20;
@@ -829,7 +843,7 @@ async fn lambda_report(dir: &Path, requests: usize, starts: usize) -> Result<(),
     println!();
     let well_known = percentile(
         &init_times(
-            &dir.join("well-known"),
+            &binary_of(dir, "well-known"),
             "well-known",
             aws_port,
             &jwks,
@@ -844,7 +858,8 @@ async fn lambda_report(dir: &Path, requests: usize, starts: usize) -> Result<(),
     println!("|---|---|---|---|---|---|");
     for function in FUNCTIONS {
         state.take_calls();
-        let inits = init_times(&dir.join(function), function, aws_port, &jwks, starts).await?;
+        let inits =
+            init_times(&binary_of(dir, function), function, aws_port, &jwks, starts).await?;
         let at_init: BTreeMap<String, f64> = state
             .take_calls()
             .into_iter()

@@ -598,7 +598,8 @@ async fn every_function_s_policy_covers_the_aws_actions_its_code_calls() {
     // Exactly what each function's capabilities need, no more: its `main` names them, and
     // a function that fetches no secret or builds no SES/SNS client is granted neither.
     for (binary, granted) in &grants {
-        let main = workspace_file(&format!("functions/{binary}/src/main.rs"));
+        // What the function builds: its `run`, which its own binary and the bootstrap call.
+        let main = workspace_file(&format!("functions/{binary}/src/lib.rs"));
         let http = main.contains("Startup::from_env");
         if !http {
             continue;

@@ -353,3 +353,29 @@ fn the_stage_throttle_is_set_by_parameters() {
         );
     }
 }
+
+#[test]
+fn the_one_bootstrap_runs_every_function_by_the_handler_the_template_gives_it() {
+    let template = template();
+    let functions = template_functions(&template);
+    let dispatch = workspace_file("bootstrap/src/main.rs");
+    let binaries = makefile_binaries();
+    for (id, binary) in &binaries {
+        assert_eq!(
+            functions[id]["Properties"]["Handler"].as_str(),
+            Some(binary.as_str()),
+            "{id}'s Handler must name its function"
+        );
+        let crate_name = binary.replace('-', "_");
+        assert!(
+            dispatch.contains(&format!("\"{binary}\" => {crate_name}::run().await")),
+            "bootstrap/src/main.rs does not run {binary}"
+        );
+    }
+    let arms = dispatch.matches("::run().await,").count();
+    assert_eq!(
+        arms,
+        binaries.len(),
+        "the bootstrap runs a function no template function names"
+    );
+}

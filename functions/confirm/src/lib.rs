@@ -17,3 +17,17 @@ pub async fn handle(
     let origin = http::origin(&request);
     Ok(http::ok(&confirm(&*app, &code, body, &origin).await?))
 }
+
+/// The Lambda: what this function uses (the table, the HMAC key, the signing key), built once per cold
+/// start; then requests.
+pub async fn run() -> Result<(), lambda_http::Error> {
+    use auth_shared::Startup;
+
+    let start = Startup::from_env().await?;
+    let (hmac_key, signing_keys) = start.keys().await?;
+    let app = start
+        .app()
+        .with_hmac_key(&hmac_key)
+        .with_signer(&signing_keys)?;
+    auth_shared::http::serve(app, handle).await
+}

@@ -1,15 +1,7 @@
-//! Lambda entry point: what this function uses (the table, the HMAC key, the signing key), built once per cold
-//! start; then requests.
-
-use auth_shared::Startup;
+//! One function's own binary, as `cargo lambda watch` serves each locally; deployed, the
+//! `bootstrap` binary runs it by name. See [`confirm::run`].
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let start = Startup::from_env().await?;
-    let (hmac_key, signing_keys) = start.keys().await?;
-    let app = start
-        .app()
-        .with_hmac_key(&hmac_key)
-        .with_signer(&signing_keys)?;
-    auth_shared::http::serve(app, confirm::handle).await
+    confirm::run().await
 }

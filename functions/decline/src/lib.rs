@@ -15,3 +15,14 @@ pub async fn handle(app: Arc<impl Keyed>, request: Request) -> Result<Response<B
     decline(&*app, &code, body, &origin).await?;
     Ok(http::no_content())
 }
+
+/// The Lambda: what this function uses (the table and the HMAC key), built once per cold
+/// start; then requests.
+pub async fn run() -> Result<(), lambda_http::Error> {
+    use auth_shared::Startup;
+
+    let start = Startup::from_env().await?;
+    let hmac_key = start.hmac_key().await?;
+    let app = start.app().with_hmac_key(&hmac_key);
+    auth_shared::http::serve(app, handle).await
+}

@@ -20,3 +20,13 @@ pub async fn handle(app: Arc<impl Base>, request: Request) -> Result<Response<Bo
         http::no_content()
     })
 }
+
+/// The Lambda: what this function uses (the table only), built once per cold
+/// start; then requests.
+pub async fn run() -> Result<(), lambda_http::Error> {
+    use auth_shared::Startup;
+
+    let start = Startup::from_env().await?;
+    let app = start.app();
+    auth_shared::http::serve_oauth(app, handle).await
+}

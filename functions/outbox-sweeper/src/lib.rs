@@ -32,3 +32,18 @@ pub async fn handle(publisher: &Publisher, _event: LambdaEvent<Value>) -> Result
     }
     Ok(json!({ "expired": expired, "published": published }))
 }
+
+/// The Lambda: on a schedule, publishes outbox items the stream consumer missed.
+pub async fn run() -> Result<(), lambda_runtime::Error> {
+    use auth_shared::events::Publisher;
+    use lambda_runtime::{run, service_fn};
+    use std::sync::Arc;
+
+    auth_shared::telemetry::init();
+    let publisher = Arc::new(Publisher::from_env().await?);
+    run(service_fn(move |event| {
+        let publisher = Arc::clone(&publisher);
+        async move { handle(&publisher, event).await }
+    }))
+    .await
+}

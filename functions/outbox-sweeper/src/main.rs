@@ -1,17 +1,7 @@
-//! Lambda entry point: on a schedule, publishes outbox items the stream consumer missed.
-
-use std::sync::Arc;
-
-use auth_shared::events::Publisher;
-use lambda_runtime::{Error, run, service_fn};
+//! One function's own binary, as `cargo lambda watch` serves each locally; deployed, the
+//! `bootstrap` binary runs it by name. See [`outbox_sweeper::run`].
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    auth_shared::telemetry::init();
-    let publisher = Arc::new(Publisher::from_env().await?);
-    run(service_fn(move |event| {
-        let publisher = Arc::clone(&publisher);
-        async move { outbox_sweeper::handle(&publisher, event).await }
-    }))
-    .await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    outbox_sweeper::run().await
 }

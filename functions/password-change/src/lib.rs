@@ -19,3 +19,18 @@ pub async fn handle(
     body.origin = http::origin(&request);
     Ok(http::ok(&change(&*app, &caller, body).await?))
 }
+
+/// The Lambda: what this function uses (the table, argon2id, the signing key, the public keys), built once per cold
+/// start; then requests.
+pub async fn run() -> Result<(), lambda_http::Error> {
+    use auth_shared::Startup;
+
+    let start = Startup::from_env().await?;
+    let signing_keys = start.signing_keys().await?;
+    let app = start
+        .app()
+        .with_hasher()?
+        .with_signer(&signing_keys)?
+        .with_verifier()?;
+    auth_shared::http::serve(app, handle).await
+}

@@ -16,3 +16,18 @@ pub async fn handle(
     body.origin = http::origin(&request);
     Ok(http::ok(&reset(&*app, body).await?))
 }
+
+/// The Lambda: what this function uses (the table, the HMAC key, argon2id, the signing key), built once per cold
+/// start; then requests.
+pub async fn run() -> Result<(), lambda_http::Error> {
+    use auth_shared::Startup;
+
+    let start = Startup::from_env().await?;
+    let (hmac_key, signing_keys) = start.keys().await?;
+    let app = start
+        .app()
+        .with_hmac_key(&hmac_key)
+        .with_hasher()?
+        .with_signer(&signing_keys)?;
+    auth_shared::http::serve(app, handle).await
+}

@@ -16,3 +16,18 @@ pub async fn handle(
     body.origin = http::origin(&request);
     Ok(http::ok(&register(&*app, body).await?))
 }
+
+/// The Lambda: what this function uses (the table, the HMAC key, SES and SNS, argon2id), built once per cold
+/// start; then requests.
+pub async fn run() -> Result<(), lambda_http::Error> {
+    use auth_shared::Startup;
+
+    let start = Startup::from_env().await?;
+    let hmac_key = start.hmac_key().await?;
+    let app = start
+        .app()
+        .with_hmac_key(&hmac_key)
+        .with_delivery(&start.sdk)
+        .with_hasher()?;
+    auth_shared::http::serve(app, handle).await
+}

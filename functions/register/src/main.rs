@@ -1,16 +1,7 @@
-//! Lambda entry point: what this function uses (the table, the HMAC key, SES and SNS, argon2id), built once per cold
-//! start; then requests.
-
-use auth_shared::Startup;
+//! One function's own binary, as `cargo lambda watch` serves each locally; deployed, the
+//! `bootstrap` binary runs it by name. See [`register::run`].
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let start = Startup::from_env().await?;
-    let hmac_key = start.hmac_key().await?;
-    let app = start
-        .app()
-        .with_hmac_key(&hmac_key)
-        .with_delivery(&start.sdk)
-        .with_hasher()?;
-    auth_shared::http::serve(app, register::handle).await
+    register::run().await
 }

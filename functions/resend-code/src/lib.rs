@@ -16,3 +16,17 @@ pub async fn handle(
     body.origin = http::origin(&request);
     Ok(http::ok(&resend_code(&*app, body).await?))
 }
+
+/// The Lambda: what this function uses (the table, the HMAC key, SES and SNS), built once per cold
+/// start; then requests.
+pub async fn run() -> Result<(), lambda_http::Error> {
+    use auth_shared::Startup;
+
+    let start = Startup::from_env().await?;
+    let hmac_key = start.hmac_key().await?;
+    let app = start
+        .app()
+        .with_hmac_key(&hmac_key)
+        .with_delivery(&start.sdk);
+    auth_shared::http::serve(app, handle).await
+}

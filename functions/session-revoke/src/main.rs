@@ -1,11 +1,7 @@
-//! Lambda entry point: what this function uses (the table, the public keys), built once per cold
-//! start; then requests.
-
-use auth_shared::Startup;
+//! One function's own binary, as `cargo lambda watch` serves each locally; deployed, the
+//! `bootstrap` binary runs it by name. See [`session_revoke::run`].
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let start = Startup::from_env().await?;
-    let app = start.app().with_verifier()?;
-    auth_shared::http::serve(app, session_revoke::handle).await
+    session_revoke::run().await
 }

@@ -17,3 +17,13 @@ pub async fn handle(
     revoke_all(&*app, &caller.user).await?;
     Ok(http::no_content())
 }
+
+/// The Lambda: what this function uses (the table, the public keys), built once per cold
+/// start; then requests.
+pub async fn run() -> Result<(), lambda_http::Error> {
+    use auth_shared::Startup;
+
+    let start = Startup::from_env().await?;
+    let app = start.app().with_verifier()?;
+    auth_shared::http::serve(app, handle).await
+}

@@ -15,3 +15,17 @@ pub async fn handle(
     let body = http::json_or_form_body(&request)?;
     Ok(http::ok(&refresh(&*app, body).await?))
 }
+
+/// The Lambda: what this function uses (the table, the HMAC key, the signing key), built once per cold
+/// start; then requests.
+pub async fn run() -> Result<(), lambda_http::Error> {
+    use auth_shared::Startup;
+
+    let start = Startup::from_env().await?;
+    let (hmac_key, signing_keys) = start.keys().await?;
+    let app = start
+        .app()
+        .with_hmac_key(&hmac_key)
+        .with_signer(&signing_keys)?;
+    auth_shared::http::serve_oauth(app, handle).await
+}

@@ -43,3 +43,18 @@ pub async fn handle(publisher: &Publisher, event: LambdaEvent<Event>) -> DynamoD
     }
     response
 }
+
+/// The Lambda: the table's stream, filtered to new outbox items, in; SNS out.
+pub async fn run() -> Result<(), lambda_runtime::Error> {
+    use auth_shared::events::Publisher;
+    use lambda_runtime::{Error, run, service_fn};
+    use std::sync::Arc;
+
+    auth_shared::telemetry::init();
+    let publisher = Arc::new(Publisher::from_env().await?);
+    run(service_fn(move |event| {
+        let publisher = Arc::clone(&publisher);
+        async move { Ok::<_, Error>(handle(&publisher, event).await) }
+    }))
+    .await
+}

@@ -21,3 +21,19 @@ pub fn handle(discovery: &Discovery, request: Request) -> Response<Body> {
         response
     }
 }
+
+/// The Lambda: the public keys and discovery document, built once per cold start.
+/// This function is given no private key and no AWS client.
+pub async fn run() -> Result<(), lambda_http::Error> {
+    use auth_shared::ops::discovery::Discovery;
+    use lambda_http::{Error, run, service_fn};
+    use std::sync::Arc;
+
+    auth_shared::telemetry::init();
+    let discovery = Arc::new(Discovery::from_env()?);
+    run(service_fn(move |request| {
+        let discovery = Arc::clone(&discovery);
+        async move { Ok::<_, Error>(handle(&discovery, request)) }
+    }))
+    .await
+}
