@@ -429,9 +429,10 @@ fn scenarios() -> Vec<Scenario> {
             account: Account::Verified,
             expected: 200,
             crypto: Crypt::Argon2AndSign,
-            minimum: "4: the claim and the account (the same two reads for an unknown identifier); the attempt counted on the login gate \
-                      before the password is checked (one conditional increment); the session started, the account's generation checked \
-                      and the failures cleared in one transaction",
+            minimum: "5: the claim and the account (the same two reads for an unknown identifier); the attempt counted on the source \
+                      address's failure budget and on the login gate before the password is checked (one conditional increment each); \
+                      the session started, the account's generation and password checked, the failures cleared and the budget's try \
+                      given back in one transaction",
             event: || {
                 post(
                     "/login",

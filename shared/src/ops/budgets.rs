@@ -11,6 +11,7 @@
 
 use crate::domain::Channel;
 use crate::ops::{Base, Keyed};
+use crate::store::Write;
 use crate::{AuthError, crypto};
 
 pub const SMS_SHARDS: u32 = 10;
@@ -92,6 +93,14 @@ impl FailureTry {
             Some(pk) => app.store().give_back_budget(&pk).await,
             None => Ok(()),
         }
+    }
+
+    /// [`FailureTry::succeeded`] as a write to commit with what the success does.
+    pub fn succeeded_with(&self, app: &impl Base) -> Result<Option<Write>, AuthError> {
+        self.0
+            .as_deref()
+            .map(|pk| app.store().budget_given_back(pk))
+            .transpose()
     }
 }
 

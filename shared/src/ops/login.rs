@@ -122,18 +122,21 @@ pub async fn login(
         return Err(AuthError::InvalidCredentials);
     };
     tracing::Span::current().record("user_id", user.user_id.as_str());
-    failure.succeeded(app).await?;
     if !user.verified {
+        failure.succeeded(app).await?;
         app.store().clear_login_failures(&gate).await?;
         // The OTP goes where the account's codes go: the address as registered.
         let stored = verify::stored_identifier(&user)?;
         return Err(challenge(app, &user, &stored, &request.origin).await?);
     }
-    // The success ends the run of failures in the session's own transaction.
-    let cleared = app
-        .store()
-        .login_failures_cleared(&gate, app.now(), &GATE)?;
-    session::start_checked(app, &user, &request.origin, &[cleared]).await
+    // The success ends the run of failures, and gives the address its try back, in the
+    // session's own transaction.
+    let mut also = vec![
+        app.store()
+            .login_failures_cleared(&gate, app.now(), &GATE)?,
+    ];
+    also.extend(failure.succeeded_with(app)?);
+    session::start_checked(app, &user, &request.origin, &also).await
 }
 
 /// Sends a sign-in OTP to an unverified identifier and answers `verification_required`.

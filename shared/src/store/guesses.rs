@@ -89,4 +89,16 @@ impl Store {
         .await
         .map(drop)
     }
+
+    /// [`Store::give_back_budget`] as a transaction item without a condition, to commit with
+    /// what the success did (a sign-in's session). The try was taken this hour, so the item is
+    /// there; were it gone, a count of -1 would only give the address one try more.
+    pub fn budget_given_back(&self, pk: &str) -> Result<super::Write, AuthError> {
+        self.update(
+            pk,
+            keys::BUDGET,
+            Expr::new("ADD #taken :minus_one").n(":minus_one", -1),
+            None,
+        )
+    }
 }
