@@ -21,6 +21,9 @@ pub struct AwsState {
     /// The two secrets' values: the HMAC key's, and the signing keys'.
     pub hmac_secret_json: String,
     pub signing_secret_json: String,
+    /// How long Secrets Manager takes to answer: a round trip in AWS is tens of milliseconds,
+    /// where loopback answers in one.
+    pub secret_delay: std::time::Duration,
     pub password_hash: String,
     pub account: Mutex<Account>,
     last_code_pk: Mutex<String>,
@@ -29,8 +32,13 @@ pub struct AwsState {
 }
 
 impl AwsState {
-    pub fn new(doc: &auth_shared::secrets::SecretDocument, password_hash: String) -> Arc<Self> {
+    pub fn new(
+        doc: &auth_shared::secrets::SecretDocument,
+        password_hash: String,
+        secret_delay: std::time::Duration,
+    ) -> Arc<Self> {
         Arc::new(Self {
+            secret_delay,
             hmac_secret_json: serde_json::to_string(&doc.hmac_part()).unwrap_or_default(),
             signing_secret_json: serde_json::to_string(&doc.signing_part()).unwrap_or_default(),
             password_hash,
@@ -166,6 +174,7 @@ pub async fn aws(state: Arc<AwsState>) -> std::io::Result<u16> {
                 }
                 t if t.starts_with("DynamoDB_20120810.") => ddb(json!({})),
                 "secretsmanager.GetSecretValue" => {
+                    tokio::time::sleep(state.secret_delay).await;
                     let id = body["SecretId"].as_str().unwrap_or_default().to_owned();
                     let value = if id == "bench-signing" {
                         &state.signing_secret_json

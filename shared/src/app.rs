@@ -18,7 +18,7 @@ use crate::error::StartupError;
 use crate::notify::Notifier;
 use crate::secrets::{self, SigningKeys};
 use crate::store::Store;
-use crate::{Clock, Config, SystemClock};
+use crate::{AuthError, Clock, Config, SystemClock};
 
 /// What every use case has: the configuration, the clock and the table.
 pub trait Base: Send + Sync + 'static {
@@ -30,9 +30,11 @@ pub trait Base: Send + Sync + 'static {
     fn now_ms(&self) -> i64;
 }
 
-/// The service's HMAC key: code digests, IP budget keys, refresh-token children.
+/// The service's HMAC key: code digests and refresh-token children. It may
+/// still be on its way from Secrets Manager (see [`Deferred`]): a use case awaits it where it
+/// needs it, not before.
 pub trait Keyed: Base {
-    fn hmac_key(&self) -> &[u8];
+    fn hmac_key(&self) -> impl Future<Output = Result<Arc<[u8]>, AuthError>> + Send;
 }
 
 /// Code delivery: email through SES v2, SMS through SNS.
@@ -45,9 +47,10 @@ pub trait Hashes: Base {
     fn hasher(&self) -> &PasswordHasher;
 }
 
-/// Signs access tokens (the private key `JWT_SIGNING_KID` names).
+/// Signs access tokens (the private key `JWT_SIGNING_KID` names), awaited where a token is
+/// signed (see [`Deferred`]).
 pub trait Issues: Base {
-    fn signer(&self) -> &TokenSigner;
+    fn signer(&self) -> impl Future<Output = Result<Arc<TokenSigner>, AuthError>> + Send;
 }
 
 /// Checks the access tokens of the bearer routes (the public keys of `JWT_PUBLIC_JWKS`).
@@ -59,9 +62,66 @@ pub trait Verifies: Base {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Without;
 
-/// The HMAC key, from the auth secret.
+/// The HMAC key, from the HMAC secret.
 #[derive(Clone)]
-pub struct HmacKey(Arc<[u8]>);
+pub struct HmacKey(Deferred<Arc<[u8]>>);
+
+/// The signer, once the signing secret is in.
+#[derive(Clone)]
+pub struct Signer(Deferred<Arc<TokenSigner>>);
+
+/// A value a function fetches at cold start without waiting for it: the fetch starts at
+/// init, in the background, and a request awaits it only where it needs it (a sign-in, after
+/// its password hash), so a cold start pays the Secrets Manager round trip beside the
+/// request's own work instead of before it. A fetch that fails ends the process, as a failed
+/// init would: Lambda starts a new execution environment.
+pub struct Deferred<T>(tokio::sync::watch::Receiver<Option<T>>);
+
+impl<T> Clone for Deferred<T> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> Deferred<T> {
+    /// A value already at hand (tests, tools).
+    pub fn ready(value: T) -> Self {
+        let (_, rx) = tokio::sync::watch::channel(Some(value));
+        Self(rx)
+    }
+
+    /// Starts `fetch` now, on the runtime; [`Deferred::get`] waits for it.
+    pub fn spawn(
+        what: &'static str,
+        fetch: impl Future<Output = Result<T, StartupError>> + Send + 'static,
+    ) -> Self {
+        let (tx, rx) = tokio::sync::watch::channel(None);
+        tokio::spawn(async move {
+            match fetch.await {
+                Ok(value) => {
+                    let _ = tx.send(Some(value));
+                }
+                Err(error) => {
+                    tracing::error!(%error, "{what} could not be loaded; the function stops");
+                    std::process::exit(1);
+                }
+            }
+        });
+        Self(rx)
+    }
+
+    /// The value, once it is in.
+    pub async fn get(&self) -> Result<T, AuthError> {
+        let mut rx = self.0.clone();
+        let value = rx
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| AuthError::internal("a key's fetch ended without a value"))?;
+        value
+            .clone()
+            .ok_or_else(|| AuthError::internal("a key's fetch ended without a value"))
+    }
+}
 
 /// The capabilities of one function: the base, then each `with_*` one it was built with.
 pub struct App<K = Without, D = Without, H = Without, S = Without, V = Without> {
@@ -76,7 +136,7 @@ pub struct App<K = Without, D = Without, H = Without, S = Without, V = Without> 
 }
 
 /// Every capability: what the integration tests drive the use cases with.
-pub type FullApp = App<HmacKey, Notifier, PasswordHasher, TokenSigner, TokenVerifier>;
+pub type FullApp = App<HmacKey, Notifier, PasswordHasher, Signer, TokenVerifier>;
 
 impl App {
     /// The base every use case has: configuration, clock and the DynamoDB client.
@@ -125,9 +185,9 @@ impl<K, D, H, S, V> App<K, D, H, S, V> {
         self
     }
 
-    /// The HMAC key, from the HMAC secret ([`Startup::hmac_key`]).
-    pub fn with_hmac_key(self, key: &[u8]) -> App<HmacKey, D, H, S, V> {
-        let key = HmacKey(key.into());
+    /// The HMAC key, from the HMAC secret ([`Startup::hmac_key`]), possibly still on its way.
+    pub fn with_hmac_key(self, key: Deferred<Arc<[u8]>>) -> App<HmacKey, D, H, S, V> {
+        let key = HmacKey(key);
         self.with(|_, d, h, s, v| (key, d, h, s, v))
     }
 
@@ -151,26 +211,29 @@ impl<K, D, H, S, V> App<K, D, H, S, V> {
         Ok(self.with(|k, d, _, s, v| (k, d, hasher, s, v)))
     }
 
-    /// The signer for the key `JWT_SIGNING_KID` names, parsed once.
-    pub fn with_signer(
-        self,
-        keys: &SigningKeys,
-    ) -> Result<App<K, D, H, TokenSigner, V>, StartupError> {
-        let config = &self.config;
-        let key = keys.get(&config.signing_kid).ok_or_else(|| {
-            StartupError::Config(format!(
-                "JWT_SIGNING_KID {} names no key of the signing secret",
-                config.signing_kid
-            ))
-        })?;
-        let signer = TokenSigner::new(
-            &config.signing_kid,
-            key.clone(),
-            &config.issuer,
-            &config.audience,
-            config.access_token_ttl_secs,
-        );
-        Ok(self.with(|k, d, h, _, v| (k, d, h, signer, v)))
+    /// The signer for the key `JWT_SIGNING_KID` names, from the signing keys (possibly still
+    /// on their way, see [`Startup::signing_keys`]).
+    pub fn with_signer(self, keys: Deferred<Arc<SigningKeys>>) -> App<K, D, H, Signer, V> {
+        let config = Arc::clone(&self.config);
+        let (tx, rx) = tokio::sync::watch::channel(None);
+        // The signer is made from the keys as soon as they are in, once per cold start.
+        tokio::spawn(async move {
+            let signer = match keys.get().await {
+                Ok(keys) => signer_for(&config, &keys),
+                Err(error) => Err(StartupError::Secret(error.to_string())),
+            };
+            match signer {
+                Ok(signer) => {
+                    let _ = tx.send(Some(Arc::new(signer)));
+                }
+                Err(error) => {
+                    tracing::error!(%error, "the signing key could not be loaded; the function stops");
+                    std::process::exit(1);
+                }
+            }
+        });
+        let signer = Signer(Deferred(rx));
+        self.with(|k, d, h, _, v| (k, d, h, signer, v))
     }
 
     /// The verifier for the public keys of `JWT_PUBLIC_JWKS`: no secret needed.
@@ -224,7 +287,6 @@ macro_rules! capability {
 
 capability!(Delivers::notifier -> Notifier, delivery, <K, H, S, V> App<K, Notifier, H, S, V>);
 capability!(Hashes::hasher -> PasswordHasher, hasher, <K, D, S, V> App<K, D, PasswordHasher, S, V>);
-capability!(Issues::signer -> TokenSigner, signer, <K, D, H, V> App<K, D, H, TokenSigner, V>);
 capability!(Verifies::verifier -> TokenVerifier, verifier, <K, D, H, S> App<K, D, H, S, TokenVerifier>);
 
 impl<D, H, S, V> Keyed for App<HmacKey, D, H, S, V>
@@ -234,13 +296,43 @@ where
     S: Send + Sync + 'static,
     V: Send + Sync + 'static,
 {
-    fn hmac_key(&self) -> &[u8] {
-        &self.key.0
+    async fn hmac_key(&self) -> Result<Arc<[u8]>, AuthError> {
+        self.key.0.get().await
     }
 }
 
+impl<K, D, H, V> Issues for App<K, D, H, Signer, V>
+where
+    K: Send + Sync + 'static,
+    D: Send + Sync + 'static,
+    H: Send + Sync + 'static,
+    V: Send + Sync + 'static,
+{
+    async fn signer(&self) -> Result<Arc<TokenSigner>, AuthError> {
+        self.signer.0.get().await
+    }
+}
+
+/// The signer for the key `JWT_SIGNING_KID` names among `keys`.
+pub fn signer_for(config: &Config, keys: &SigningKeys) -> Result<TokenSigner, StartupError> {
+    let key = keys.get(&config.signing_kid).ok_or_else(|| {
+        StartupError::Config(format!(
+            "JWT_SIGNING_KID {} names no key of the signing secret",
+            config.signing_kid
+        ))
+    })?;
+    Ok(TokenSigner::new(
+        &config.signing_kid,
+        key.clone(),
+        &config.issuer,
+        &config.audience,
+        config.access_token_ttl_secs,
+    ))
+}
+
 /// What a function's `main` starts from: logging, the configuration and the AWS SDK
-/// configuration, read once per cold start. The secret is fetched only when asked for.
+/// configuration, read once per cold start. A secret is fetched only when asked for, and
+/// then in the background.
 pub struct Startup {
     pub config: Config,
     pub sdk: SdkConfig,
@@ -256,19 +348,22 @@ impl Startup {
         })
     }
 
-    /// The HMAC key: one Secrets Manager call, to the HMAC secret only.
-    pub async fn hmac_key(&self) -> Result<Vec<u8>, StartupError> {
-        secrets::load_hmac_key(&self.sdk).await
+    /// The HMAC key: one Secrets Manager call, to the HMAC secret only, started now and
+    /// awaited only where a request needs the key.
+    pub fn hmac_key(&self) -> Deferred<Arc<[u8]>> {
+        let sdk = self.sdk.clone();
+        Deferred::spawn("the HMAC key", async move {
+            secrets::load_hmac_key(&sdk).await.map(Arc::from)
+        })
     }
 
-    /// The signing keys: one Secrets Manager call, to the signing secret only.
-    pub async fn signing_keys(&self) -> Result<SigningKeys, StartupError> {
-        secrets::load_signing_keys(&self.sdk).await
-    }
-
-    /// Both keys, for a function that checks codes and issues tokens: the two calls at once.
-    pub async fn keys(&self) -> Result<(Vec<u8>, SigningKeys), StartupError> {
-        tokio::try_join!(self.hmac_key(), self.signing_keys())
+    /// The signing keys: one Secrets Manager call, to the signing secret only, started now
+    /// and awaited only where a token is signed.
+    pub fn signing_keys(&self) -> Deferred<Arc<SigningKeys>> {
+        let sdk = self.sdk.clone();
+        Deferred::spawn("the signing keys", async move {
+            secrets::load_signing_keys(&sdk).await.map(Arc::new)
+        })
     }
 
     /// The base capabilities on the system clock.

@@ -604,10 +604,9 @@ async fn every_function_s_policy_covers_the_aws_actions_its_code_calls() {
         if !http {
             continue;
         }
-        let both = main.contains("start.keys()");
         for (secret, fetches) in [
-            ("hmac", both || main.contains("start.hmac_key()")),
-            ("signing", both || main.contains("start.signing_keys()")),
+            ("hmac", main.contains("start.hmac_key()")),
+            ("signing", main.contains("start.signing_keys()")),
         ] {
             let action = format!("secretsmanager:GetSecretValue@{secret}");
             assert_eq!(

@@ -200,6 +200,8 @@ async fn access_tokens_carry_the_contract_claims_and_expire() {
     let stale = t
         .app
         .signer()
+        .await
+        .unwrap()
         .sign(&claims.sub, &claims.sid, t.clock.now() - 16 * 60)
         .unwrap();
     let err = verify(&stale, &published_keys(), &config.issuer, &config.audience).unwrap_err();

@@ -10,6 +10,7 @@ pub mod moto;
 use std::sync::{Arc, Mutex};
 
 use auth_shared::Config;
+use auth_shared::app::Deferred;
 use auth_shared::aws::load_sdk_config;
 use auth_shared::clock::ManualClock;
 use auth_shared::secrets::Secrets;
@@ -66,10 +67,10 @@ impl TestApp {
         let clock = ManualClock::starting_now();
         let secrets = Secrets::load(&sdk).await.expect("the two secrets load");
         let app = App::new(config, &sdk, Arc::new(clock.clone()))
-            .with_hmac_key(&secrets.hmac_key)
+            .with_hmac_key(Deferred::ready(secrets.hmac_key.as_slice().into()))
             .with_delivery(&sdk)
             .with_hasher()
-            .and_then(|app| app.with_signer(&secrets.signing_keys))
+            .map(|app| app.with_signer(Deferred::ready(Arc::new(secrets.signing_keys))))
             .and_then(|app| app.with_verifier())
             .expect("app builds");
         Self { app, clock }

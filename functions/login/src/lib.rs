@@ -23,12 +23,11 @@ pub async fn run() -> Result<(), lambda_http::Error> {
     use auth_shared::Startup;
 
     let start = Startup::from_env().await?;
-    let (hmac_key, signing_keys) = start.keys().await?;
     let app = start
         .app()
-        .with_hmac_key(&hmac_key)
+        .with_hmac_key(start.hmac_key())
         .with_delivery(&start.sdk)
         .with_hasher()?
-        .with_signer(&signing_keys)?;
+        .with_signer(start.signing_keys());
     auth_shared::http::serve(app, handle).await
 }

@@ -27,10 +27,9 @@ pub async fn run() -> Result<(), lambda_http::Error> {
     use auth_shared::Startup;
 
     let start = Startup::from_env().await?;
-    let hmac_key = start.hmac_key().await?;
     let app = start
         .app()
-        .with_hmac_key(&hmac_key)
+        .with_hmac_key(start.hmac_key())
         .with_delivery(&start.sdk)
         .with_hasher()?
         .with_verifier()?;

@@ -26,11 +26,10 @@ pub async fn run() -> Result<(), lambda_http::Error> {
     use auth_shared::Startup;
 
     let start = Startup::from_env().await?;
-    let signing_keys = start.signing_keys().await?;
     let app = start
         .app()
         .with_hasher()?
-        .with_signer(&signing_keys)?
+        .with_signer(start.signing_keys())
         .with_verifier()?;
     auth_shared::http::serve(app, handle).await
 }

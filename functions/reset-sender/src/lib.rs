@@ -61,11 +61,10 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     use std::sync::Arc;
 
     let start = Startup::from_env().await?;
-    let hmac_key = start.hmac_key().await?;
     let app = Arc::new(
         start
             .app()
-            .with_hmac_key(&hmac_key)
+            .with_hmac_key(start.hmac_key())
             .with_delivery(&start.sdk),
     );
     run(service_fn(move |event| {

@@ -150,7 +150,7 @@ pub async fn request_identifier_change(
             budget_taken = true;
         }
         let user = &caller.user;
-        let issued = codes::issue(app, &identifier, &user.user_id, Purpose::Change, now)?;
+        let issued = codes::issue(app, &identifier, &user.user_id, Purpose::Change, now).await?;
         let send = slot.write(app.store())?;
         let wanted = (
             identifier.kind().as_str(),
@@ -196,8 +196,9 @@ pub async fn confirm_identifier_change(
     body: Option<ChangeConfirmBody>,
 ) -> Result<IdentifierChanged, AuthError> {
     let phone = body.map(|b| PhoneNumber::parse(&b.phone)).transpose()?;
-    let presented =
-        PresentedCode::new(app, raw_code, phone.as_ref())?.of_account(&caller.user.user_id);
+    let presented = PresentedCode::new(app, raw_code, phone.as_ref())
+        .await?
+        .of_account(&caller.user.user_id);
     // A bearer route: the session's owner, bounded by the code's and the identifier's tries.
     let mut code = presented
         .try_once(app, Purpose::Change, &Origin::default())

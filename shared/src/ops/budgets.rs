@@ -10,7 +10,7 @@
 //! writes an attack causes once the breaker has tripped.
 
 use crate::domain::Channel;
-use crate::ops::{Base, Keyed};
+use crate::ops::Base;
 use crate::store::Write;
 use crate::{AuthError, crypto};
 
@@ -28,7 +28,7 @@ pub struct Origin {
 /// Takes one send from the caller's budgets, or answers `rate_limited` with the seconds
 /// until the hour's budget renews. Counted before the code is sent.
 pub async fn take_send(
-    app: &impl Keyed,
+    app: &impl Base,
     origin: &Origin,
     channel: Channel,
     now: i64,
@@ -44,7 +44,7 @@ pub async fn take_send(
 /// `already_verified`) costs the caller one send from its source-IP budget, as a send
 /// would: past the budget the caller gets `rate_limited` instead, so the budget bounds how
 /// many identifiers one address can probe, not only how many codes it can send.
-pub async fn revealing(app: &impl Keyed, origin: &Origin, answer: AuthError) -> AuthError {
+pub async fn revealing(app: &impl Base, origin: &Origin, answer: AuthError) -> AuthError {
     match take_ip_send(app, origin, app.now()).await {
         Ok(()) => answer,
         Err(limited) => limited,
@@ -62,7 +62,7 @@ pub struct FailureTry(Option<String>);
 /// hour turns. Guesses sprayed over many identifiers from one address meet this budget,
 /// where each identifier's own limits would not.
 pub async fn take_failure_try(
-    app: &impl Keyed,
+    app: &impl Base,
     origin: &Origin,
     now: i64,
 ) -> Result<FailureTry, AuthError> {
@@ -71,8 +71,7 @@ pub async fn take_failure_try(
     };
     let (hour, renews_in, expires_at) = hour_of(now);
     let network = network_of(ip);
-    let mac = crypto::hmac_sha256_hex(app.hmac_key(), &[b"failure-budget\0", network.as_bytes()]);
-    let pk = crate::store::keys::failure_budget(&mac[..32], hour);
+    let pk = crate::store::keys::failure_budget(&address_key(app, "failures", &network), hour);
     if !app
         .store()
         .take_budget(&pk, app.config().failures_per_ip_per_hour, expires_at)
@@ -104,6 +103,17 @@ impl FailureTry {
     }
 }
 
+/// The key a budget counts a source address under: a SHA-256 of the budget, the table and the
+/// address, so no address stands in a key in clear. It needs no secret, so that a sign-in can
+/// count its attempt before its keys have arrived from Secrets Manager (an IPv4 address could be
+/// found again by trying them all; sessions record the address they started from in clear
+/// anyway, for the session list).
+fn address_key(app: &impl Base, budget: &str, address: &str) -> String {
+    let table = &app.config().table_name;
+    let digest = crypto::sha256_hex(format!("{budget}\0{table}\0{address}").as_bytes());
+    digest[..32].to_owned()
+}
+
 /// The network a source address is counted by: an IPv4 address itself, an IPv6 address by
 /// its /64 (an IPv4-mapped one as the IPv4 address).
 pub fn network_of(ip: &str) -> String {
@@ -130,11 +140,10 @@ fn hour_of(now: i64) -> (i64, u64, i64) {
 
 /// Takes one send from the caller's source-IP budget (nothing for a caller that is not an
 /// HTTP request).
-pub async fn take_ip_send(app: &impl Keyed, origin: &Origin, now: i64) -> Result<(), AuthError> {
+pub async fn take_ip_send(app: &impl Base, origin: &Origin, now: i64) -> Result<(), AuthError> {
     let (hour, renews_in, expires_at) = hour_of(now);
     if let Some(ip) = &origin.ip {
-        let mac = crypto::hmac_sha256_hex(app.hmac_key(), &[b"ip-budget\0", ip.as_bytes()]);
-        let pk = crate::store::keys::ip_budget(&mac[..32], hour);
+        let pk = crate::store::keys::ip_budget(&address_key(app, "sends", ip), hour);
         if !app
             .store()
             .take_budget(&pk, app.config().sends_per_ip_per_hour, expires_at)

@@ -35,7 +35,7 @@ pub struct IssuedCode {
     pub message: Outgoing,
 }
 
-pub fn issue(
+pub async fn issue(
     app: &impl Keyed,
     identifier: &Identifier,
     user_id: &str,
@@ -63,7 +63,7 @@ pub fn issue(
         }
         Identifier::Phone(phone) => {
             let code = SmsCode::generate()?;
-            let digest = code.digest(app.hmac_key(), phone.as_str());
+            let digest = code.digest(&app.hmac_key().await?, phone.as_str());
             let to = phone.clone();
             let message = match purpose {
                 Purpose::Confirm => Outgoing::SmsCode { to, code },
@@ -108,7 +108,7 @@ pub struct PresentedCode {
 
 impl PresentedCode {
     /// An email link code alone, or a 6-digit code with the phone it was sent to.
-    pub fn new(
+    pub async fn new(
         app: &impl Keyed,
         raw: &str,
         phone: Option<&PhoneNumber>,
@@ -128,7 +128,7 @@ impl PresentedCode {
                 let code = SmsCode::parse(raw)?;
                 Ok(Self {
                     pk: keys::sms_code(phone.as_str()),
-                    digest: code.digest(app.hmac_key(), phone.as_str()),
+                    digest: code.digest(&app.hmac_key().await?, phone.as_str()),
                     guessable: verify::Guessable::Counted,
                     phone: Some(phone.as_str().to_owned()),
                 })

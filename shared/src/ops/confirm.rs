@@ -70,7 +70,7 @@ pub async fn confirm(
                 return Ok(Confirmed {
                     user_id: user.user_id,
                     verified: kind,
-                    tokens: session.pair(app, now)?,
+                    tokens: session.pair(app, now).await?,
                 });
             }
             // Someone else used or replaced the code, or changed the account, meanwhile (or
@@ -90,7 +90,7 @@ async fn registration_code_try(
     origin: &Origin,
 ) -> Result<(PresentedCode, CodeItem), AuthError> {
     let phone = body.map(|b| PhoneNumber::parse(&b.phone)).transpose()?;
-    let presented = PresentedCode::new(app, raw_code, phone.as_ref())?;
+    let presented = PresentedCode::new(app, raw_code, phone.as_ref()).await?;
     let code = presented.try_once(app, Purpose::Confirm, origin).await?;
     Ok((presented, code))
 }

@@ -157,7 +157,7 @@ async fn challenge(
             pk: keys::challenge(&challenge_id),
             sk: keys::OTP.to_owned(),
             user_id: user.user_id.clone(),
-            digest: otp_digest(app, &challenge_id, otp.expose()),
+            digest: otp_digest(app, &challenge_id, otp.expose()).await?,
             created_at: now,
             expires_at: now + app.config().login_otp_ttl_secs,
             attempts: 0,
@@ -193,16 +193,16 @@ async fn challenge(
     Err(AuthError::internal("sign-in challenge kept conflicting"))
 }
 
-fn otp_digest(app: &impl Keyed, challenge_id: &str, otp: &str) -> String {
-    crypto::hmac_sha256_hex(
-        app.hmac_key(),
+async fn otp_digest(app: &impl Keyed, challenge_id: &str, otp: &str) -> Result<String, AuthError> {
+    Ok(crypto::hmac_sha256_hex(
+        &app.hmac_key().await?,
         &[
             b"login-otp\0",
             challenge_id.as_bytes(),
             b"\0",
             otp.as_bytes(),
         ],
-    )
+    ))
 }
 
 #[tracing::instrument(skip_all, fields(user_id))]
@@ -215,7 +215,7 @@ pub async fn login_with_otp(
         .to_string();
     let otp = SmsCode::parse(&request.otp)?;
     let pk = keys::challenge(&challenge_id);
-    let presented = otp_digest(app, &challenge_id, otp.expose());
+    let presented = otp_digest(app, &challenge_id, otp.expose()).await?;
 
     // One try per request: a retry below re-reads the challenge, it takes no other try.
     let mut challenge = verify::try_code(
@@ -257,7 +257,7 @@ pub async fn login_with_otp(
         match app.store().transact(items).await? {
             TxOutcome::Committed => {
                 tracing::info!("identifier verified by sign-in OTP");
-                return session.pair(app, now);
+                return session.pair(app, now).await;
             }
             TxOutcome::Cancelled(_) => {
                 challenge = verify::still_unspent(app, &challenge, now).await?;

@@ -145,7 +145,7 @@ pub async fn send_reset(
             }
             sms_taken = true;
         }
-        let issued = codes::issue(app, &recipient, &user.user_id, Purpose::Reset, now)?;
+        let issued = codes::issue(app, &recipient, &user.user_id, Purpose::Reset, now).await?;
         let items = vec![
             app.store().forgot_request_handled(request, now)?,
             // The newest reset code is the only one that works.
@@ -186,7 +186,7 @@ pub async fn reset(
         .map(PhoneNumber::parse)
         .transpose()?;
     let password = Password::parse_new(request.password, &request.repeat_password)?;
-    let presented = PresentedCode::new(app, &request.code, phone.as_ref())?;
+    let presented = PresentedCode::new(app, &request.code, phone.as_ref()).await?;
     // One try per request: a retry below re-reads the code, it takes no other try.
     let mut code = presented
         .try_once(app, Purpose::Reset, &request.origin)
@@ -224,7 +224,7 @@ pub async fn reset(
                 tracing::info!("password reset; every earlier session ended");
                 return Ok(ResetDone {
                     user_id: user.user_id,
-                    tokens: session.pair(app, now)?,
+                    tokens: session.pair(app, now).await?,
                 });
             }
             // Spent, replaced or the account changed meanwhile: look again.
@@ -257,7 +257,7 @@ pub async fn change(
     match app.store().transact(items).await? {
         TxOutcome::Committed => {
             tracing::info!("password changed; every earlier session ended");
-            session.pair(app, now)
+            session.pair(app, now).await
         }
         // A reset, another change or a sign-out-everywhere got in first: this session is over.
         TxOutcome::Cancelled(_) => Err(AuthError::InvalidToken),

@@ -97,7 +97,7 @@ pub async fn register(
         };
 
         let user_id = uuid::Uuid::new_v4().to_string();
-        let issued = codes::issue(app, &identifier, &user_id, codes::Purpose::Confirm, now)?;
+        let issued = codes::issue(app, &identifier, &user_id, codes::Purpose::Confirm, now).await?;
         let pending_until = now + app.config().pending_ttl_secs;
         let user = UserItem {
             pk: keys::user(&user_id),

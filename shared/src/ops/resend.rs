@@ -39,7 +39,8 @@ pub async fn resend_code(
         budgets::take_send(app, &request.origin, identifier.kind().channel(), now).await?;
         // The code goes where the account's codes go: the address as registered.
         let recipient = verify::stored_identifier(&user)?;
-        let issued = codes::issue(app, &recipient, &user.user_id, codes::Purpose::Confirm, now)?;
+        let issued =
+            codes::issue(app, &recipient, &user.user_id, codes::Purpose::Confirm, now).await?;
         // An SMS code replaces the phone's code item in place: keep it to put it back if
         // the new one cannot be delivered.
         let replaced: Option<CodeItem> = match &user.code_pk {

@@ -91,11 +91,11 @@ fn digest(token: &str) -> String {
     crypto::sha256_hex(token.as_bytes())
 }
 
-fn child_of(app: &impl Keyed, parent: &str) -> String {
-    crypto::base64url(&crypto::hmac_sha256(
-        app.hmac_key(),
+async fn child_of(app: &impl Keyed, parent: &str) -> Result<String, AuthError> {
+    Ok(crypto::base64url(&crypto::hmac_sha256(
+        &app.hmac_key().await?,
         &[b"refresh-child\0", parent.as_bytes()],
-    ))
+    )))
 }
 
 fn well_formed(token: &str) -> bool {
@@ -148,18 +148,17 @@ fn token_item(token: &str, lineage: &Lineage, now: i64) -> RefreshItem {
     }
 }
 
-fn pair(
+async fn pair(
     app: &impl Issues,
     lineage: &Lineage,
     refresh_token: String,
     now: i64,
 ) -> Result<TokenPair, AuthError> {
+    let signer = app.signer().await?;
     Ok(TokenPair {
-        access_token: app
-            .signer()
-            .sign(&lineage.user_id, &lineage.family_id, now)?,
+        access_token: signer.sign(&lineage.user_id, &lineage.family_id, now)?,
         token_type: "Bearer".to_owned(),
-        expires_in: app.signer().ttl_secs(),
+        expires_in: signer.ttl_secs(),
         refresh_token,
         refresh_expires_in: lineage.expires_at - now,
     })
@@ -217,8 +216,8 @@ impl NewSession {
     }
 
     /// The token pair, once the writes have committed.
-    pub fn pair(self, app: &impl Issues, now: i64) -> Result<TokenPair, AuthError> {
-        pair(app, &Lineage::of_family(&self.family), self.token, now)
+    pub async fn pair(self, app: &impl Issues, now: i64) -> Result<TokenPair, AuthError> {
+        pair(app, &Lineage::of_family(&self.family), self.token, now).await
     }
 }
 
@@ -248,7 +247,7 @@ pub async fn start_checked(
             .start_session(&session.family, &first, generation, checked_hash, also)
             .await?
         {
-            Started::Started => return session.pair(app, now),
+            Started::Started => return session.pair(app, now).await,
             Started::AccountMoved => {
                 let current = app.store().get::<UserItem>(&user.pk, keys::PROFILE).await?;
                 match current {
@@ -340,7 +339,7 @@ async fn rotate(
             }
         };
         tracing::Span::current().record("user_id", lineage.user_id.as_str());
-        let child = child_of(app, &token);
+        let child = child_of(app, &token).await?;
 
         match item.rotated_at {
             None => {
@@ -350,7 +349,7 @@ async fn rotate(
                     .rotate_refresh_token(&pk, &next, lineage.generation, arrived_ms)
                     .await?
                 {
-                    Rotated::Rotated => return pair(app, &lineage, child, now),
+                    Rotated::Rotated => return pair(app, &lineage, child, now).await,
                     Rotated::SessionEnded => return Err(AuthError::InvalidGrant),
                     // Rotated meanwhile: decide again on what is stored now.
                     Rotated::Raced => continue,
@@ -371,7 +370,7 @@ async fn rotate(
                     )
                     .await?;
                 return if live {
-                    pair(app, &lineage, child, now)
+                    pair(app, &lineage, child, now).await
                 } else {
                     Err(AuthError::InvalidGrant)
                 };

@@ -82,7 +82,7 @@ pub mod keys {
     pub const BUDGET: &str = "BUDGET";
 
     /// Codes sent on behalf of one source address in one hour (`hour` = epoch hours); the
-    /// address is keyed by an HMAC, so the table holds no IP address.
+    /// address is keyed by a hash (see `ops::budgets`).
     pub fn ip_budget(address_mac: &str, hour: i64) -> String {
         format!("BUDGET#IP#{address_mac}#{hour}")
     }
@@ -93,7 +93,7 @@ pub mod keys {
     }
 
     /// Failed sign-ins and wrong codes on behalf of one source address (an IPv4 address or
-    /// an IPv6 /64, keyed by an HMAC) in one hour.
+    /// an IPv6 /64, keyed by a hash) in one hour.
     pub fn failure_budget(address_mac: &str, hour: i64) -> String {
         format!("BUDGET#FAIL#{address_mac}#{hour}")
     }
