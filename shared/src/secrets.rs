@@ -189,8 +189,12 @@ pub async fn load_hmac_key(sdk: &aws_config::SdkConfig) -> Result<Vec<u8>, Start
 
 /// The signing keys, from the secret `AUTH_SIGNING_SECRET_ID` names (`{"signing_keys": …}`).
 pub async fn load_signing_keys(sdk: &aws_config::SdkConfig) -> Result<SigningKeys, StartupError> {
-    let json = fetch(sdk, "AUTH_SIGNING_SECRET_ID").await?;
-    signing_keys_of(&parse_json(&json, "the signing secret")?)
+    signing_keys_from_json(&fetch(sdk, "AUTH_SIGNING_SECRET_ID").await?)
+}
+
+/// The signing secret's value, parsed: every key checked and kept.
+pub fn signing_keys_from_json(json: &str) -> Result<SigningKeys, StartupError> {
+    signing_keys_of(&parse_json(json, "the signing secret")?)
 }
 
 #[cfg(test)]
