@@ -62,12 +62,11 @@ use_auth_secret "$STACK_LOG_DIR/auth-secret.json"
 start_dynamodb "$DDB_PORT"
 start_moto "$MOTO_PORT"
 cargo run --quiet -p auth-tools --bin local-setup
-# Each function's own release binary, as cargo lambda watch runs them: thin LTO and 16 codegen
-# units for this step only, so that twenty links do not take twenty fat-LTO links' time (the
-# figures above are the deployed bootstrap's own build).
-export CARGO_PROFILE_RELEASE_LTO=thin CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+# cargo lambda watch runs each function's own release binary: built here first, all of them
+# (a function built on its first request would time the request out). This is the slow part
+# of `make bench`: one fat-LTO link per function.
+cargo build --release --workspace --bins >&2
 start_bg api cargo lambda watch --release -P "$API_PORT" -A 127.0.0.1 --ignore-changes --concurrency 8
-unset CARGO_PROFILE_RELEASE_LTO CARGO_PROFILE_RELEASE_CODEGEN_UNITS
 wait_for_port "$API_PORT" api "$LAST_PID" 60
 THREADS=2
 export BENCH_DIR="$STACK_LOG_DIR"
@@ -94,7 +93,7 @@ PY
   echo
   echo "## End to end through the local API (release builds, DynamoDB Local, wrk)"
   echo
-  echo "\`cargo lambda watch --release --concurrency 8\` (thin LTO for this step) routing to the functions, DynamoDB Local"
+  echo "\`cargo lambda watch --release --concurrency 8\` routing to the functions, DynamoDB Local"
   echo "(Java) and moto on the same 2 cores; $THREADS connections for $DURATION. Each refresh uses the"
   echo "token the previous one returned (one chain per connection)."
   echo
