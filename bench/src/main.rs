@@ -527,15 +527,10 @@ fn secret_delay() -> Duration {
     Duration::from_millis(ms)
 }
 
-/// The binary that runs `function` in `dir`: the one bootstrap every function deploys, where
-/// it was built, else the function's own.
-fn binary_of(dir: &Path, function: &str) -> std::path::PathBuf {
-    let bootstrap = dir.join("bootstrap");
-    if bootstrap.is_file() {
-        bootstrap
-    } else {
-        dir.join(function)
-    }
+/// The binary that runs every function in `dir`: the one bootstrap every function deploys,
+/// run by handler.
+fn bootstrap_in(dir: &Path) -> std::path::PathBuf {
+    dir.join("bootstrap")
 }
 
 fn command(
@@ -547,8 +542,7 @@ fn command(
 ) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(binary);
     cmd.env_clear()
-        // The one bootstrap runs the function its handler names (a function's own binary
-        // ignores it).
+        // The one bootstrap runs the function its handler names.
         .env("_HANDLER", function)
         .env(
             "AWS_LAMBDA_RUNTIME_API",
@@ -782,7 +776,7 @@ async fn warm(
     requests: usize,
 ) -> Result<Warm, Error> {
     let mut runtime = RuntimeApi::start().await?;
-    let binary = binary_of(dir, scenario.function);
+    let binary = bootstrap_in(dir);
     // The first event waits for the process: it is what a cold start answers, from the
     // moment the process first polls (its init done) to its answer.
     runtime.push((scenario.event)());
@@ -863,14 +857,7 @@ async fn lambda_report(dir: &Path, requests: usize, starts: usize) -> Result<(),
     println!("### Init: process start to the first poll of the Runtime API (median of {starts})");
     println!();
     let well_known = percentile(
-        &init_times(
-            &binary_of(dir, "well-known"),
-            "well-known",
-            aws_port,
-            &jwks,
-            starts,
-        )
-        .await?,
+        &init_times(&bootstrap_in(dir), "well-known", aws_port, &jwks, starts).await?,
         50.0,
     );
     println!(
@@ -880,8 +867,7 @@ async fn lambda_report(dir: &Path, requests: usize, starts: usize) -> Result<(),
     let mut init_of: BTreeMap<&str, f64> = BTreeMap::new();
     for function in FUNCTIONS {
         state.take_calls();
-        let inits =
-            init_times(&binary_of(dir, function), function, aws_port, &jwks, starts).await?;
+        let inits = init_times(&bootstrap_in(dir), function, aws_port, &jwks, starts).await?;
         init_of.insert(function, percentile(&inits, 50.0));
         let at_init: BTreeMap<String, f64> = state
             .take_calls()

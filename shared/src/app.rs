@@ -215,24 +215,14 @@ impl<K, D, H, S, V> App<K, D, H, S, V> {
     /// on their way, see [`Startup::signing_keys`]).
     pub fn with_signer(self, keys: Deferred<Arc<SigningKeys>>) -> App<K, D, H, Signer, V> {
         let config = Arc::clone(&self.config);
-        let (tx, rx) = tokio::sync::watch::channel(None);
         // The signer is made from the keys as soon as they are in, once per cold start.
-        tokio::spawn(async move {
-            let signer = match keys.get().await {
-                Ok(keys) => signer_for(&config, &keys),
-                Err(error) => Err(StartupError::Secret(error.to_string())),
-            };
-            match signer {
-                Ok(signer) => {
-                    let _ = tx.send(Some(Arc::new(signer)));
-                }
-                Err(error) => {
-                    tracing::error!(%error, "the signing key could not be loaded; the function stops");
-                    std::process::exit(1);
-                }
-            }
-        });
-        let signer = Signer(Deferred(rx));
+        let signer = Signer(Deferred::spawn("the signing key", async move {
+            let keys = keys
+                .get()
+                .await
+                .map_err(|e| StartupError::Secret(e.to_string()))?;
+            signer_for(&config, &keys).map(Arc::new)
+        }));
         self.with(|k, d, h, _, v| (k, d, h, signer, v))
     }
 
@@ -314,7 +304,7 @@ where
 }
 
 /// The signer for the key `JWT_SIGNING_KID` names among `keys`.
-pub fn signer_for(config: &Config, keys: &SigningKeys) -> Result<TokenSigner, StartupError> {
+fn signer_for(config: &Config, keys: &SigningKeys) -> Result<TokenSigner, StartupError> {
     let key = keys.get(&config.signing_kid).ok_or_else(|| {
         StartupError::Config(format!(
             "JWT_SIGNING_KID {} names no key of the signing secret",

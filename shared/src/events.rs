@@ -273,6 +273,20 @@ impl Publisher {
     }
 }
 
+/// The item a table stream record inserted, if its key starts with `prefix`: what a stream
+/// consumer's filter in the template lets through, checked again by the consumer.
+pub fn inserted<T: serde::de::DeserializeOwned>(
+    record: &aws_lambda_events::event::dynamodb::EventRecord,
+    prefix: &str,
+) -> Option<Result<T, serde_dynamo::Error>> {
+    let matches = record.event_name == "INSERT"
+        && matches!(
+            record.change.keys.get("pk"),
+            Some(serde_dynamo::AttributeValue::S(pk)) if pk.starts_with(prefix)
+        );
+    matches.then(|| serde_dynamo::from_item(record.change.new_image.clone()))
+}
+
 /// `2026-11-22T00:40:00Z` from epoch seconds (days-to-civil, proleptic Gregorian).
 pub fn rfc3339(epoch_secs: i64) -> String {
     let days = epoch_secs.div_euclid(86_400);

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use auth_tests::aws_recorder::Recorder;
-use auth_tests::events::fresh_forgot_record;
+use auth_tests::events::{fresh_forgot_record, inserts_with_prefix};
 use auth_tests::moto::{Outbox, six_digits};
 use auth_tests::{required_env, unique_email, unique_phone};
 use auth_tools::runtime_api::api_gateway_event;
@@ -505,12 +505,7 @@ async fn every_function_s_policy_covers_the_aws_actions_its_code_calls() {
         .await
         .unwrap()
         .into_iter()
-        .filter(|r| {
-            r["eventName"] == "INSERT"
-                && r["dynamodb"]["Keys"]["pk"]["S"]
-                    .as_str()
-                    .is_some_and(|pk| pk.starts_with("OUTBOX#"))
-        })
+        .filter(|r| inserts_with_prefix(r, "OUTBOX#"))
         .rev()
         .take(3)
         .collect();

@@ -142,10 +142,7 @@ pub async fn fresh_forgot_record(identifier: &str) -> Value {
         .into_iter()
         .rev()
         .find(|r| {
-            r["eventName"] == "INSERT"
-                && r["dynamodb"]["Keys"]["pk"]["S"]
-                    .as_str()
-                    .is_some_and(|pk| pk.starts_with("FORGOT#"))
+            inserts_with_prefix(r, "FORGOT#")
                 && r["dynamodb"]["NewImage"]["identifier"]["S"].as_str() == Some(identifier)
         })
         .unwrap_or_else(|| panic!("no forgot-password request for {identifier} in the stream"));
@@ -153,4 +150,13 @@ pub async fn fresh_forgot_record(identifier: &str) -> Value {
     record["dynamodb"]["Keys"]["pk"] = pk.clone();
     record["dynamodb"]["NewImage"]["pk"] = pk;
     record
+}
+
+/// Whether a stream record (in Lambda's format) inserted an item whose key starts with
+/// `prefix`.
+pub fn inserts_with_prefix(record: &Value, prefix: &str) -> bool {
+    record["eventName"] == "INSERT"
+        && record["dynamodb"]["Keys"]["pk"]["S"]
+            .as_str()
+            .is_some_and(|pk| pk.starts_with(prefix))
 }

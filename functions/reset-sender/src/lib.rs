@@ -3,24 +3,13 @@
 //! an account holds the identifier. A record that fails is reported as a batch item failure,
 //! so Lambda retries from it; a request served already is skipped.
 
+use auth_shared::events::inserted;
 use auth_shared::ops::password::send_reset;
 use auth_shared::ops::{Delivers, Keyed};
 use auth_shared::store::ForgotItem;
-use aws_lambda_events::event::dynamodb::{Event, EventRecord};
+use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use lambda_runtime::LambdaEvent;
-
-/// The forgot-password request a record inserted, if it is one.
-fn forgot_request(record: &EventRecord) -> Option<Result<ForgotItem, serde_dynamo::Error>> {
-    if record.event_name != "INSERT" {
-        return None;
-    }
-    let is_request = matches!(
-        record.change.keys.get("pk"),
-        Some(serde_dynamo::AttributeValue::S(pk)) if pk.starts_with("FORGOT#")
-    );
-    is_request.then(|| serde_dynamo::from_item(record.change.new_image.clone()))
-}
 
 pub async fn handle(
     app: &(impl Keyed + Delivers),
@@ -28,7 +17,7 @@ pub async fn handle(
 ) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();
     for record in &event.payload.records {
-        let outcome = match forgot_request(record) {
+        let outcome = match inserted::<ForgotItem>(record, "FORGOT#") {
             None => continue,
             Some(Ok(request)) => send_reset(app, &request).await.map_err(|e| e.to_string()),
             Some(Err(e)) => {

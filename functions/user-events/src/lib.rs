@@ -2,25 +2,15 @@
 //! reported as a batch item failure, so Lambda retries from it (bisecting, within the bounds
 //! the template sets) while the item stays pending for the sweeper.
 
-use auth_shared::events::{OutboxItem, Publisher};
+use auth_shared::events::{OutboxItem, Publisher, inserted};
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use lambda_runtime::LambdaEvent;
 
 /// The outbox item a record inserted, if it is one still pending.
 fn pending_outbox_item(record: &EventRecord) -> Option<Result<OutboxItem, serde_dynamo::Error>> {
-    if record.event_name != "INSERT" {
-        return None;
-    }
-    let is_outbox = matches!(
-        record.change.keys.get("pk"),
-        Some(serde_dynamo::AttributeValue::S(pk)) if pk.starts_with("OUTBOX#")
-    );
-    if !is_outbox {
-        return None;
-    }
-    let item = serde_dynamo::from_item::<_, OutboxItem>(record.change.new_image.clone());
-    Some(item).filter(|i| i.as_ref().map_or(true, |i| i.status == "pending"))
+    inserted::<OutboxItem>(record, "OUTBOX#")
+        .filter(|i| i.as_ref().map_or(true, |i| i.status == "pending"))
 }
 
 pub async fn handle(publisher: &Publisher, event: LambdaEvent<Event>) -> DynamoDbEventResponse {

@@ -66,23 +66,48 @@ pub async fn take_failure_try(
     origin: &Origin,
     now: i64,
 ) -> Result<FailureTry, AuthError> {
-    let Some(ip) = &origin.ip else {
-        return Ok(FailureTry(None));
+    let network = origin.ip.as_deref().map(network_of);
+    let budget = AddressBudget {
+        name: "failures_per_ip",
+        key: crate::store::keys::failure_budget,
+        max: app.config().failures_per_ip_per_hour,
     };
-    let (hour, renews_in, expires_at) = hour_of(now);
-    let network = network_of(ip);
-    let pk = crate::store::keys::failure_budget(&address_key(app, "failures", &network), hour);
-    if !app
-        .store()
-        .take_budget(&pk, app.config().failures_per_ip_per_hour, expires_at)
-        .await?
-    {
-        tracing::warn!(budget = "failures_per_ip", "abuse budget exhausted");
-        return Err(AuthError::RateLimited {
-            retry_after: renews_in,
-        });
+    budget
+        .take(app, network.as_deref(), now)
+        .await
+        .map(FailureTry)
+}
+
+/// An hourly budget per source address: its name (in the logs and the key), where its
+/// counters live, and how many it allows.
+struct AddressBudget {
+    name: &'static str,
+    key: fn(&str, i64) -> String,
+    max: u64,
+}
+
+impl AddressBudget {
+    /// Takes one from `address`'s budget this hour: the counter's key, or `rate_limited`
+    /// until the hour turns. Nothing for a caller that is not an HTTP request.
+    async fn take(
+        &self,
+        app: &impl Base,
+        address: Option<&str>,
+        now: i64,
+    ) -> Result<Option<String>, AuthError> {
+        let Some(address) = address else {
+            return Ok(None);
+        };
+        let (hour, renews_in, expires_at) = hour_of(now);
+        let pk = (self.key)(&address_key(app, self.name, address), hour);
+        if !app.store().take_budget(&pk, self.max, expires_at).await? {
+            tracing::warn!(budget = self.name, "abuse budget exhausted");
+            return Err(AuthError::RateLimited {
+                retry_after: renews_in,
+            });
+        }
+        Ok(Some(pk))
     }
-    Ok(FailureTry(Some(pk)))
 }
 
 impl FailureTry {
@@ -141,21 +166,12 @@ fn hour_of(now: i64) -> (i64, u64, i64) {
 /// Takes one send from the caller's source-IP budget (nothing for a caller that is not an
 /// HTTP request).
 pub async fn take_ip_send(app: &impl Base, origin: &Origin, now: i64) -> Result<(), AuthError> {
-    let (hour, renews_in, expires_at) = hour_of(now);
-    if let Some(ip) = &origin.ip {
-        let pk = crate::store::keys::ip_budget(&address_key(app, "sends", ip), hour);
-        if !app
-            .store()
-            .take_budget(&pk, app.config().sends_per_ip_per_hour, expires_at)
-            .await?
-        {
-            tracing::warn!(budget = "sends_per_ip", "abuse budget exhausted");
-            return Err(AuthError::RateLimited {
-                retry_after: renews_in,
-            });
-        }
-    }
-    Ok(())
+    let budget = AddressBudget {
+        name: "sends_per_ip",
+        key: crate::store::keys::ip_budget,
+        max: app.config().sends_per_ip_per_hour,
+    };
+    budget.take(app, origin.ip.as_deref(), now).await.map(drop)
 }
 
 /// Takes one SMS from the whole service's hourly budget, just before an SMS is sent.

@@ -341,7 +341,7 @@ async fn rotate(
         tracing::Span::current().record("user_id", lineage.user_id.as_str());
         let child = child_of(app, &token).await?;
 
-        match item.rotated_at {
+        match item.rotated_ms() {
             None => {
                 let next = token_item(&child, &lineage, now);
                 match app
@@ -357,9 +357,7 @@ async fn rotate(
             }
             // The same refresh again, moments later (two tabs): the same child, no harm done,
             // unless the session ended since.
-            Some(rotated_at)
-                if arrived_ms - item.rotated_at_ms.unwrap_or(rotated_at * 1000) <= grace_ms =>
-            {
+            Some(rotated_ms) if arrived_ms - rotated_ms <= grace_ms => {
                 let live = app
                     .store()
                     .touch_session(

@@ -263,7 +263,8 @@ pub struct LoginGateItem {
     pub expires_at: i64,
 }
 
-/// One refresh token, stored by its digest. `rotated_at` is set once, when it is exchanged.
+/// One refresh token, stored by its digest. `rotated_at_ms` is set once, when it is
+/// exchanged.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RefreshItem {
     pub pk: String,
@@ -271,10 +272,11 @@ pub struct RefreshItem {
     pub family_id: String,
     pub user_id: String,
     pub created_at: i64,
+    /// When a token rotated before milliseconds were kept was exchanged, in seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotated_at: Option<i64>,
     /// When the request that rotated it arrived, in milliseconds: the grace window for a
-    /// duplicate is measured from there (tokens rotated before it was kept have none).
+    /// duplicate is measured from there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotated_at_ms: Option<i64>,
     /// The family's end: tokens never outlive the sign-in they descend from.
@@ -283,6 +285,15 @@ pub struct RefreshItem {
     /// (tokens written before it was copied have none; their refresh reads the family).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generation: Option<u64>,
+}
+
+impl RefreshItem {
+    /// When it was rotated, in milliseconds (a token rotated before milliseconds were kept:
+    /// the start of its second), or `None` while it has not been.
+    pub fn rotated_ms(&self) -> Option<i64> {
+        self.rotated_at_ms
+            .or_else(|| self.rotated_at.map(|secs| secs * 1000))
+    }
 }
 
 /// A session: the refresh-token family of one sign-in. Its id is the `sid` of the access

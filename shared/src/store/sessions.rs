@@ -104,10 +104,10 @@ impl Store {
             self.update(
                 token_pk,
                 keys::TOKEN,
-                Expr::new("SET #rotated_at = :now, #rotated_at_ms = :ms")
-                    .n(":now", now)
-                    .n(":ms", arrived_ms),
-                Some(Expr::new("attribute_not_exists(#rotated_at)")),
+                Expr::new("SET #rotated_at_ms = :ms").n(":ms", arrived_ms),
+                Some(Expr::new(
+                    "attribute_not_exists(#rotated_at_ms) AND attribute_not_exists(#rotated_at)",
+                )),
             )?,
             self.put_new(child)?,
             self.session_touch(&child.family_id, now)?,
