@@ -58,7 +58,9 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     );
     run(service_fn(move |event| {
         let app = Arc::clone(&app);
-        async move { Ok::<_, Error>(handle(&*app, event).await) }
+        // Boxed: the handler's future nests the SDK's, too deep to lay out inside the
+        // runtime's own future (rustc's query depth limit).
+        async move { Ok::<_, Error>(Box::pin(handle(&*app, event)).await) }
     }))
     .await
 }

@@ -47,7 +47,9 @@ where
             .lambda_context_ref()
             .map(|context| context.request_id.clone())
             .unwrap_or_default();
-        let response = handle(Arc::clone(&app), request);
+        // Boxed: a handler's future nests the SDK's, and laid out inside the runtime's own
+        // future the whole would pass rustc's query depth limit as flows grow.
+        let response = Box::pin(handle(Arc::clone(&app), request));
         async move {
             let started = std::time::Instant::now();
             let response = match response.await {
