@@ -165,7 +165,9 @@ async fn measure_crypto(doc: &SecretDocument) -> Result<Crypto, Error> {
     let (kid, key) = secret.signing_keys.iter().next().ok_or("no key")?;
     let signer = TokenSigner::new(kid, key.clone(), "https://bench.example", "bench", 900);
     let now = auth_shared::Clock::now(&auth_shared::SystemClock);
-    let token = signer.sign("bench-user", "bench-session", now)?;
+    // What a password sign-in's tokens carry.
+    let signed_in = auth_shared::crypto::SignedIn::password(now);
+    let token = signer.sign("bench-user", "bench-session", &signed_in, now)?;
     // The bare signature signs what the service signs: a JWT's `header.payload`.
     let (signing_input, _) = token.rsplit_once('.').ok_or("a JWT")?;
     let bare_key = bare_rsa_key(doc)?;
@@ -176,7 +178,8 @@ async fn measure_crypto(doc: &SecretDocument) -> Result<Crypto, Error> {
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
     header.kid = Some(kid.clone());
     let claims = json!({"iss": "https://bench.example", "sub": "bench-user", "aud": "bench",
-        "iat": now, "exp": now + 900, "jti": uuid::Uuid::new_v4().to_string(), "sid": "bench-session"});
+        "iat": now, "exp": now + 900, "jti": uuid::Uuid::new_v4().to_string(), "sid": "bench-session",
+        "amr": ["pwd"], "auth_time": now});
     let (mut bare_sign, mut sign, mut encode) = (vec![], vec![], vec![]);
     let block = 100;
     for _ in 0..15 {
@@ -194,7 +197,7 @@ async fn measure_crypto(doc: &SecretDocument) -> Result<Crypto, Error> {
         bare_sign.push(start.elapsed().as_secs_f64() * 1e6 / block as f64);
         let start = Instant::now();
         for _ in 0..block {
-            std::hint::black_box(signer.sign("bench-user", "bench-session", now)?);
+            std::hint::black_box(signer.sign("bench-user", "bench-session", &signed_in, now)?);
         }
         sign.push(start.elapsed().as_secs_f64() * 1e6 / block as f64);
         let start = Instant::now();

@@ -1,3 +1,4 @@
+use auth_shared::Clock as _;
 use auth_shared::domain::IdentifierKind;
 use auth_shared::ops::Base as _;
 use auth_shared::ops::confirm::{ConfirmBody, confirm};
@@ -103,6 +104,11 @@ async fn an_sms_code_verifies_with_its_phone() {
         .expect("confirmed");
     assert_eq!(confirmed.user_id, user_id);
     assert_eq!(confirmed.verified, IdentifierKind::Phone);
+    let (amr, auth_time) = crate::signed_in_by(&t, &confirmed.tokens.access_token);
+    assert_eq!(
+        (amr, auth_time),
+        (vec!["sms".to_owned()], Some(t.clock.now()))
+    );
 }
 
 #[tokio::test]

@@ -22,6 +22,18 @@ pub static NO_ORIGIN: Origin = Origin {
     user_agent: None,
 };
 
+/// What an access token says of how the user signed in: its `amr` and `auth_time`.
+pub fn signed_in_by(t: &auth_tests::TestApp, access_token: &str) -> (Vec<String>, Option<i64>) {
+    use auth_shared::ops::Base as _;
+    let config = t.app.config();
+    let keys =
+        serde_json::from_str(&auth_tests::required_env("JWT_PUBLIC_JWKS")).expect("a JWK set");
+    let claims =
+        auth_tests::downstream::verify(access_token, &keys, &config.issuer, &config.audience)
+            .expect("verifies");
+    (claims.amr, claims.auth_time)
+}
+
 /// The stable code of an error, for assertions that read like the contract.
 pub fn code<T: std::fmt::Debug>(result: Result<T, AuthError>) -> &'static str {
     match result {

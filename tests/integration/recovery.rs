@@ -166,6 +166,8 @@ async fn a_reset_sets_the_password_ends_every_session_and_starts_one() {
         .await
         .expect("the code still works");
     assert_eq!(done.tokens.token_type, "Bearer");
+    let (amr, _) = crate::signed_in_by(&t, &done.tokens.access_token);
+    assert_eq!(amr, ["otp"], "the emailed code proved the identifier");
 
     // Used, unknown or malformed: invalid_code.
     for used in [link.clone(), base64url(&[7u8; 32]), "short".to_owned()] {

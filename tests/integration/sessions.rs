@@ -6,8 +6,8 @@ use auth_tests::TestApp;
 use auth_tests::downstream::verify;
 use jsonwebtoken::jwk::JwkSet;
 
-use crate::code;
 use crate::signin::{by_email_login, verified_email};
+use crate::{code, signed_in_by};
 
 pub fn exchange(token: &str) -> RefreshRequest {
     RefreshRequest {
@@ -181,6 +181,30 @@ async fn malformed_and_unknown_tokens_and_other_grants_are_refused() {
 }
 
 #[tokio::test]
+async fn access_tokens_say_how_and_when_the_user_signed_in_and_refreshes_keep_it() {
+    let t = TestApp::new().await;
+    let signed_in_at = t.clock.now();
+    let first = signed_in(&t).await;
+    let pwd = (vec!["pwd".to_owned()], Some(signed_in_at));
+    assert_eq!(signed_in_by(&t, &first.access_token), pwd);
+    t.clock.advance(600);
+    let second = refresh(&t.app, exchange(&first.refresh_token))
+        .await
+        .expect("rotated");
+    assert_eq!(
+        signed_in_by(&t, &second.access_token),
+        pwd,
+        "a refresh is not a sign-in"
+    );
+    // A replay within the grace window answers from the token's own copy.
+    t.clock.advance(5);
+    let again = refresh(&t.app, exchange(&first.refresh_token))
+        .await
+        .expect("a duplicate");
+    assert_eq!(signed_in_by(&t, &again.access_token), pwd);
+}
+
+#[tokio::test]
 async fn access_tokens_carry_the_contract_claims_and_expire() {
     let t = TestApp::new().await;
     let pair = signed_in(&t).await;
@@ -202,7 +226,12 @@ async fn access_tokens_carry_the_contract_claims_and_expire() {
         .signer()
         .await
         .unwrap()
-        .sign(&claims.sub, &claims.sid, t.clock.now() - 16 * 60)
+        .sign(
+            &claims.sub,
+            &claims.sid,
+            &auth_shared::crypto::SignedIn::password(t.clock.now() - 16 * 60),
+            t.clock.now() - 16 * 60,
+        )
         .unwrap();
     let err = verify(&stale, &published_keys(), &config.issuer, &config.audience).unwrap_err();
     assert!(err.contains("Expired"), "{err}");

@@ -220,7 +220,8 @@ async fn an_unverified_phone_gets_an_sms_otp_only_after_the_right_password() {
     )
     .await
     .expect("the OTP signs in");
-    assert!(!pair.access_token.is_empty());
+    let (amr, _) = crate::signed_in_by(&t, &pair.access_token);
+    assert_eq!(amr, ["pwd", "sms"], "the password, then a code by text");
     assert_eq!(
         code(
             login_with_otp(

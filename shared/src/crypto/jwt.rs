@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::AuthError;
 use crate::crypto::base64url;
+use crate::domain::Channel;
 
 /// RFC 9068's media type for JWT access tokens, the header's `typ`.
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
@@ -34,6 +35,58 @@ pub struct AccessClaims {
     pub jti: String,
     /// The session: the refresh-token family this token was issued with.
     pub sid: String,
+    /// How the user proved who they are at the session's sign-in (RFC 8176 values).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
+    /// When that sign-in happened (OpenID Connect Core's `auth_time`), in seconds; a refresh
+    /// keeps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+}
+
+/// How and when the sign-in that started a session proved who the user is: the `amr` (RFC
+/// 8176) and `auth_time` of every access token of the session, its refreshes' included.
+/// Sessions started before these were kept have neither.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedIn {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+}
+
+impl SignedIn {
+    /// A sign-in with the password alone (`pwd`).
+    pub fn password(now: i64) -> Self {
+        Self::with(&["pwd"], now)
+    }
+
+    /// A sign-in with a code sent to the account's identifier: `otp` for an email, `sms`
+    /// for a phone (a registration's confirmation, a password reset).
+    pub fn code(channel: Channel, now: i64) -> Self {
+        Self::with(&[amr_of(channel)], now)
+    }
+
+    /// A sign-in with the password, then a code sent to the identifier (an unverified
+    /// account's OTP). Not `mfa`: that value is kept for a factor the user enrolled.
+    pub fn password_and_code(channel: Channel, now: i64) -> Self {
+        Self::with(&["pwd", amr_of(channel)], now)
+    }
+
+    fn with(amr: &[&str], now: i64) -> Self {
+        Self {
+            amr: amr.iter().map(|m| (*m).to_owned()).collect(),
+            auth_time: Some(now),
+        }
+    }
+}
+
+/// RFC 8176's value for a code sent by `channel`.
+fn amr_of(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Email => "otp",
+        Channel::Sms => "sms",
+    }
 }
 
 /// An RSA private key, parsed once.
@@ -136,8 +189,14 @@ impl TokenSigner {
         self.ttl_secs
     }
 
-    /// An access token for `user_id` in the session `session_id`.
-    pub fn sign(&self, user_id: &str, session_id: &str, now: i64) -> Result<String, AuthError> {
+    /// An access token for `user_id` in the session `session_id`, which `signed_in` started.
+    pub fn sign(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        signed_in: &SignedIn,
+        now: i64,
+    ) -> Result<String, AuthError> {
         let claims = AccessClaims {
             iss: self.issuer.clone(),
             sub: user_id.to_owned(),
@@ -146,6 +205,8 @@ impl TokenSigner {
             exp: now + self.ttl_secs,
             jti: uuid::Uuid::new_v4().to_string(),
             sid: session_id.to_owned(),
+            amr: signed_in.amr.clone(),
+            auth_time: signed_in.auth_time,
         };
         let payload = serde_json::to_vec(&claims)
             .map_err(|e| AuthError::internal(format!("encoding access-token claims: {e}")))?;
@@ -224,7 +285,10 @@ mod tests {
     fn tokens_signed_with_the_kept_key_verify_against_its_public_jwk() {
         let key = key();
         let signer = TokenSigner::new("k1", key.clone(), "https://iss", "aud", 900);
-        let token = signer.sign("user-1", "session-1", 1_000).unwrap();
+        let signed_in = SignedIn::password(990);
+        let token = signer
+            .sign("user-1", "session-1", &signed_in, 1_000)
+            .unwrap();
         let jwks = JwkSet {
             keys: vec![key.public_jwk("k1")],
         };
@@ -235,6 +299,10 @@ mod tests {
             ("user-1", "session-1")
         );
         assert_eq!(claims.exp, 1_900);
+        assert_eq!(
+            (claims.amr, claims.auth_time),
+            (vec!["pwd".to_owned()], Some(990))
+        );
         let header = jsonwebtoken::decode_header(&token).unwrap();
         assert_eq!(header.typ.as_deref(), Some(ACCESS_TOKEN_TYP));
         assert_eq!(header.kid.as_deref(), Some("k1"));

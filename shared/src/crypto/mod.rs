@@ -4,7 +4,7 @@
 pub mod jwt;
 pub mod password;
 
-pub use jwt::{AccessClaims, TokenSigner, TokenVerifier};
+pub use jwt::{AccessClaims, SignedIn, TokenSigner, TokenVerifier};
 pub use password::PasswordHasher;
 
 use base64::Engine;

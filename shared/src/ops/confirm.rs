@@ -10,7 +10,7 @@ use crate::events::DeletionReason;
 use crate::ops::account;
 use crate::ops::budgets::{self, Origin};
 use crate::ops::codes::{PresentedCode, Purpose};
-use crate::ops::session::{NewSession, TokenPair};
+use crate::ops::session::{NewSession, SignedIn, TokenPair};
 use crate::ops::{Issues, Keyed};
 use crate::ops::{MAX_ROUNDS, verify};
 use crate::store::{
@@ -50,7 +50,14 @@ pub async fn confirm(
 
         // Verified, so signed in (seed 002): the first session starts in the same
         // transaction, in the account's current session generation.
-        let session = NewSession::new(app, &user.user_id, user.session_generation, origin, now)?;
+        let session = NewSession::new(
+            app,
+            &user.user_id,
+            user.session_generation,
+            origin,
+            SignedIn::code(kind.channel(), now),
+            now,
+        )?;
         let mut items = vec![app.store().code_spent(&code, now)?];
         items.extend(verify::verify_account(
             app,

@@ -11,7 +11,7 @@ use crate::domain::{Identifier, Password, SmsCode};
 use crate::notify::Outgoing;
 use crate::ops::budgets::{self, Origin};
 use crate::ops::limits::SendSlot;
-use crate::ops::session::{self, NewSession, TokenPair};
+use crate::ops::session::{self, NewSession, SignedIn, TokenPair};
 use crate::ops::{Base, Delivers, Hashes, Issues, Keyed};
 use crate::ops::{MAX_ROUNDS, find_account, verify};
 use crate::store::{CodeItem, GatePolicy, LoginGateItem, TxOutcome, UserItem, VerifiedBy, keys};
@@ -243,7 +243,15 @@ pub async fn login_with_otp(
         // The session it signs in to starts in the same transaction, in the account's
         // current session generation.
         let generation = user.session_generation;
-        let session = NewSession::new(app, &user.user_id, generation, &request.origin, now)?;
+        let signed_in = SignedIn::password_and_code(verify::kind_of(&user)?.channel(), now);
+        let session = NewSession::new(
+            app,
+            &user.user_id,
+            generation,
+            &request.origin,
+            signed_in,
+            now,
+        )?;
         let mut items = vec![app.store().code_spent(&challenge, now)?];
         // Verified some other way meanwhile: the OTP still signs in, and no second
         // `user.verified` is announced. An expired account cannot be verified.

@@ -15,7 +15,7 @@ use crate::ops::bearer::Caller;
 use crate::ops::budgets::{self, Origin};
 use crate::ops::codes::{self, PresentedCode, Purpose};
 use crate::ops::limits::SendSlot;
-use crate::ops::session::{NewSession, TokenPair};
+use crate::ops::session::{NewSession, SignedIn, TokenPair};
 use crate::ops::{Delivers, Hashes, Issues, Keyed};
 use crate::ops::{MAX_ROUNDS, find_account, login, verify};
 use crate::store::{ForgotItem, TxOutcome, UserItem, keys};
@@ -207,7 +207,16 @@ pub async fn reset(
         }
         tracing::Span::current().record("user_id", user.user_id.as_str());
         let generation = user.session_generation + 1;
-        let session = NewSession::new(app, &user.user_id, generation, &request.origin, now)?;
+        // The code proved the identifier; the new password was only chosen.
+        let signed_in = SignedIn::code(verify::kind_of(&user)?.channel(), now);
+        let session = NewSession::new(
+            app,
+            &user.user_id,
+            generation,
+            &request.origin,
+            signed_in,
+            now,
+        )?;
 
         let mut items = vec![
             app.store().code_spent(&code, now)?,
@@ -251,7 +260,14 @@ pub async fn change(
 
     let now = app.now();
     let generation = user.session_generation + 1;
-    let session = NewSession::new(app, &user.user_id, generation, &request.origin, now)?;
+    let session = NewSession::new(
+        app,
+        &user.user_id,
+        generation,
+        &request.origin,
+        SignedIn::password(now),
+        now,
+    )?;
     let mut items = vec![app.store().password_changed(user, &hash)?];
     items.extend(session.writes(app, now)?);
     match app.store().transact(items).await? {

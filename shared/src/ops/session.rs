@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::AuthError;
 use crate::crypto;
+pub use crate::crypto::SignedIn;
 use crate::events::rfc3339;
 use crate::ops::MAX_ROUNDS;
 use crate::ops::bearer::Caller;
@@ -112,6 +113,7 @@ struct Lineage {
     user_id: String,
     expires_at: i64,
     generation: u64,
+    signed_in: SignedIn,
 }
 
 impl Lineage {
@@ -121,6 +123,10 @@ impl Lineage {
             user_id: family.user_id.clone(),
             expires_at: family.expires_at,
             generation: family.generation,
+            signed_in: SignedIn {
+                amr: family.amr.clone(),
+                auth_time: family.auth_time,
+            },
         }
     }
 
@@ -130,6 +136,10 @@ impl Lineage {
             user_id: token.user_id.clone(),
             expires_at: token.expires_at,
             generation: token.generation?,
+            signed_in: SignedIn {
+                amr: token.amr.clone(),
+                auth_time: token.auth_time,
+            },
         })
     }
 }
@@ -145,6 +155,8 @@ fn token_item(token: &str, lineage: &Lineage, now: i64) -> RefreshItem {
         rotated_at_ms: None,
         expires_at: lineage.expires_at,
         generation: Some(lineage.generation),
+        amr: lineage.signed_in.amr.clone(),
+        auth_time: lineage.signed_in.auth_time,
     }
 }
 
@@ -156,7 +168,12 @@ async fn pair(
 ) -> Result<TokenPair, AuthError> {
     let signer = app.signer().await?;
     Ok(TokenPair {
-        access_token: signer.sign(&lineage.user_id, &lineage.family_id, now)?,
+        access_token: signer.sign(
+            &lineage.user_id,
+            &lineage.family_id,
+            &lineage.signed_in,
+            now,
+        )?,
         token_type: "Bearer".to_owned(),
         expires_in: signer.ttl_secs(),
         refresh_token,
@@ -172,13 +189,14 @@ pub struct NewSession {
 }
 
 impl NewSession {
-    /// A session of generation `generation` of the account `user_id`, recorded with the
-    /// user agent and address it was started from.
+    /// A session of generation `generation` of the account `user_id`, started by
+    /// `signed_in` and recorded with the user agent and address it was started from.
     pub fn new(
         app: &impl Base,
         user_id: &str,
         generation: u64,
         origin: &Origin,
+        signed_in: SignedIn,
         now: i64,
     ) -> Result<Self, AuthError> {
         let family_id = uuid::Uuid::new_v4().to_string();
@@ -195,6 +213,8 @@ impl NewSession {
             last_used_at: Some(now),
             user_agent: origin.user_agent.clone(),
             ip: origin.ip.clone(),
+            amr: signed_in.amr,
+            auth_time: signed_in.auth_time,
         };
         let token = crypto::base64url(&crypto::random_array::<32>()?);
         Ok(Self { family, token })
@@ -240,7 +260,14 @@ pub async fn start_checked(
     let mut generation = user.session_generation;
     for _ in 0..MAX_ROUNDS {
         let now = app.now();
-        let session = NewSession::new(app, &user.user_id, generation, origin, now)?;
+        let session = NewSession::new(
+            app,
+            &user.user_id,
+            generation,
+            origin,
+            SignedIn::password(now),
+            now,
+        )?;
         let first = session.first_token(now);
         match app
             .store()

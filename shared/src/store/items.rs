@@ -285,6 +285,11 @@ pub struct RefreshItem {
     /// (tokens written before it was copied have none; their refresh reads the family).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generation: Option<u64>,
+    /// The sign-in's `amr` and `auth_time`, copied for the same reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
 }
 
 impl RefreshItem {
@@ -321,6 +326,12 @@ pub struct FamilyItem {
     pub user_agent: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip: Option<String>,
+    /// How and when the sign-in proved who the user is (RFC 8176 `amr`, `auth_time`);
+    /// sessions started before they were kept have neither.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
 }
 
 /// The index of sessions by user (`session_user`, newest `created_at` first), so the list
