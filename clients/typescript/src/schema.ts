@@ -402,7 +402,7 @@ export interface components {
             channel: components["schemas"]["Channel"];
         };
         TokenPair: {
-            /** @description RS256 JWT, header typ at+jwt; claims iss, sub, aud, iat, exp, jti, sid. */
+            /** @description RS256 JWT, header typ at+jwt; claims iss, sub, aud, iat, exp, jti, sid, amr (RFC 8176: how the session's sign-in proved who the user is) and auth_time (when, kept by refreshes). */
             access_token: string;
             /** @constant */
             token_type: "Bearer";
