@@ -40,7 +40,12 @@ LAMBDA_FUNCTIONS := \
 	WellKnownFunction=well-known \
 	UserEventsFunction=user-events \
 	ResetSenderFunction=reset-sender \
-	OutboxSweeperFunction=outbox-sweeper
+	OutboxSweeperFunction=outbox-sweeper \
+	LoginMfaFunction=login-mfa \
+	TotpEnrollFunction=totp-enroll \
+	TotpConfirmFunction=totp-confirm \
+	TotpDisableFunction=totp-disable \
+	TotpRecoveryCodesFunction=totp-recovery-codes
 
 # cargo's own default; a CARGO_TARGET_DIR in the environment wins, as it does for cargo.
 CARGO_TARGET_DIR ?= target

@@ -518,6 +518,11 @@ const FUNCTIONS: &[&str] = &[
     "well-known",
     "user-events",
     "outbox-sweeper",
+    "login-mfa",
+    "totp-enroll",
+    "totp-confirm",
+    "totp-disable",
+    "totp-recovery-codes",
 ];
 
 /// The stand-in Secrets Manager's answer time: `BENCH_SECRET_DELAY_MS`, 30 ms unless set

@@ -31,6 +31,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         "user-events" => user_events::run().await,
         "reset-sender" => reset_sender::run().await,
         "outbox-sweeper" => outbox_sweeper::run().await,
+        "login-mfa" => login_mfa::run().await,
+        "totp-enroll" => totp_enroll::run().await,
+        "totp-confirm" => totp_confirm::run().await,
+        "totp-disable" => totp_disable::run().await,
+        "totp-recovery-codes" => totp_recovery_codes::run().await,
         other => Err(format!(
             "no function is named {other:?}: the function's Handler must name one (see the Makefile)"
         )

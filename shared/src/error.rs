@@ -40,6 +40,25 @@ pub enum AuthError {
         challenge_id: String,
         channel: crate::domain::Channel,
     },
+    /// The password was right and the account has a second factor: `POST /login/mfa` with
+    /// the challenge and one of `methods` finishes the sign-in.
+    #[error("a second factor is required")]
+    MfaRequired {
+        challenge_id: String,
+        methods: Vec<&'static str>,
+    },
+    #[error("the challenge is unknown, expired or already used")]
+    InvalidChallenge,
+    /// A WebAuthn response that is wrong, stale, or names no passkey of the account.
+    #[error("the credential does not verify")]
+    InvalidCredential,
+    /// A sensitive route called with a session older than the step-up window and no password.
+    #[error("sign in again, or send the password, to do this")]
+    ReauthenticationRequired,
+    #[error("an authenticator app is already turned on for this account")]
+    TotpAlreadyEnabled,
+    #[error("no authenticator app is turned on for this account")]
+    TotpNotEnabled,
     #[error("the refresh token is unknown, expired or revoked")]
     InvalidGrant,
     #[error("only grant_type=refresh_token is supported")]
@@ -93,6 +112,17 @@ impl AuthError {
             VerificationRequired { .. } => {
                 (403, "verification_required", "Verification required", REQ)
             }
+            MfaRequired { .. } => (403, "mfa_required", "Second factor required", REQ),
+            InvalidChallenge => (400, "invalid_challenge", "Invalid challenge", REQ),
+            InvalidCredential => (400, "invalid_credential", "Invalid credential", REQ),
+            ReauthenticationRequired => (
+                401,
+                "reauthentication_required",
+                "Reauthentication required",
+                REQ,
+            ),
+            TotpAlreadyEnabled => (409, "totp_already_enabled", "Already enabled", REQ),
+            TotpNotEnabled => (404, "totp_not_enabled", "Not enabled", REQ),
             InvalidGrant => (400, "invalid_grant", "Invalid grant", "invalid_grant"),
             UnsupportedGrantType => (
                 400,

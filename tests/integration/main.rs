@@ -5,6 +5,7 @@ mod account;
 mod budgets;
 mod confirmation;
 mod events;
+mod factors;
 mod openapi;
 mod recovery;
 mod registration;

@@ -114,6 +114,15 @@ fn every_error() -> Vec<AuthError> {
             challenge_id: String::new(),
             channel: auth_shared::domain::Channel::Email,
         },
+        AuthError::MfaRequired {
+            challenge_id: String::new(),
+            methods: Vec::new(),
+        },
+        AuthError::InvalidChallenge,
+        AuthError::InvalidCredential,
+        AuthError::ReauthenticationRequired,
+        AuthError::TotpAlreadyEnabled,
+        AuthError::TotpNotEnabled,
         AuthError::InvalidGrant,
         AuthError::UnsupportedGrantType,
         AuthError::InvalidToken,
@@ -138,6 +147,12 @@ fn every_error() -> Vec<AuthError> {
             | AuthError::UserNotFound
             | AuthError::InvalidCredentials
             | AuthError::VerificationRequired { .. }
+            | AuthError::MfaRequired { .. }
+            | AuthError::InvalidChallenge
+            | AuthError::InvalidCredential
+            | AuthError::ReauthenticationRequired
+            | AuthError::TotpAlreadyEnabled
+            | AuthError::TotpNotEnabled
             | AuthError::InvalidGrant
             | AuthError::UnsupportedGrantType
             | AuthError::InvalidToken

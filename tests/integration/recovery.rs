@@ -82,7 +82,7 @@ async fn caller(t: &TestApp, pair: &TokenPair) -> Result<Caller, AuthError> {
     authenticate(&t.app, Some(&pair.access_token)).await
 }
 
-async fn last_reset_link(email: &str) -> String {
+pub async fn last_reset_link(email: &str) -> String {
     Outbox::fetch()
         .await
         .emails_to(email)

@@ -63,6 +63,10 @@ pub(crate) const BEARER_ROUTES: &[(&str, &str)] = &[
     ("POST", "/me/identifier"),
     ("PATCH", "/me/identifier/{code}"),
     ("DELETE", "/me"),
+    ("POST", "/me/totp"),
+    ("DELETE", "/me/totp"),
+    ("POST", "/me/totp/confirm"),
+    ("POST", "/me/totp/recovery-codes"),
 ];
 
 fn template() -> Value {

@@ -33,6 +33,9 @@ export type OtpRequest = JsonBody<"loginWithOtp">;
 export type ResetRequest = JsonBody<"resetPassword">;
 export type ChangePasswordRequest = JsonBody<"changePassword">;
 export type IdentifierChangeRequest = JsonBody<"requestIdentifierChange">;
+export type MfaRequest = JsonBody<"loginWithSecondFactor">;
+export type TotpEnrolment = Schemas["TotpEnrolment"];
+export type SecondFactor = NonNullable<Problem["methods"]>[number];
 
 /** Every `code` an error response of the document can carry. */
 type ResponseBodies = {
@@ -64,6 +67,12 @@ export const ERROR_CODES = [
   "user_not_found",
   "invalid_credentials",
   "verification_required",
+  "mfa_required",
+  "invalid_challenge",
+  "invalid_credential",
+  "reauthentication_required",
+  "totp_already_enabled",
+  "totp_not_enabled",
   "invalid_grant",
   "unsupported_grant_type",
   "invalid_token",
@@ -84,9 +93,12 @@ export class AuthError extends Error {
   readonly code: ErrorCode | "internal_error" | "network_error";
   /** Whole seconds from `Retry-After`, on every 429. */
   readonly retryAfter: number | undefined;
-  /** `verification_required`: the challenge to answer with {@link AuthClient.loginWithOtp}. */
+  /** `verification_required`: the challenge to answer with {@link AuthClient.loginWithOtp};
+   * `mfa_required`: the one to answer with {@link AuthClient.loginWithSecondFactor}. */
   readonly challengeId: string | undefined;
   readonly channel: Channel | undefined;
+  /** `mfa_required`: the second factors this account can use. */
+  readonly methods: SecondFactor[] | undefined;
   readonly problem: Problem | undefined;
 
   constructor(status: number, problem: Problem | undefined, retryAfter: number | undefined) {
@@ -102,6 +114,7 @@ export class AuthError extends Error {
     this.retryAfter = retryAfter;
     this.challengeId = problem?.challenge_id;
     this.channel = problem?.channel;
+    this.methods = problem?.methods;
     this.problem = problem;
   }
 }
@@ -317,6 +330,12 @@ export class AuthClient {
     return this.keep(await this.call<TokenPair>("POST", "/login/otp", { body }));
   }
 
+  /** Finishes a sign-in (or a password reset) that threw `mfa_required`, with its
+   * `challengeId` and one of `totp` or `recovery_code`. */
+  async loginWithSecondFactor(body: MfaRequest): Promise<TokenPair> {
+    return this.keep(await this.call<TokenPair>("POST", "/login/mfa", { body }));
+  }
+
   /** Refreshes the stored session now (through the store's lock); returns the access token. */
   async refresh(): Promise<string | null> {
     const stored = this.store.get();
@@ -391,6 +410,38 @@ export class AuthClient {
       body: phone === undefined ? undefined : { phone },
       bearer: true,
     });
+  }
+
+  /** Starts turning on an authenticator app: its secret and `otpauth://` URI, once. Needs a
+   * sign-in within 10 minutes, or `password` (else `reauthentication_required`). */
+  startTotpEnrolment(password?: string): Promise<TotpEnrolment> {
+    return this.call("POST", "/me/totp", {
+      body: password === undefined ? undefined : { password },
+      bearer: true,
+    });
+  }
+
+  /** Turns the pending authenticator app on with its current code; the 10 recovery codes,
+   * shown only now. */
+  async confirmTotp(totp: string): Promise<string[]> {
+    const done = await this.call<Schemas["RecoveryCodes"]>("POST", "/me/totp/confirm", {
+      body: { totp },
+      bearer: true,
+    });
+    return done.recovery_codes;
+  }
+
+  async disableTotp(password: string, totp: string): Promise<void> {
+    await this.call("DELETE", "/me/totp", { body: { password, totp }, bearer: true });
+  }
+
+  /** New recovery codes (the old ones stop working); the same step-up as enrolment. */
+  async replaceRecoveryCodes(password?: string): Promise<string[]> {
+    const done = await this.call<Schemas["RecoveryCodes"]>("POST", "/me/totp/recovery-codes", {
+      body: password === undefined ? undefined : { password },
+      bearer: true,
+    });
+    return done.recovery_codes;
   }
 
   async deleteMe(password: string): Promise<void> {

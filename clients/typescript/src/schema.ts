@@ -90,6 +90,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/login/mfa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Finish a sign-in that answered `mfa_required` with one second factor. */
+        post: operations["loginWithSecondFactor"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/token": {
         parameters: {
             query?: never;
@@ -262,6 +279,64 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/me/totp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start turning on an authenticator app; answers its secret once.
+         * @description Needs a sign-in within the last 10 minutes or the password in the body. The enrolment stays pending until `POST /me/totp/confirm` (10 minutes).
+         */
+        post: operations["startTotpEnrolment"];
+        /** Turn the authenticator app off, with the password and a current code. */
+        delete: operations["disableTotp"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/me/totp/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Turn the pending authenticator app on with a current code; answers the recovery codes once. */
+        post: operations["confirmTotp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/me/totp/recovery-codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replace the recovery codes; the old ones stop working.
+         * @description Needs a sign-in within the last 10 minutes or the password in the body.
+         */
+        post: operations["replaceRecoveryCodes"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/me/identifier": {
         parameters: {
             query?: never;
@@ -300,6 +375,55 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        VerificationRequired: {
+            /** @constant */
+            code?: "verification_required";
+            /** Format: uuid */
+            challenge_id: string;
+            channel: components["schemas"]["Channel"];
+        } & WithRequired<components["schemas"]["Problem"], "challenge_id" | "channel">;
+        MfaRequired: {
+            /** @constant */
+            code?: "mfa_required";
+            /**
+             * Format: uuid
+             * @description For `POST /login/mfa`: 5 minutes, 5 tries.
+             */
+            challenge_id: string;
+            /** @description The second factors this account can use. */
+            methods: ("totp" | "recovery_code" | "passkey")[];
+        } & WithRequired<components["schemas"]["Problem"], "challenge_id" | "methods">;
+        /** @description The challenge and exactly one of `totp`, `recovery_code` or `credential`. */
+        MfaRequest: {
+            challenge_id: string;
+            /** @description The authenticator app's current 6-digit code. */
+            totp?: string;
+            /** @description One of the account's recovery codes (`xxxxx-xxxxx`), used once. */
+            recovery_code?: string;
+            /** @description A WebAuthn assertion (`AuthenticationResponseJSON`). */
+            credential?: Record<string, never>;
+        };
+        StepUp: {
+            /** @description Needed unless the session signed in within the last 10 minutes. */
+            password?: string;
+        };
+        TotpEnrolment: {
+            /** @description The secret in base32 */
+            secret: string;
+            /** @description `otpauth://totp/...` for a QR code (SHA-1, 6 digits, 30 seconds). */
+            otpauth_uri: string;
+        };
+        TotpCode: {
+            /** @description The authenticator app's current 6-digit code. */
+            totp: string;
+        };
+        TotpDisableRequest: {
+            password: string;
+            totp: string;
+        };
+        RecoveryCodes: {
+            recovery_codes: string[];
+        };
         /** @description RFC 9457 problem details with a stable `code`. */
         Problem: {
             /** Format: uri */
@@ -312,6 +436,7 @@ export interface components {
             request_id?: string;
             challenge_id?: string;
             channel?: components["schemas"]["Channel"];
+            methods?: ("totp" | "recovery_code" | "passkey")[];
         };
         /** @description A problem document plus RFC 6749 §5.2's members. */
         OAuthError: {
@@ -445,6 +570,8 @@ export interface components {
             phone?: string;
             username?: string;
             verified: boolean;
+            /** @description The second factors turned on; empty when the password alone signs in. */
+            mfa: ("totp" | "passkey")[];
             /** Format: date-time */
             created_at: string;
         };
@@ -560,6 +687,18 @@ export interface components {
                 "application/problem+json": {
                     /** @enum {unknown} */
                     code?: "invalid_token" | "invalid_credentials";
+                } & components["schemas"]["Problem"];
+            };
+        };
+        /** @description `invalid_token` (with `WWW-Authenticate`) as on every bearer route; `invalid_credentials`: the password sent is wrong (it counts toward the login lock); `reauthentication_required`: no password was sent and the session signed in more than 10 minutes ago. */
+        StepUpRequired: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": {
+                    /** @enum {unknown} */
+                    code?: "invalid_token" | "invalid_credentials" | "reauthentication_required";
                 } & components["schemas"]["Problem"];
             };
         };
@@ -792,19 +931,13 @@ export interface operations {
                     } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The right password for an unverified identifier; a one-time code was sent. */
+            /** @description The right password, and a step to go: `verification_required` for an unverified identifier (a one-time code was sent), or `mfa_required` for an account with a second factor (finish with `POST /login/mfa`). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @constant */
-                        code?: "verification_required";
-                        /** Format: uuid */
-                        challenge_id: string;
-                        channel: components["schemas"]["Channel"];
-                    } & WithRequired<components["schemas"]["Problem"], "challenge_id" | "channel">;
+                    "application/problem+json": components["schemas"]["VerificationRequired"] | components["schemas"]["MfaRequired"];
                 };
             };
             413: components["responses"]["PayloadTooLarge"];
@@ -849,6 +982,46 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    loginWithSecondFactor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MfaRequest"];
+            };
+        };
+        responses: {
+            /** @description Signed in; the access token's `amr` has `mfa`. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenPair"];
+                };
+            };
+            /** @description A wrong code (`invalid_code`: it counts toward the challenge's 5 tries and the login lock), an unknown, used or expired challenge, its tries spent, or a WebAuthn response that does not verify. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {unknown} */
+                        code?: "invalid_request" | "invalid_code" | "invalid_challenge" | "invalid_credential" | "too_many_attempts";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
         };
     };
     refreshToken: {
@@ -1054,6 +1227,15 @@ export interface operations {
                     } & components["schemas"]["Problem"];
                 };
             };
+            /** @description The password was reset and every session ended, but the account has a second factor: no session without it (finish with `POST /login/mfa`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["MfaRequired"];
+                };
+            };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
         };
@@ -1232,6 +1414,215 @@ export interface operations {
                 };
             };
             401: components["responses"]["InvalidTokenOrCredentials"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+        };
+    };
+    startTotpEnrolment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["StepUp"];
+            };
+        };
+        responses: {
+            /** @description The pending enrolment. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TotpEnrolment"];
+                };
+            };
+            /** @description Malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        code?: "invalid_request";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["StepUpRequired"];
+            /** @description An authenticator app is already on. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        code?: "totp_already_enabled";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+        };
+    };
+    disableTotp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TotpDisableRequest"];
+            };
+        };
+        responses: {
+            /** @description Off; the user is told. */
+            204: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed, or a wrong or already used code. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {unknown} */
+                        code?: "invalid_request" | "invalid_code";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["InvalidTokenOrCredentials"];
+            /** @description No authenticator app is on. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        code?: "totp_not_enabled";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+        };
+    };
+    confirmTotp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TotpCode"];
+            };
+        };
+        responses: {
+            /** @description On; the user is told. The 10 recovery codes are shown only here. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryCodes"];
+                };
+            };
+            /** @description Malformed, a wrong code, no pending enrolment, or its 5 tries spent. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {unknown} */
+                        code?: "invalid_request" | "invalid_code";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["InvalidToken"];
+            /** @description An authenticator app is already on. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        code?: "totp_already_enabled";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    replaceRecoveryCodes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["StepUp"];
+            };
+        };
+        responses: {
+            /** @description The new codes, shown only here. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryCodes"];
+                };
+            };
+            /** @description Malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        code?: "invalid_request";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["StepUpRequired"];
+            /** @description No authenticator app is on. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        code?: "totp_not_enabled";
+                    } & components["schemas"]["Problem"];
+                };
+            };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];

@@ -3,6 +3,7 @@
 
 pub mod jwt;
 pub mod password;
+pub mod sealed;
 
 pub use jwt::{AccessClaims, SignedIn, TokenSigner, TokenVerifier};
 pub use password::PasswordHasher;

@@ -294,6 +294,17 @@ pub fn error_response(
             serde_json::to_value(channel).unwrap_or_default(),
         );
     }
+    if let AuthError::MfaRequired {
+        challenge_id,
+        methods,
+    } = err
+    {
+        extra.insert("challenge_id".into(), challenge_id.as_str().into());
+        extra.insert(
+            "methods".into(),
+            serde_json::to_value(methods).unwrap_or_default(),
+        );
+    }
     let content_type = match flavour {
         Flavour::Problem => PROBLEM_JSON,
         Flavour::OAuth => {

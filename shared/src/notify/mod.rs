@@ -7,7 +7,7 @@ use aws_sdk_sns::types::MessageAttributeValue;
 
 use crate::Config;
 use crate::config::mailed_link;
-use crate::domain::{EmailAddress, EmailCode, PhoneNumber, SmsCode};
+use crate::domain::{EmailAddress, EmailCode, Identifier, PhoneNumber, SmsCode};
 use crate::error::BoxError;
 use aws_sdk_sesv2::error::ProvideErrorMetadata;
 
@@ -36,6 +36,16 @@ pub enum Outgoing {
     EmailRemoved { to: EmailAddress },
     /// The same notice by SMS to an old phone.
     SmsRemoved { to: PhoneNumber },
+    /// A notice of a change to how the account signs in, to its identifier (no code in it).
+    Notice { to: Identifier, notice: Notice },
+}
+
+/// What a [`Outgoing::Notice`] tells the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    TotpEnabled,
+    TotpDisabled,
+    RecoveryCodeUsed,
 }
 
 #[derive(Debug, Clone)]
@@ -121,6 +131,20 @@ impl Notifier {
             Outgoing::SmsRemoved { to } => {
                 tracing::Span::current().record("channel", "sms");
                 self.send_sms(to, templates::SMS_REMOVED).await
+            }
+            Outgoing::Notice {
+                to: Identifier::Email(to),
+                notice,
+            } => {
+                tracing::Span::current().record("channel", "email");
+                self.send_email(to, &templates::notice_email(*notice)).await
+            }
+            Outgoing::Notice {
+                to: Identifier::Phone(to),
+                notice,
+            } => {
+                tracing::Span::current().record("channel", "sms");
+                self.send_sms(to, templates::notice_sms(*notice)).await
             }
         }
     }

@@ -113,6 +113,45 @@ pub fn identifier_removed() -> Email {
     }
 }
 
+/// What a notice says: the subject, and the sentence both forms carry.
+fn notice_text(notice: super::Notice) -> (&'static str, &'static str) {
+    use super::Notice::*;
+    match notice {
+        TotpEnabled => (
+            "An authenticator app now protects your account",
+            "An authenticator app was turned on for your account: signing in with your password \
+             now also asks for its code. If you did not do this, reset your password and \
+             contact support.",
+        ),
+        TotpDisabled => (
+            "Your authenticator app was turned off",
+            "The authenticator app of your account was turned off: signing in needs only your \
+             password now. If you did not do this, reset your password and contact support.",
+        ),
+        RecoveryCodeUsed => (
+            "A recovery code was used to sign in",
+            "One of your account's recovery codes was just used to sign in. If this was not \
+             you, reset your password and turn the authenticator app off and on again.",
+        ),
+    }
+}
+
+pub fn notice_email(notice: super::Notice) -> Email {
+    let (subject, text) = notice_text(notice);
+    Email {
+        subject: subject.to_owned(),
+        text: format!("{text}\n"),
+        html: format!(
+            "<!doctype html><html><body><p>{}</p></body></html>",
+            html_escape(text)
+        ),
+    }
+}
+
+pub fn notice_sms(notice: super::Notice) -> &'static str {
+    notice_text(notice).1
+}
+
 pub const SMS_REMOVED: &str = "This phone number no longer signs in to your account. \
                                If you did not make this change, contact support.";
 

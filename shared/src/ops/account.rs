@@ -32,6 +32,8 @@ pub struct Me {
     pub username: Option<String>,
     /// Whether the identifier is verified.
     pub verified: bool,
+    /// The second factors turned on (`"totp"`), empty when a password alone signs in.
+    pub mfa: Vec<String>,
     pub created_at: String,
 }
 
@@ -52,6 +54,11 @@ pub fn me(caller: &Caller) -> Result<Me, AuthError> {
         phone,
         username: user.username.clone(),
         verified: user.verified,
+        mfa: if user.totp {
+            vec!["totp".to_owned()]
+        } else {
+            Vec::new()
+        },
         created_at: rfc3339(user.created_at),
     })
 }

@@ -12,6 +12,8 @@ use crate::store::{FamilyItem, UserItem, keys};
 pub struct Caller {
     pub user: UserItem,
     pub session_id: String,
+    /// When the session's sign-in happened (none for sessions older than the record).
+    pub auth_time: Option<i64>,
 }
 
 impl std::fmt::Debug for Caller {
@@ -56,5 +58,9 @@ pub async fn authenticate(app: &impl Verifies, token: Option<&str>) -> Result<Ca
         return Err(AuthError::InvalidToken);
     }
     tracing::Span::current().record("user_id", user.user_id.as_str());
-    Ok(Caller { user, session_id })
+    Ok(Caller {
+        user,
+        session_id,
+        auth_time: family.auth_time,
+    })
 }

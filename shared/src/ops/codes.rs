@@ -92,6 +92,7 @@ pub async fn issue(
             used: false,
             tries: Vec::new(),
             identifier_key,
+            amr: Vec::new(),
         },
         message,
     })

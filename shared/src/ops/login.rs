@@ -8,13 +8,15 @@ use serde::Deserialize;
 use crate::AuthError;
 use crate::crypto;
 use crate::domain::{Identifier, Password, SmsCode};
-use crate::notify::Outgoing;
+use crate::notify::{Notice, Outgoing};
 use crate::ops::budgets::{self, Origin};
 use crate::ops::limits::SendSlot;
 use crate::ops::session::{self, NewSession, SignedIn, TokenPair};
 use crate::ops::{Base, Delivers, Hashes, Issues, Keyed};
-use crate::ops::{MAX_ROUNDS, find_account, verify};
-use crate::store::{CodeItem, GatePolicy, LoginGateItem, TxOutcome, UserItem, VerifiedBy, keys};
+use crate::ops::{MAX_ROUNDS, find_account, totp, verify};
+use crate::store::{
+    CodeItem, CodeTry, GatePolicy, LoginGateItem, TxOutcome, UserItem, VerifiedBy, keys,
+};
 
 /// Failures before the first lock.
 const FREE_FAILURES: u32 = 5;
@@ -129,6 +131,12 @@ pub async fn login(
         let stored = verify::stored_identifier(&user)?;
         return Err(challenge(app, &user, &stored, &request.origin).await?);
     }
+    if user.totp {
+        // The address gets its try back; the identifier's run of failures goes on until
+        // the second factor is right, so guesses at it meet the lock.
+        failure.succeeded(app).await?;
+        return Err(second_factor(app, &user, SignedIn::password(app.now())).await?);
+    }
     // The success ends the run of failures, and gives the address its try back, in the
     // session's own transaction.
     let mut also = vec![
@@ -136,7 +144,157 @@ pub async fn login(
             .login_failures_cleared(&gate, app.now(), &GATE)?,
     ];
     also.extend(failure.succeeded_with(app)?);
-    session::start_checked(app, &user, &request.origin, &also).await
+    let signed_in = SignedIn::password(app.now());
+    session::start_checked(app, &user, &request.origin, signed_in, &also).await
+}
+
+/// How long a second-factor challenge lives.
+const MFA_CHALLENGE_SECS: i64 = 300;
+
+/// `POST /login/mfa`: the challenge of `mfa_required` and exactly one second factor.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MfaRequest {
+    pub challenge_id: String,
+    #[serde(default, deserialize_with = "crate::domain::present")]
+    pub totp: Option<String>,
+    #[serde(default, deserialize_with = "crate::domain::present")]
+    pub recovery_code: Option<String>,
+    /// A WebAuthn assertion (`AuthenticationResponseJSON`).
+    #[serde(default)]
+    pub credential: Option<serde_json::Value>,
+    /// Who asked, from the HTTP request (not the body).
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+redacted_debug!(MfaRequest { challenge_id; totp, recovery_code, credential });
+
+/// The methods an account's second factor can be proved with, as `mfa_required` lists them.
+fn methods_of(user: &UserItem) -> Vec<&'static str> {
+    if user.totp {
+        vec!["totp", "recovery_code"]
+    } else {
+        Vec::new()
+    }
+}
+
+/// The `mfa_required` answer to a right first factor (`first`) of an account with a second
+/// factor: a challenge, single use, 5 minutes, 5 tries, bound to the password as it stands
+/// (a change or reset meanwhile makes it invalid).
+pub(crate) async fn second_factor(
+    app: &impl Base,
+    user: &UserItem,
+    first: SignedIn,
+) -> Result<AuthError, AuthError> {
+    let now = app.now();
+    let challenge_id = uuid::Uuid::new_v4().to_string();
+    let item = CodeItem {
+        pk: keys::challenge(&challenge_id),
+        sk: keys::MFA.to_owned(),
+        user_id: user.user_id.clone(),
+        digest: crypto::sha256_hex(user.password_hash.as_bytes()),
+        created_at: now,
+        expires_at: now + MFA_CHALLENGE_SECS,
+        attempts: 0,
+        used: false,
+        tries: Vec::new(),
+        identifier_key: None,
+        amr: first.amr,
+    };
+    let write = app.store().put_new(&item)?;
+    match app.store().transact(vec![write]).await? {
+        TxOutcome::Committed => {
+            tracing::info!("second factor required");
+            Ok(AuthError::MfaRequired {
+                challenge_id,
+                methods: methods_of(user),
+            })
+        }
+        TxOutcome::Cancelled(_) => Err(AuthError::internal("a new challenge id was taken")),
+    }
+}
+
+/// Finishes a sign-in that answered `mfa_required`. The challenge's try is counted before
+/// anything is compared (5 per challenge), the caller's address takes a failure try, and the
+/// identifier's login gate an attempt, so wrong codes meet every limit a password guess
+/// does. The session starts in the sign-in's own generation, on the password it checked.
+#[tracing::instrument(skip_all, fields(user_id))]
+pub async fn login_mfa(
+    app: &(impl Keyed + Delivers + Issues),
+    request: MfaRequest,
+) -> Result<TokenPair, AuthError> {
+    enum Factor {
+        Totp(String),
+        Recovery(String),
+    }
+    let factor = match (request.totp, request.recovery_code, request.credential) {
+        (Some(code), None, None) => Factor::Totp(code),
+        (None, Some(code), None) => Factor::Recovery(code),
+        // No account has a passkey yet: an assertion names none of its credentials.
+        (None, None, Some(_)) => return Err(AuthError::InvalidCredential),
+        _ => {
+            return Err(AuthError::InvalidRequest(
+                "exactly one of totp, recovery_code or credential is required".to_owned(),
+            ));
+        }
+    };
+    let Ok(challenge_id) = uuid::Uuid::parse_str(&request.challenge_id) else {
+        return Err(AuthError::InvalidChallenge);
+    };
+    let now = app.now();
+    let failure = budgets::take_failure_try(app, &request.origin, now).await?;
+    let pk = keys::challenge(&challenge_id.to_string());
+    let challenge = match app
+        .store()
+        .take_code_try(&pk, keys::MFA, crate::ops::totp::MAX_TRIES, now)
+        .await?
+    {
+        CodeTry::Taken(challenge) => challenge,
+        CodeTry::Burned => return Err(AuthError::TooManyAttempts),
+        CodeTry::Gone => return Err(AuthError::InvalidChallenge),
+    };
+    let Some(user) = app
+        .store()
+        .get::<UserItem>(&keys::user(&challenge.user_id), keys::PROFILE)
+        .await?
+        .filter(|u| {
+            u.is_live(now) && crypto::sha256_hex(u.password_hash.as_bytes()) == challenge.digest
+        })
+    else {
+        return Err(AuthError::InvalidChallenge);
+    };
+    tracing::Span::current().record("user_id", user.user_id.as_str());
+    let gate = take_attempt(app, &gate_of(&user)?).await?;
+    let right = match &factor {
+        Factor::Totp(code) => totp::accept_code(app, &user, code, now).await?,
+        Factor::Recovery(code) => totp::spend_recovery_code(app, &user, code).await?,
+    };
+    if !right {
+        tracing::info!(failures = gate.failures, "wrong second factor");
+        return Err(AuthError::InvalidCode);
+    }
+    let spent = app.store().code_spent(&challenge, now)?;
+    if !matches!(
+        app.store().transact(vec![spent]).await?,
+        TxOutcome::Committed
+    ) {
+        // A twin request finished this sign-in first.
+        return Err(AuthError::InvalidChallenge);
+    }
+    if matches!(factor, Factor::Recovery(_)) {
+        totp::notify(app, &user, Notice::RecoveryCodeUsed).await;
+    }
+    let mut amr = challenge.amr.clone();
+    amr.extend(["otp".to_owned(), "mfa".to_owned()]);
+    amr.dedup();
+    let signed_in = SignedIn {
+        amr,
+        auth_time: Some(now),
+    };
+    let mut also = vec![app.store().login_failures_cleared(&gate, now, &GATE)?];
+    also.extend(failure.succeeded_with(app)?);
+    session::start_checked(app, &user, &request.origin, signed_in, &also).await
 }
 
 /// Sends a sign-in OTP to an unverified identifier and answers `verification_required`.
@@ -164,6 +322,7 @@ async fn challenge(
             used: false,
             tries: Vec::new(),
             identifier_key: Some(claim_pk.clone()),
+            amr: Vec::new(),
         };
         let items = vec![slot.write(app.store())?, app.store().put_new(&item)?];
         match app.store().transact(items).await? {

@@ -14,6 +14,7 @@ pub mod password;
 pub mod register;
 pub mod resend;
 pub mod session;
+pub mod totp;
 mod verify;
 
 use crate::AuthError;

@@ -209,14 +209,19 @@ pub async fn reset(
         let generation = user.session_generation + 1;
         // The code proved the identifier; the new password was only chosen.
         let signed_in = SignedIn::code(verify::kind_of(&user)?.channel(), now);
-        let session = NewSession::new(
-            app,
-            &user.user_id,
-            generation,
-            &request.origin,
-            signed_in,
-            now,
-        )?;
+        // An account with a second factor gets no session from a code alone.
+        let session = if user.totp {
+            None
+        } else {
+            Some(NewSession::new(
+                app,
+                &user.user_id,
+                generation,
+                &request.origin,
+                signed_in.clone(),
+                now,
+            )?)
+        };
 
         let mut items = vec![
             app.store().code_spent(&code, now)?,
@@ -227,10 +232,19 @@ pub async fn reset(
         if !user.verified {
             items.extend(verify::verified_elsewhere(app, &user, now)?);
         }
-        items.extend(session.writes(app, now)?);
+        if let Some(session) = &session {
+            items.extend(session.writes(app, now)?);
+        }
         match app.store().transact(items).await? {
             TxOutcome::Committed => {
                 tracing::info!("password reset; every earlier session ended");
+                let Some(session) = session else {
+                    let reset = UserItem {
+                        password_hash: hash,
+                        ..user
+                    };
+                    return Err(login::second_factor(app, &reset, signed_in).await?);
+                };
                 return Ok(ResetDone {
                     user_id: user.user_id,
                     tokens: session.pair(app, now).await?,

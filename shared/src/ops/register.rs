@@ -115,6 +115,7 @@ pub async fn register(
             code_pk: Some(issued.item.pk.clone()),
             reset_code_pk: None,
             session_generation: 0,
+            totp: false,
             unverified: None,
             change_code_pk: None,
             new_identifier_type: None,

@@ -241,7 +241,7 @@ impl NewSession {
     }
 }
 
-/// Starts the session of a password sign-in that checked `user`'s password as read, in the
+/// Starts the session of a sign-in (`signed_in`) that checked `user`'s password as read, in the
 /// account's current session generation, with `also`, writes that must commit with it and
 /// may not carry conditions (the clearing of its login failures).
 ///
@@ -254,6 +254,7 @@ pub async fn start_checked(
     app: &impl Issues,
     user: &UserItem,
     origin: &Origin,
+    signed_in: SignedIn,
     also: &[Write],
 ) -> Result<TokenPair, AuthError> {
     let checked_hash = user.password_hash.as_str();
@@ -265,7 +266,7 @@ pub async fn start_checked(
             &user.user_id,
             generation,
             origin,
-            SignedIn::password(now),
+            signed_in.clone(),
             now,
         )?;
         let first = session.first_token(now);

@@ -172,6 +172,8 @@ impl Store {
                 Some(Expr::new("#user_id = :uid").s(":uid", user.user_id.as_str())),
             )?);
         }
+        // Its authenticator app, if it has one (deleting nothing is no failure).
+        items.push(self.delete(&user.pk, keys::TOTP, None)?);
         items.push(events::outbox_deleted(self, &user.user_id, reason, now)?);
         items.extend_from_slice(also);
         let outcome = self.transact(items).await?;

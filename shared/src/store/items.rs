@@ -114,6 +114,11 @@ pub mod keys {
     pub fn challenge(challenge_id: &str) -> String {
         format!("CHALLENGE#{challenge_id}")
     }
+
+    /// A sign-in's second-factor challenge (under [`challenge`]).
+    pub const MFA: &str = "MFA";
+    /// An account's authenticator app (under its [`user`] key).
+    pub const TOTP: &str = "TOTP";
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,6 +162,9 @@ pub struct UserItem {
     /// password reset or change moves it on by one, and every refresh checks it.
     #[serde(default)]
     pub session_generation: u64,
+    /// An authenticator app is turned on: a password sign-in needs its code as well.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub totp: bool,
     /// Key of the [`UNVERIFIED_INDEX`]: set when a registration commits, removed when the
     /// account is verified, so the sweeper finds expired unverified accounts without a scan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -220,6 +228,34 @@ pub struct CodeItem {
     /// window of code tries each try also takes from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identifier_key: Option<String>,
+    /// For a second-factor challenge: how the first factor was proved (`amr` values).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
+}
+
+/// An account's authenticator app (RFC 6238 TOTP): pending from `POST /me/totp` until a
+/// code confirms it, then enabled. Its secret is sealed (see `crypto::sealed`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TotpItem {
+    pub pk: String,
+    pub sk: String,
+    pub user_id: String,
+    pub secret: String,
+    pub enabled: bool,
+    pub created_at: i64,
+    /// A pending enrolment lapses (TTL); an enabled one has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+    /// Confirmation tries of a pending enrolment, counted before comparing.
+    #[serde(default)]
+    pub attempts: u32,
+    /// The last time step a code was accepted for: a code of that step or an earlier one
+    /// is refused (RFC 6238 §5.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_step: Option<i64>,
+    /// Keyed digests of the unused recovery codes (a string set).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recovery: Vec<String>,
 }
 
 /// A forgot-password request: recorded in the request's own transaction (the same writes

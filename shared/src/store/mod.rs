@@ -5,6 +5,7 @@
 
 mod accounts;
 mod codes;
+mod factors;
 mod gate;
 mod guesses;
 mod items;
@@ -15,11 +16,12 @@ mod table;
 
 pub use accounts::{ChangeRequest, DeletedBy, Deletion, IdentifierChange};
 pub use codes::VerifiedBy;
+pub use factors::EnrolmentTry;
 pub use gate::GatePolicy;
 pub use guesses::GuessWindowItem;
 pub use items::{
     ClaimItem, CodeItem, FamilyItem, ForgotItem, LoginGateItem, RateItem, RefreshItem,
-    SESSIONS_INDEX, UNVERIFIED, UNVERIFIED_INDEX, UserItem, UserStatus, keys,
+    SESSIONS_INDEX, TotpItem, UNVERIFIED, UNVERIFIED_INDEX, UserItem, UserStatus, keys,
 };
 pub use registrations::Reserved;
 pub use sessions::{Rotated, Started, generation_is};

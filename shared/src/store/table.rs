@@ -57,6 +57,12 @@ impl Expr {
         self
     }
 
+    pub fn string_set(mut self, name: &str, values: Vec<String>) -> Self {
+        self.values
+            .insert(name.to_owned(), AttributeValue::Ss(values));
+        self
+    }
+
     pub fn bool(mut self, name: &str, value: bool) -> Self {
         self.values
             .insert(name.to_owned(), AttributeValue::Bool(value));
