@@ -62,10 +62,10 @@ use_auth_secret "$STACK_LOG_DIR/auth-secret.json"
 start_dynamodb "$DDB_PORT"
 start_moto "$MOTO_PORT"
 cargo run --quiet -p auth-tools --bin local-setup
-# cargo lambda watch runs each function's own release binary: built here first (a function
-# built on its first request would time the request out), and only those this step calls
-# (bench_prepare.py registers, confirms and signs in; wrk signs in and refreshes): one
-# fat-LTO link each.
+# cargo lambda watch runs each function's own release binary, built on its first request:
+# the dependencies of those this step calls are built here first (bench_prepare.py registers,
+# confirms, signs in and refreshes once, with a long timeout, so each binary is linked and
+# running before wrk starts timing).
 cargo build --release -p register -p confirm -p login -p token >&2
 start_bg api cargo lambda watch --release -P "$API_PORT" -A 127.0.0.1 --ignore-changes --concurrency 8
 wait_for_port "$API_PORT" api "$LAST_PID" 60

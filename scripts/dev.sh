@@ -37,8 +37,9 @@ API_PID=$LAST_PID
 wait_for_port "$API_PORT" api "$API_PID" 120
 start_events "$API_URL"
 EVENTS_PID=$LAST_PID
-# The web app runs on the TypeScript client's build.
-npm ci --prefix clients/typescript --no-audit --no-fund --loglevel=error >"$STACK_LOG_DIR/npm-client.log" 2>&1 &&
+# The web app runs on the TypeScript client's build, and draws QR codes with its one package.
+npm ci --prefix web --no-audit --no-fund --loglevel=error >"$STACK_LOG_DIR/npm-client.log" 2>&1 &&
+  npm ci --prefix clients/typescript --no-audit --no-fund --loglevel=error >>"$STACK_LOG_DIR/npm-client.log" 2>&1 &&
   npm run --prefix clients/typescript --silent build >>"$STACK_LOG_DIR/npm-client.log" 2>&1 || {
   cat "$STACK_LOG_DIR/npm-client.log" >&2
   stack_log "could not build the TypeScript client (clients/typescript)"

@@ -82,10 +82,11 @@ npm ci --prefix tests/oauth --no-audit --no-fund --loglevel=error >"$STACK_LOG_D
 node --test tests/oauth/ 2>&1 | tee -a "$STACK_LOG_DIR/tests.log" || status=$?
 # The TypeScript client: built (its error codes are type-checked against the document), its
 # generated types compared with a fresh generation, and its tests run against the API.
-npm ci --prefix clients/typescript --no-audit --no-fund --loglevel=error >"$STACK_LOG_DIR/npm-client.log" 2>&1 &&
+npm ci --prefix web --no-audit --no-fund --loglevel=error >"$STACK_LOG_DIR/npm-client.log" 2>&1 &&
+  npm ci --prefix clients/typescript --no-audit --no-fund --loglevel=error >>"$STACK_LOG_DIR/npm-client.log" 2>&1 &&
   npm run --prefix clients/typescript --silent build >>"$STACK_LOG_DIR/npm-client.log" 2>&1 || {
   cat "$STACK_LOG_DIR/npm-client.log" >&2
-  echo "tests: FAILED to install or build the TypeScript client (clients/typescript)" >&2
+  echo "tests: FAILED to install the web app's package or build the TypeScript client (web, clients/typescript)" >&2
   exit 1
 }
 node --test clients/typescript/test/ 2>&1 | tee -a "$STACK_LOG_DIR/tests.log" || status=$?

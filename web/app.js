@@ -2,6 +2,7 @@
 // No framework: each route renders a small form into <main>; messages go to live regions
 // (#status polite, #error assertive), and focus moves to the new screen's heading.
 import { AuthClient, AuthError } from "/client/index.js";
+import qrcode from "/vendor/qrcode.mjs";
 
 // Set by /config.js (a script, so the page's connect-src can name the API's origin alone).
 const config = globalThis.AUTH_SERVICE_CONFIG;
@@ -27,6 +28,11 @@ const MESSAGES = {
   invalid_token: "Your session has ended. Sign in again.",
   session_not_found: "That session has already ended.",
   network_error: "The service cannot be reached.",
+  invalid_challenge: "That sign-in has expired. Sign in again.",
+  invalid_credential: "That passkey could not be checked.",
+  reauthentication_required: "For this, enter your password.",
+  totp_already_enabled: "An authenticator app is already on.",
+  totp_not_enabled: "No authenticator app is on.",
 };
 
 function say(text) {
@@ -233,6 +239,7 @@ function signIn() {
         say("Signed in.");
         go("/account");
       } catch (error) {
+        if (error instanceof AuthError && error.code === "mfa_required") return secondFactor(error);
         if (!(error instanceof AuthError) || error.code !== "verification_required") throw error;
         const where = error.channel === "sms" ? "texted you" : "emailed you";
         screen("One more step", h("p", {}, `Your ${error.channel === "sms" ? "phone" : "email"} is not confirmed yet: we ${where} a 6-digit code.`),
@@ -244,6 +251,25 @@ function signIn() {
       }
     }),
     h("p", {}, h("a", { href: "/forgot" }, "Forgot your password?"), " · ", h("a", { href: "/signup" }, "Create an account")));
+}
+
+/** The step after a right password (or a reset) on an account with an authenticator app:
+ * its current code, or one of the recovery codes. */
+function secondFactor(error, done = "Signed in.") {
+  const finish = async (factor) => {
+    await auth.loginWithSecondFactor({ challenge_id: error.challengeId, ...factor });
+    say(done);
+    go("/account");
+  };
+  const byCode = () => screen("Enter the code from your authenticator app",
+    form("Authenticator code", [field("6-digit code", "totp", { inputmode: "numeric", autocomplete: "one-time-code", pattern: "[0-9]{6}" })],
+      "Sign in", (values) => finish({ totp: values.totp })),
+    h("p", {}, h("button", { type: "button", class: "secondary", onclick: byRecoveryCode }, "Use a recovery code instead")));
+  const byRecoveryCode = () => screen("Enter a recovery code",
+    form("Recovery code", [field("Recovery code", "recovery_code", { autocomplete: "off", spellcheck: "false" })],
+      "Sign in", (values) => finish({ recovery_code: values.recovery_code })),
+    h("p", { class: "hint" }, "Each recovery code works once."));
+  byCode();
 }
 
 function forgot() {
@@ -269,7 +295,13 @@ function resetForm(code, phone, inline = false) {
     field("Repeat the new password", "repeat_password", { type: "password", autocomplete: "new-password" }),
   ];
   const node = form("New password", fields, "Set the new password", async (values) => {
-    await auth.resetPassword({ code: code ?? values.code, password: values.password, repeat_password: values.repeat_password, ...(phone ? { phone } : {}) });
+    try {
+      await auth.resetPassword({ code: code ?? values.code, password: values.password, repeat_password: values.repeat_password, ...(phone ? { phone } : {}) });
+    } catch (error) {
+      // The password is changed; the account's second factor still signs in.
+      if (error instanceof AuthError && error.code === "mfa_required") return secondFactor(error, "Password changed. Every other session has ended; you are signed in.");
+      throw error;
+    }
     say("Password changed. Every other session has ended; you are signed in.");
     go("/account");
   });
@@ -311,6 +343,8 @@ async function account() {
       h("button", { type: "button", id: "everywhere", onclick: async () => {
         try { await auth.revokeAllSessions(); say("Signed out everywhere."); go("/signin"); } catch (error) { fail(error); }
       } }, "Sign out everywhere"),
+      h("h2", {}, "Authenticator app"),
+      ...authenticatorSection(me),
       h("h2", {}, "Change password"),
       form("Change password", [
         field("Current password", "current_password", { type: "password", autocomplete: "current-password" }),
@@ -354,6 +388,70 @@ async function account() {
   } catch (error) {
     fail(error);
   }
+}
+
+/** Recovery codes, shown once, with the advice to keep them. */
+function recoveryCodesList(codes) {
+  return [
+    h("p", {}, "Keep these recovery codes somewhere safe: each signs you in once if you lose the app. They are shown only now."),
+    h("ul", { class: "codes", "aria-label": "Recovery codes" }, codes.map((c) => h("li", {}, h("code", {}, c)))),
+  ];
+}
+
+function authenticatorSection(me) {
+  if (me.mfa.includes("totp")) {
+    return [
+      h("p", {}, "On: signing in with your password also asks for the app's code."),
+      form("New recovery codes", [field("Your password", "password", { type: "password", autocomplete: "current-password" })],
+        "New recovery codes", async (values) => {
+          const codes = await auth.replaceRecoveryCodes(values.password);
+          screen("Your new recovery codes", ...recoveryCodesList(codes), h("p", {}, h("a", { href: "/account" }, "Back to your account")));
+          say("New recovery codes; the old ones no longer work.");
+        }),
+      form("Turn off the authenticator app", [
+        field("Your password", "password", { type: "password", autocomplete: "current-password" }),
+        field("Code from the app", "totp", { inputmode: "numeric", autocomplete: "one-time-code", pattern: "[0-9]{6}" }),
+      ], "Turn off", async (values) => {
+        await auth.disableTotp(values.password, values.totp);
+        say("The authenticator app is off.");
+        account();
+      }),
+    ];
+  }
+  return [
+    h("p", {}, "Off. An authenticator app adds a code to every sign-in with your password."),
+    h("button", { type: "button", id: "totp-start", onclick: () => startAuthenticator() }, "Set up an authenticator app"),
+  ];
+}
+
+/** Starts an enrolment (the password when the sign-in is over 10 minutes old), then shows
+ * the QR code and waits for the first code. */
+async function startAuthenticator(password) {
+  let enrolment;
+  try {
+    enrolment = await auth.startTotpEnrolment(password);
+  } catch (error) {
+    if (error instanceof AuthError && error.code === "reauthentication_required") {
+      screen("Confirm it is you",
+        form("Password", [field("Your password", "password", { type: "password", autocomplete: "current-password" })],
+          "Continue", (values) => startAuthenticator(values.password)));
+      return say("Enter your password to set up an authenticator app.");
+    }
+    return fail(error);
+  }
+  const qr = qrcode(0, "M");
+  qr.addData(enrolment.otpauth_uri);
+  qr.make();
+  screen("Set up your authenticator app",
+    h("p", {}, "Scan this QR code with your authenticator app, or type the key in."),
+    h("img", { src: qr.createDataURL(4, 4), alt: "QR code of the authenticator key", width: String(qr.getModuleCount() * 4 + 32) }),
+    h("p", {}, "Key: ", h("code", { id: "totp-secret" }, enrolment.secret)),
+    form("First code", [field("The 6-digit code the app shows", "totp", { inputmode: "numeric", autocomplete: "one-time-code", pattern: "[0-9]{6}" })],
+      "Turn on", async (values) => {
+        const codes = await auth.confirmTotp(values.totp);
+        screen("Authenticator app on", ...recoveryCodesList(codes), h("p", {}, h("a", { href: "/account" }, "Back to your account")));
+        say("The authenticator app is on.");
+      }));
 }
 
 document.addEventListener("click", (event) => {

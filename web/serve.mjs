@@ -1,4 +1,5 @@
 // Serves the reference web app: its static files, the TypeScript client's build at /client/,
+// the QR code drawer at /vendor/qrcode.mjs,
 // /config.js with the API's URL (API_URL), and index.html for every other path, so the links
 // the service mails (/confirm#code=…, /reset#code=…, /me/identifier#code=…) open it.
 // Every answer carries the headers a deployment's CDN should set (see web/README.md): a
@@ -11,10 +12,12 @@ import { extname, join, normalize } from "node:path";
 
 const here = new URL(".", import.meta.url).pathname;
 const clientDist = join(here, "../clients/typescript/dist");
+// The QR code of an authenticator app's otpauth URI is drawn in the browser (npm ci --prefix web).
+const qrcode = join(here, "node_modules/qrcode-generator/dist/qrcode.mjs");
 const port = Number(process.argv[2] ?? 5173);
 const host = process.argv[3] ?? "127.0.0.1";
 const apiUrl = process.env.API_URL ?? "http://127.0.0.1:3000";
-const TYPES = { ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".json": "application/json" };
+const TYPES = { ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".mjs": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".json": "application/json" };
 
 const SECURITY_HEADERS = {
   "content-security-policy": [
@@ -42,7 +45,7 @@ createServer(async (request, response) => {
     response.writeHead(200, { ...SECURITY_HEADERS, "content-type": TYPES[".js"], "cache-control": "no-store" });
     return response.end(`globalThis.AUTH_SERVICE_CONFIG = ${JSON.stringify({ apiUrl })};\n`);
   }
-  const file = path.startsWith("/client/")
+  const file = path === "/vendor/qrcode.mjs" ? qrcode : path.startsWith("/client/")
     ? inside(clientDist, path.slice("/client/".length))
     : extname(path) ? inside(here, path) : join(here, "index.html");
   try {

@@ -197,3 +197,56 @@ test("someone signed up with my address: the mailed link's \"I did not sign up\"
     await browser.close();
   }
 });
+
+test("an authenticator app: set up from its QR code page, then every sign-in asks for its code or a recovery code", async () => {
+  const { TOTP, Secret } = await import("otpauth");
+  const email = `totp-${crypto.randomUUID()}@example.com`;
+  const registered = await fetch(`${API_URL}/registration`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email, password: PASSWORD, repeat_password: PASSWORD }),
+  });
+  assert.equal(registered.status, 200);
+  const browser = await launch();
+  try {
+    const page = await browser.newPage();
+    await page.goto(confirmationLink(await mailTo(email)));
+    await page.getByRole("button", { name: "Yes, confirm my email" }).click();
+    await page.getByText(`Signed in as ${email}`).waitFor();
+
+    // Set up: the page shows the QR code and the key; the app's first code turns it on.
+    await page.getByRole("button", { name: "Set up an authenticator app" }).click();
+    await page.getByRole("heading", { name: "Set up your authenticator app", exact: true }).waitFor();
+    const qr = page.getByRole("img", { name: "QR code of the authenticator key" });
+    assert.match(await qr.getAttribute("src"), /^data:image\/gif;base64,/);
+    assert.ok((await qr.boundingBox()).width > 100, "the QR code is drawn at a scannable size");
+    const key = await page.locator("#totp-secret").textContent();
+    const app = new TOTP({ secret: Secret.fromBase32(key), digits: 6, period: 30, algorithm: "SHA1" });
+    await shot(page, "totp-qr-code");
+    await page.getByLabel("The 6-digit code the app shows").fill(app.generate());
+    await page.getByRole("button", { name: "Turn on" }).click();
+    await page.getByRole("heading", { name: "Authenticator app on", exact: true }).waitFor();
+    const codes = await page.getByRole("list", { name: "Recovery codes" }).getByRole("listitem").allTextContents();
+    assert.equal(codes.length, 10);
+    await shot(page, "totp-recovery-codes");
+
+    // Sign in again: the password, then a recovery code (the app's code of this step was
+    // just used, and a step is accepted once).
+    await page.goto(`${WEB_URL}/account`);
+    await page.getByRole("button", { name: "Sign out", exact: true }).click();
+    await page.getByRole("heading", { name: "Sign in", exact: true }).waitFor();
+    await page.getByLabel("Email or phone").fill(email);
+    await page.getByLabel("Password").fill(PASSWORD);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { name: "Enter the code from your authenticator app", exact: true }).waitFor();
+    await shot(page, "totp-sign-in-step");
+    await page.getByRole("button", { name: "Use a recovery code instead" }).click();
+    await page.getByLabel("Recovery code").fill(codes[0]);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByText(`Signed in as ${email}`).waitFor();
+    await page.getByText("On: signing in with your password also asks for the app's code.").waitFor();
+    await shot(page, "totp-signed-in-with-a-recovery-code");
+  } finally {
+    await browser.close();
+  }
+});

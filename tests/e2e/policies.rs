@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use auth_tests::aws_recorder::Recorder;
 use auth_tests::events::{fresh_forgot_record, inserts_with_prefix};
 use auth_tests::moto::{Outbox, six_digits};
-use auth_tests::{required_env, unique_email, unique_phone};
+use auth_tests::{required_env, totp_code, unique_email, unique_phone};
 use auth_tools::runtime_api::api_gateway_event;
 use serde_json::{Value, json};
 use serde_yaml_ng::Value as Yaml;
@@ -439,6 +439,105 @@ async fn every_function_s_policy_covers_the_aws_actions_its_code_calls() {
     .await;
     body_of(&answers[0], 200);
     called.entry("me").or_default().extend(actions);
+    // An authenticator app on the phone account: turned on (the session is minutes old, so
+    // no password), its recovery codes replaced, a sign-in finished with one of them (the
+    // notice goes by SMS), and turned off with the next step's code.
+    let bare = |method: &str, path: &str| api_gateway_event(method, path, path, None, json!({}));
+    let (answers, actions) = recorded(
+        "totp-enroll",
+        vec![with_bearer(bare("POST", "/me/totp"), phone_bearer)],
+        false,
+    )
+    .await;
+    let secret = body_of(&answers[0], 200)["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    called.entry("totp-enroll").or_default().extend(actions);
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+    };
+    let (answers, actions) = recorded(
+        "totp-confirm",
+        vec![with_bearer(
+            post(
+                "/me/totp/confirm",
+                json!({ "totp": totp_code(&secret, now()) }),
+            ),
+            phone_bearer,
+        )],
+        false,
+    )
+    .await;
+    body_of(&answers[0], 200);
+    called.entry("totp-confirm").or_default().extend(actions);
+    let (answers, actions) = recorded(
+        "totp-recovery-codes",
+        vec![with_bearer(
+            bare("POST", "/me/totp/recovery-codes"),
+            phone_bearer,
+        )],
+        false,
+    )
+    .await;
+    let recovery = body_of(&answers[0], 200)["recovery_codes"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    called
+        .entry("totp-recovery-codes")
+        .or_default()
+        .extend(actions);
+    let (answers, actions) = recorded(
+        "login",
+        vec![post(
+            "/login",
+            json!({ "phone": phone, "password": PASSWORD }),
+        )],
+        false,
+    )
+    .await;
+    let challenge = body_of(&answers[0], 403)["challenge_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    called.entry("login").or_default().extend(actions);
+    let (answers, actions) = recorded(
+        "login-mfa",
+        vec![post(
+            "/login/mfa",
+            json!({ "challenge_id": challenge, "recovery_code": recovery }),
+        )],
+        false,
+    )
+    .await;
+    body_of(&answers[0], 200);
+    called.entry("login-mfa").or_default().extend(actions);
+    // The next step's code: within the one step of skew, and later than the one used.
+    let (answers, actions) = recorded(
+        "totp-disable",
+        vec![with_bearer(
+            api_gateway_event(
+                "DELETE",
+                "/me/totp",
+                "/me/totp",
+                Some(
+                    json!({ "password": PASSWORD, "totp": totp_code(&secret, now() + 30) })
+                        .to_string(),
+                ),
+                json!({}),
+            ),
+            phone_bearer,
+        )],
+        false,
+    )
+    .await;
+    assert_eq!(answers[0]["statusCode"], 204, "{answers:?}");
+    called.entry("totp-disable").or_default().extend(actions);
+
     let moved_to = unique_email();
     let (answers, actions) = recorded(
         "me-identifier",
@@ -589,6 +688,18 @@ async fn every_function_s_policy_covers_the_aws_actions_its_code_calls() {
         );
     }
     assert!(called["me-delete"].contains("dynamodb:Query"), "{called:?}");
+    for transacts in ["totp-confirm", "totp-disable"] {
+        assert!(
+            called[transacts].contains("dynamodb:TransactWriteItems"),
+            "{called:?}"
+        );
+    }
+    assert!(
+        called["login-mfa"]
+            .iter()
+            .any(|a| a.starts_with("sns:Publish")),
+        "the recovery-code notice went by SMS: {called:?}"
+    );
 
     // Exactly what each function's capabilities need, no more: its `main` names them, and
     // a function that fetches no secret or builds no SES/SNS client is granted neither.

@@ -15,21 +15,12 @@ use auth_shared::ops::totp::{
 };
 use auth_tests::TestApp;
 use auth_tests::moto::Outbox;
+use auth_tests::totp_code as code_at;
 
 use crate::code;
 use crate::signin::{by_email_login, verified_email};
 
 const PASSWORD: &str = "correct horse battery staple";
-
-/// The code an authenticator app with `secret` (base32) shows at `now`.
-fn code_at(secret: &str, now: i64) -> String {
-    let secret = totp_rs::Secret::try_from_base32(secret).expect("base32");
-    totp_rs::Builder::new()
-        .with_secret(secret)
-        .build_noncompliant()
-        .generate(u64::try_from(now).unwrap())
-        .to_string()
-}
 
 async fn caller(t: &TestApp, pair: &TokenPair) -> Caller {
     authenticate(&t.app, Some(&pair.access_token))

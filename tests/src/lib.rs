@@ -166,3 +166,14 @@ impl TestApp {
         (Self { app, clock }, calls)
     }
 }
+
+/// The code an authenticator app holding `secret` (base32, as `POST /me/totp` answers it)
+/// shows at `unix_secs`.
+pub fn totp_code(secret: &str, unix_secs: i64) -> String {
+    let secret = totp_rs::Secret::try_from_base32(secret).expect("a base32 secret");
+    totp_rs::Builder::new()
+        .with_secret(secret)
+        .build_noncompliant()
+        .generate(u64::try_from(unix_secs).expect("after 1970"))
+        .to_string()
+}

@@ -465,6 +465,25 @@ mod tests {
     }
 
     #[test]
+    fn a_second_factor_step_names_its_challenge_and_methods() {
+        let response = problem(&AuthError::MfaRequired {
+            challenge_id: "c-1".into(),
+            methods: vec!["totp", "recovery_code"],
+        });
+        assert_eq!(response.status(), 403);
+        let Body::Text(text) = response.body() else {
+            panic!("text body")
+        };
+        let json: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(json["code"], "mfa_required");
+        assert_eq!(json["challenge_id"], "c-1");
+        assert_eq!(
+            json["methods"],
+            serde_json::json!(["totp", "recovery_code"])
+        );
+    }
+
+    #[test]
     fn problems_carry_status_code_and_retry_after() {
         let response = problem(&AuthError::RateLimited { retry_after: 42 });
         assert_eq!(response.status(), 429);
