@@ -266,7 +266,7 @@ function secondFactor(error, done = "Signed in.") {
       "Sign in", (values) => finish({ totp: values.totp })),
     h("p", {}, h("button", { type: "button", class: "secondary", onclick: byRecoveryCode }, "Use a recovery code instead")));
   const byRecoveryCode = () => screen("Enter a recovery code",
-    form("Recovery code", [field("Recovery code", "recovery_code", { autocomplete: "off", spellcheck: "false" })],
+    form("Sign in with a recovery code", [field("Recovery code", "recovery_code", { autocomplete: "off", spellcheck: "false" })],
       "Sign in", (values) => finish({ recovery_code: values.recovery_code })),
     h("p", { class: "hint" }, "Each recovery code works once."));
   byCode();

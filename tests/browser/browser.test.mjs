@@ -230,8 +230,8 @@ test("an authenticator app: set up from its QR code page, then every sign-in ask
     assert.equal(codes.length, 10);
     await shot(page, "totp-recovery-codes");
 
-    // Sign in again: the password, then a recovery code (the app's code of this step was
-    // just used, and a step is accepted once).
+    // Sign in again: the password, then the app's code. The code of this step was just used
+    // (a step is accepted once), so the app's next one, within the step of skew either side.
     await page.goto(`${WEB_URL}/account`);
     await page.getByRole("button", { name: "Sign out", exact: true }).click();
     await page.getByRole("heading", { name: "Sign in", exact: true }).waitFor();
@@ -240,11 +240,21 @@ test("an authenticator app: set up from its QR code page, then every sign-in ask
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByRole("heading", { name: "Enter the code from your authenticator app", exact: true }).waitFor();
     await shot(page, "totp-sign-in-step");
-    await page.getByRole("button", { name: "Use a recovery code instead" }).click();
-    await page.getByLabel("Recovery code").fill(codes[0]);
+    await page.getByRole("textbox", { name: "6-digit code", exact: true }).fill(app.generate({ timestamp: Date.now() + 30_000 }));
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByText(`Signed in as ${email}`).waitFor();
     await page.getByText("On: signing in with your password also asks for the app's code.").waitFor();
+    await shot(page, "totp-signed-in");
+
+    // And once more with a recovery code, as when the phone is lost.
+    await page.getByRole("button", { name: "Sign out", exact: true }).click();
+    await page.getByLabel("Email or phone").fill(email);
+    await page.getByLabel("Password").fill(PASSWORD);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Use a recovery code instead" }).click();
+    await page.getByRole("textbox", { name: "Recovery code" }).fill(codes[0]);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByText(`Signed in as ${email}`).waitFor();
     await shot(page, "totp-signed-in-with-a-recovery-code");
   } finally {
     await browser.close();

@@ -374,3 +374,84 @@ async fn discovery_documents_are_public_and_cacheable() {
         );
     }
 }
+
+/// Now, in seconds, as the functions' clocks read it.
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64
+}
+
+#[tokio::test]
+async fn an_authenticator_app_over_http_from_enrolment_to_a_second_factor_sign_in() {
+    use crate::recovery::call;
+    let email = verified_email_account().await;
+    let (status, _, pair) = post_json("/login", login_body(("email", &email), PASSWORD)).await;
+    assert_eq!(status, 200, "{pair}");
+    let bearer = pair["access_token"].as_str().unwrap().to_owned();
+
+    // Turned on: a pending secret, then a current code; 10 recovery codes once.
+    let enrolment = call(Method::POST, "/me/totp", Some(&bearer), "e2e", None).await;
+    assert_eq!(enrolment.status, 200, "{}", enrolment.json());
+    let secret = enrolment.json()["secret"].as_str().unwrap().to_owned();
+    assert!(
+        enrolment.json()["otpauth_uri"]
+            .as_str()
+            .unwrap()
+            .starts_with("otpauth://totp/")
+    );
+    let confirmed = call(
+        Method::POST,
+        "/me/totp/confirm",
+        Some(&bearer),
+        "e2e",
+        Some(json!({ "totp": auth_tests::totp_code(&secret, unix_now()) })),
+    )
+    .await;
+    assert_eq!(confirmed.status, 200, "{}", confirmed.json());
+    let recovery = confirmed.json()["recovery_codes"].clone();
+    assert_eq!(recovery.as_array().map(Vec::len), Some(10));
+    let me = call(Method::GET, "/me", Some(&bearer), "e2e", None).await;
+    assert_eq!(me.json()["mfa"], json!(["totp"]));
+
+    // The password alone now answers mfa_required; a wrong code is invalid_code; the next
+    // step's code (the current one was just used) signs in with `mfa` in the token.
+    let (status, content_type, step) =
+        post_json("/login", login_body(("email", &email), PASSWORD)).await;
+    assert_problem(status, &content_type, &step, 403, "mfa_required");
+    assert_eq!(step["methods"], json!(["totp", "recovery_code"]));
+    let challenge = step["challenge_id"].as_str().unwrap().to_owned();
+    let (status, content_type, body) = post_json(
+        "/login/mfa",
+        json!({ "challenge_id": challenge, "totp": "000000" }),
+    )
+    .await;
+    if auth_tests::totp_code(&secret, unix_now() + 30) != "000000" {
+        assert_problem(status, &content_type, &body, 400, "invalid_code");
+    }
+    let (status, _, signed_in) = post_json(
+        "/login/mfa",
+        json!({ "challenge_id": challenge, "totp": auth_tests::totp_code(&secret, unix_now() + 30) }),
+    )
+    .await;
+    assert_eq!(status, 200, "{signed_in}");
+    let issuer = required_env("API_URL");
+    let jwks = fetch_jwks(&issuer).await;
+    let claims = verify(
+        signed_in["access_token"].as_str().unwrap(),
+        &jwks,
+        &issuer,
+        &required_env("JWT_AUDIENCE"),
+    )
+    .expect("a valid access token");
+    assert_eq!(claims.amr, ["pwd", "otp", "mfa"]);
+
+    // Spent: the same challenge again is invalid_challenge.
+    let (status, content_type, body) = post_json(
+        "/login/mfa",
+        json!({ "challenge_id": challenge, "recovery_code": recovery[0] }),
+    )
+    .await;
+    assert_problem(status, &content_type, &body, 400, "invalid_challenge");
+}

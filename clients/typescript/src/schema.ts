@@ -375,24 +375,6 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        VerificationRequired: {
-            /** @constant */
-            code?: "verification_required";
-            /** Format: uuid */
-            challenge_id: string;
-            channel: components["schemas"]["Channel"];
-        } & WithRequired<components["schemas"]["Problem"], "challenge_id" | "channel">;
-        MfaRequired: {
-            /** @constant */
-            code?: "mfa_required";
-            /**
-             * Format: uuid
-             * @description For `POST /login/mfa`: 5 minutes, 5 tries.
-             */
-            challenge_id: string;
-            /** @description The second factors this account can use. */
-            methods: ("totp" | "recovery_code" | "passkey")[];
-        } & WithRequired<components["schemas"]["Problem"], "challenge_id" | "methods">;
         /** @description The challenge and exactly one of `totp`, `recovery_code` or `credential`. */
         MfaRequest: {
             challenge_id: string;
@@ -937,7 +919,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["VerificationRequired"] | components["schemas"]["MfaRequired"];
+                    "application/problem+json": ({
+                        /** @constant */
+                        code?: "verification_required";
+                        /** Format: uuid */
+                        challenge_id: string;
+                        channel: components["schemas"]["Channel"];
+                    } & WithRequired<components["schemas"]["Problem"], "challenge_id" | "channel">) | ({
+                        /** @constant */
+                        code?: "mfa_required";
+                        /**
+                         * Format: uuid
+                         * @description For `POST /login/mfa`: 5 minutes, 5 tries.
+                         */
+                        challenge_id: string;
+                        /** @description The second factors this account can use. */
+                        methods: ("totp" | "recovery_code" | "passkey")[];
+                    } & WithRequired<components["schemas"]["Problem"], "challenge_id" | "methods">);
                 };
             };
             413: components["responses"]["PayloadTooLarge"];
@@ -1233,7 +1231,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["MfaRequired"];
+                    "application/problem+json": {
+                        /** @constant */
+                        code?: "mfa_required";
+                        /**
+                         * Format: uuid
+                         * @description For `POST /login/mfa`: 5 minutes, 5 tries.
+                         */
+                        challenge_id: string;
+                        /** @description The second factors this account can use. */
+                        methods: ("totp" | "recovery_code" | "passkey")[];
+                    } & WithRequired<components["schemas"]["Problem"], "challenge_id" | "methods">;
                 };
             };
             413: components["responses"]["PayloadTooLarge"];
