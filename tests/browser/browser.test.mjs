@@ -248,6 +248,7 @@ test("an authenticator app: set up from its QR code page, then every sign-in ask
 
     // And once more with a recovery code, as when the phone is lost.
     await page.getByRole("button", { name: "Sign out", exact: true }).click();
+    await page.getByRole("heading", { name: "Sign in", exact: true }).waitFor();
     await page.getByLabel("Email or phone").fill(email);
     await page.getByLabel("Password").fill(PASSWORD);
     await page.getByRole("button", { name: "Sign in" }).click();
