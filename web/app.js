@@ -402,9 +402,9 @@ function authenticatorSection(me) {
   if (me.mfa.includes("totp")) {
     return [
       h("p", {}, "On: signing in with your password also asks for the app's code."),
-      form("New recovery codes", [field("Your password", "password", { type: "password", autocomplete: "current-password" })],
+      form("New recovery codes", [field("Your password (if you signed in over 10 minutes ago)", "password", { type: "password", autocomplete: "current-password", required: false })],
         "New recovery codes", async (values) => {
-          const codes = await auth.replaceRecoveryCodes(values.password);
+          const codes = await auth.replaceRecoveryCodes(values.password || undefined);
           screen("Your new recovery codes", ...recoveryCodesList(codes), h("p", {}, h("a", { href: "/account" }, "Back to your account")));
           say("New recovery codes; the old ones no longer work.");
         }),
