@@ -57,6 +57,20 @@ async fn with_totp(t: &TestApp) -> (String, String, Vec<String>) {
     (email, secret, codes)
 }
 
+/// An account with an authenticator app, signed in with its password a step (30 s) after the
+/// app was turned on: its address, secret and challenge.
+async fn at_the_second_step(t: &TestApp) -> (String, String, String) {
+    let (email, secret, _) = with_totp(t).await;
+    t.clock.advance(30);
+    let (challenge_id, _) = password_step(t, &email).await;
+    (email, secret, challenge_id)
+}
+
+/// The password sign-in of an account with a second factor: its challenge and methods.
+async fn password_step(t: &TestApp, email: &str) -> (String, Vec<&'static str>) {
+    challenge_of(login(&t.app, by_email_login(email, PASSWORD)).await)
+}
+
 fn challenge_of(result: Result<TokenPair, AuthError>) -> (String, Vec<&'static str>) {
     match result {
         Err(AuthError::MfaRequired {
@@ -149,8 +163,7 @@ async fn an_authenticator_app_turns_on_with_a_current_code_and_then_every_sign_i
     );
 
     // The password alone no longer signs in.
-    let (challenge_id, methods) =
-        challenge_of(login(&t.app, by_email_login(&email, PASSWORD)).await);
+    let (challenge_id, methods) = password_step(&t, &email).await;
     assert_eq!(methods, ["totp", "recovery_code"]);
     // The code that turned it on was for this very step: it is not accepted twice.
     assert_eq!(
@@ -191,9 +204,7 @@ async fn an_authenticator_app_turns_on_with_a_current_code_and_then_every_sign_i
 #[tokio::test]
 async fn a_challenge_takes_five_tries_and_lives_five_minutes() {
     let t = TestApp::new().await;
-    let (email, secret, _) = with_totp(&t).await;
-    t.clock.advance(30);
-    let (challenge_id, _) = challenge_of(login(&t.app, by_email_login(&email, PASSWORD)).await);
+    let (email, secret, challenge_id) = at_the_second_step(&t).await;
     let right = code_at(&secret, t.clock.now());
     let wrong = if right == "123456" {
         "654321"
@@ -226,7 +237,7 @@ async fn a_challenge_takes_five_tries_and_lives_five_minutes() {
 
     // A new challenge, once the lock has passed, expires after 5 minutes.
     t.clock.advance(3600);
-    let (challenge_id, _) = challenge_of(login(&t.app, by_email_login(&email, PASSWORD)).await);
+    let (challenge_id, _) = password_step(&t, &email).await;
     t.clock.advance(301);
     assert_eq!(
         code(
@@ -243,9 +254,7 @@ async fn a_challenge_takes_five_tries_and_lives_five_minutes() {
 #[tokio::test]
 async fn twenty_concurrent_guesses_at_one_challenge_compare_at_most_five() {
     let t = TestApp::new().await;
-    let (email, secret, _) = with_totp(&t).await;
-    t.clock.advance(30);
-    let (challenge_id, _) = challenge_of(login(&t.app, by_email_login(&email, PASSWORD)).await);
+    let (_, secret, challenge_id) = at_the_second_step(&t).await;
     let right = code_at(&secret, t.clock.now());
     let guesses: Vec<String> = (0..20)
         .map(|i| format!("{:06}", (i * 37_171 + 100_003) % 1_000_000))
@@ -269,7 +278,7 @@ async fn twenty_concurrent_guesses_at_one_challenge_compare_at_most_five() {
 async fn a_recovery_code_signs_in_once_and_the_user_is_told() {
     let t = TestApp::new().await;
     let (email, _, codes) = with_totp(&t).await;
-    let (challenge_id, _) = challenge_of(login(&t.app, by_email_login(&email, PASSWORD)).await);
+    let (challenge_id, _) = password_step(&t, &email).await;
     // Typed in capitals and without the dash, it is the same code.
     let typed = codes[3].replace('-', "").to_uppercase();
     let pair = login_mfa(&t.app, with_recovery_code(&challenge_id, &typed))
@@ -284,7 +293,7 @@ async fn a_recovery_code_signs_in_once_and_the_user_is_told() {
         .any(|m| m.subject.contains("recovery code"));
     assert!(told, "the user is told a recovery code was used");
 
-    let (challenge_id, _) = challenge_of(login(&t.app, by_email_login(&email, PASSWORD)).await);
+    let (challenge_id, _) = password_step(&t, &email).await;
     assert_eq!(
         code(login_mfa(&t.app, with_recovery_code(&challenge_id, &codes[3])).await),
         "invalid_code",
@@ -295,7 +304,7 @@ async fn a_recovery_code_signs_in_once_and_the_user_is_told() {
         .expect("another code still works");
 
     // New codes replace the old ones.
-    let (challenge_id, _) = challenge_of(login(&t.app, by_email_login(&email, PASSWORD)).await);
+    let (challenge_id, _) = password_step(&t, &email).await;
     let pair = login_mfa(&t.app, with_recovery_code(&challenge_id, &codes[5]))
         .await
         .unwrap();
@@ -304,7 +313,7 @@ async fn a_recovery_code_signs_in_once_and_the_user_is_told() {
         .await
         .expect("a sign-in just now is recent enough")
         .recovery_codes;
-    let (challenge_id, _) = challenge_of(login(&t.app, by_email_login(&email, PASSWORD)).await);
+    let (challenge_id, _) = password_step(&t, &email).await;
     assert_eq!(
         code(login_mfa(&t.app, with_recovery_code(&challenge_id, &codes[6])).await),
         "invalid_code"
@@ -351,9 +360,7 @@ async fn sensitive_changes_need_a_recent_sign_in_or_the_password() {
 #[tokio::test]
 async fn turning_it_off_needs_the_password_and_a_fresh_code() {
     let t = TestApp::new().await;
-    let (email, secret, _) = with_totp(&t).await;
-    t.clock.advance(30);
-    let (challenge_id, _) = challenge_of(login(&t.app, by_email_login(&email, PASSWORD)).await);
+    let (email, secret, challenge_id) = at_the_second_step(&t).await;
     let used = code_at(&secret, t.clock.now());
     let pair = login_mfa(&t.app, with_totp_code(&challenge_id, &used))
         .await

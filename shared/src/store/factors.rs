@@ -47,14 +47,7 @@ impl Store {
             .send()
             .await;
         match result {
-            Ok(out) => {
-                let item = out.attributes.ok_or_else(|| {
-                    AuthError::internal("UpdateItem returned no attributes for ALL_NEW")
-                })?;
-                serde_dynamo::from_item(item)
-                    .map(EnrolmentTry::Taken)
-                    .map_err(AuthError::internal)
-            }
+            Ok(out) => super::table::updated_item(out).map(EnrolmentTry::Taken),
             Err(SdkError::ServiceError(service))
                 if matches!(
                     service.err(),

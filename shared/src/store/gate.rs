@@ -61,12 +61,7 @@ impl Store {
                 .send()
                 .await;
             let stored: LoginGateItem = match result {
-                Ok(out) => {
-                    let item = out.attributes.ok_or_else(|| {
-                        AuthError::internal("UpdateItem returned no attributes for ALL_NEW")
-                    })?;
-                    return serde_dynamo::from_item(item).map_err(AuthError::internal);
-                }
+                Ok(out) => return super::table::updated_item(out),
                 Err(SdkError::ServiceError(service)) => match service.into_err() {
                     UpdateItemError::ConditionalCheckFailedException(failed) => {
                         match failed.item {

@@ -479,6 +479,16 @@ impl Store {
     }
 }
 
+/// The item an `UpdateItem` with `ReturnValues: ALL_NEW` answered, decoded.
+pub(super) fn updated_item<T: DeserializeOwned>(
+    out: aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
+) -> Result<T, AuthError> {
+    let item = out
+        .attributes
+        .ok_or_else(|| AuthError::internal("UpdateItem returned no attributes for ALL_NEW"))?;
+    serde_dynamo::from_item(item).map_err(AuthError::internal)
+}
+
 /// One item of a [`Store::get_together`] read, to be decoded as the type it is.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot(Option<HashMap<String, AttributeValue>>);
@@ -535,14 +545,7 @@ impl Store {
             .send()
             .await;
         match result {
-            Ok(out) => {
-                let item = out.attributes.ok_or_else(|| {
-                    AuthError::internal("UpdateItem returned no attributes for ALL_NEW")
-                })?;
-                serde_dynamo::from_item(item)
-                    .map(CodeTry::Taken)
-                    .map_err(AuthError::internal)
-            }
+            Ok(out) => updated_item(out).map(CodeTry::Taken),
             Err(SdkError::ServiceError(service)) => match service.into_err() {
                 UpdateItemError::ConditionalCheckFailedException(failed) => {
                     // Which condition failed decides the answer: burned only when the code
