@@ -82,6 +82,16 @@ async fn caller(t: &TestApp, pair: &TokenPair) -> Result<Caller, AuthError> {
     authenticate(&t.app, Some(&pair.access_token)).await
 }
 
+/// How many "your password was changed" notices went to `email`.
+async fn password_notices(email: &str) -> usize {
+    Outbox::fetch()
+        .await
+        .emails_to(email)
+        .iter()
+        .filter(|m| m.subject == "Your password was changed")
+        .count()
+}
+
 pub async fn last_reset_link(email: &str) -> String {
     Outbox::fetch()
         .await
@@ -166,6 +176,7 @@ async fn a_reset_sets_the_password_ends_every_session_and_starts_one() {
         .await
         .expect("the code still works");
     assert_eq!(done.tokens.token_type, "Bearer");
+    assert_eq!(password_notices(&email).await, 1, "the user is told");
     let (amr, _) = crate::signed_in_by(&t, &done.tokens.access_token);
     assert_eq!(amr, ["otp"], "the emailed code proved the identifier");
 
@@ -359,9 +370,11 @@ async fn changing_the_password_ends_every_session_and_answers_a_new_one() {
     let mut weak = change_to(PASSWORD, "password");
     weak.repeat_password = "password".into();
     assert_eq!(code(change(&t.app, &me, weak).await), "weak_password");
+    assert_eq!(password_notices(&email).await, 0, "nothing changed yet");
     let fresh = change(&t.app, &me, change_to(PASSWORD, NEW_PASSWORD))
         .await
         .expect("changed");
+    assert_eq!(password_notices(&email).await, 1, "the user is told");
     for earlier in [&laptop, &phone_session] {
         assert_eq!(
             code(refresh(&t.app, exchange(&earlier.refresh_token)).await),

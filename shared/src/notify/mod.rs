@@ -43,6 +43,7 @@ pub enum Outgoing {
 /// What a [`Outgoing::Notice`] tells the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Notice {
+    PasswordChanged,
     TotpEnabled,
     TotpDisabled,
     RecoveryCodeUsed,

@@ -117,6 +117,11 @@ pub fn identifier_removed() -> Email {
 fn notice_text(notice: super::Notice) -> (&'static str, &'static str) {
     use super::Notice::*;
     match notice {
+        PasswordChanged => (
+            "Your password was changed",
+            "The password of your account was just changed, and every other session has \
+             ended. If you did not do this, reset your password now and contact support.",
+        ),
         TotpEnabled => (
             "An authenticator app now protects your account",
             "An authenticator app was turned on for your account: signing in with your password \

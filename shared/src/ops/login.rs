@@ -13,7 +13,7 @@ use crate::ops::budgets::{self, Origin};
 use crate::ops::limits::SendSlot;
 use crate::ops::session::{self, NewSession, SignedIn, TokenPair};
 use crate::ops::{Base, Delivers, Hashes, Issues, Keyed};
-use crate::ops::{MAX_ROUNDS, find_account, totp, verify};
+use crate::ops::{MAX_ROUNDS, find_account, notices, totp, verify};
 use crate::store::{
     CodeItem, CodeTry, GatePolicy, LoginGateItem, TxOutcome, UserItem, VerifiedBy, keys,
 };
@@ -283,7 +283,7 @@ pub async fn login_mfa(
         return Err(AuthError::InvalidChallenge);
     }
     if matches!(factor, Factor::Recovery(_)) {
-        totp::notify(app, &user, Notice::RecoveryCodeUsed).await;
+        notices::tell(app, &user, Notice::RecoveryCodeUsed).await;
     }
     let mut amr = challenge.amr.clone();
     amr.extend(["otp".to_owned(), "mfa".to_owned()]);

@@ -10,6 +10,7 @@ pub mod confirm;
 pub mod discovery;
 mod limits;
 pub mod login;
+mod notices;
 pub mod password;
 pub mod register;
 pub mod resend;

@@ -11,13 +11,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::AuthError;
 use crate::domain::{Identifier, Password, PhoneNumber};
+use crate::notify::Notice;
 use crate::ops::bearer::Caller;
 use crate::ops::budgets::{self, Origin};
 use crate::ops::codes::{self, PresentedCode, Purpose};
 use crate::ops::limits::SendSlot;
 use crate::ops::session::{NewSession, SignedIn, TokenPair};
 use crate::ops::{Delivers, Hashes, Issues, Keyed};
-use crate::ops::{MAX_ROUNDS, find_account, login, verify};
+use crate::ops::{MAX_ROUNDS, find_account, login, notices, verify};
 use crate::store::{ForgotItem, TxOutcome, UserItem, keys};
 
 /// The body: the identifier that forgot its password.
@@ -177,7 +178,7 @@ pub async fn send_reset(
 /// weak or mismatched one neither spends the code nor takes one of its tries.
 #[tracing::instrument(skip_all, fields(user_id))]
 pub async fn reset(
-    app: &(impl Keyed + Hashes + Issues),
+    app: &(impl Keyed + Hashes + Issues + Delivers),
     request: ResetRequest,
 ) -> Result<ResetDone, AuthError> {
     let phone = request
@@ -238,6 +239,7 @@ pub async fn reset(
         match app.store().transact(items).await? {
             TxOutcome::Committed => {
                 tracing::info!("password reset; every earlier session ended");
+                notices::tell(app, &user, Notice::PasswordChanged).await;
                 let Some(session) = session else {
                     let reset = UserItem {
                         password_hash: hash,
@@ -262,7 +264,7 @@ pub async fn reset(
 /// the calling one included, and answers a new session for the caller.
 #[tracing::instrument(skip_all, fields(user_id = %caller.user.user_id))]
 pub async fn change(
-    app: &(impl Hashes + Issues),
+    app: &(impl Hashes + Issues + Delivers),
     caller: &Caller,
     request: ChangeRequest,
 ) -> Result<TokenPair, AuthError> {
@@ -287,6 +289,7 @@ pub async fn change(
     match app.store().transact(items).await? {
         TxOutcome::Committed => {
             tracing::info!("password changed; every earlier session ended");
+            notices::tell(app, user, Notice::PasswordChanged).await;
             session.pair(app, now).await
         }
         // A reset, another change or a sign-out-everywhere got in first: this session is over.

@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use crate::AuthError;
 use crate::crypto::{self, sealed};
 use crate::domain::Password;
-use crate::notify::{Notice, Outgoing};
+use crate::notify::Notice;
 use crate::ops::bearer::Caller;
-use crate::ops::{Base, Delivers, Hashes, Keyed, login, verify};
+use crate::ops::{Base, Delivers, Hashes, Keyed, login, notices};
 use crate::store::{EnrolmentTry, TotpItem, UserItem, keys};
 
 /// Tries at a pending enrolment, and at a sign-in's second-factor challenge.
@@ -204,7 +204,7 @@ pub async fn confirm(
         return Err(AuthError::InvalidCode);
     }
     tracing::info!("authenticator app turned on");
-    notify(app, user, Notice::TotpEnabled).await;
+    notices::tell(app, user, Notice::TotpEnabled).await;
     Ok(RecoveryCodes {
         recovery_codes: codes,
     })
@@ -229,7 +229,7 @@ pub async fn disable(
         return Err(AuthError::TotpNotEnabled);
     }
     tracing::info!("authenticator app turned off");
-    notify(app, user, Notice::TotpDisabled).await;
+    notices::tell(app, user, Notice::TotpDisabled).await;
     Ok(())
 }
 
@@ -295,22 +295,6 @@ pub(crate) async fn spend_recovery_code(
     app.store()
         .spend_recovery_code(&user.user_id, &digest)
         .await
-}
-
-/// Tells the user of a change to how the account signs in. The change has committed: a
-/// notice that cannot be delivered is logged, not answered as a failure.
-pub(crate) async fn notify(app: &impl Delivers, user: &UserItem, notice: Notice) {
-    let sent = match verify::stored_identifier(user) {
-        Ok(to) => app
-            .notifier()
-            .send(&Outgoing::Notice { to, notice })
-            .await
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    if let Err(error) = sent {
-        tracing::warn!(%error, ?notice, "security notice not delivered");
-    }
 }
 
 /// The alphabet of recovery codes: lowercase letters and digits without 0/o, 1/l/i.
