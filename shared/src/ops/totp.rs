@@ -46,7 +46,7 @@ pub struct Enrolment {
 
 redacted_debug!(Enrolment { ; secret, otpauth_uri });
 
-/// `POST /me/totp/confirm` and the code part of `DELETE /me/totp`.
+/// `POST /me/totp/confirm`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CodeRequest {
