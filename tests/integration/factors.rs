@@ -4,6 +4,7 @@
 
 use auth_shared::AuthError;
 use auth_shared::Clock as _;
+use auth_shared::ops::Base as _;
 use auth_shared::ops::bearer::{Caller, authenticate};
 use auth_shared::ops::budgets::Origin;
 use auth_shared::ops::login::{MfaRequest, login, login_mfa};
@@ -443,4 +444,45 @@ async fn a_password_reset_never_skips_the_second_factor() {
     .expect("the second factor finishes the reset's sign-in");
     let (amr, _) = crate::signed_in_by(&t, &pair.access_token);
     assert_eq!(amr, ["otp", "mfa"], "the emailed code, then the app");
+}
+
+#[tokio::test]
+async fn an_otp_sign_in_never_skips_the_second_factor() {
+    // No route lets an unverified account turn an app on; the rule holds all the same, so
+    // the flag is set on the stored account directly.
+    let t = TestApp::new().await;
+    let email = auth_tests::unique_email();
+    let registered =
+        auth_shared::ops::register::register(&t.app, crate::registration::by_email(&email))
+            .await
+            .unwrap();
+    t.app
+        .store()
+        .update_if(
+            &auth_shared::store::keys::user(&registered.user_id),
+            auth_shared::store::keys::PROFILE,
+            auth_shared::store::Expr::new("SET #totp = :yes").bool(":yes", true),
+            auth_shared::store::Expr::new("attribute_exists(pk)"),
+        )
+        .await
+        .unwrap();
+    t.clock.advance(60);
+    let Err(AuthError::VerificationRequired { challenge_id, .. }) =
+        login(&t.app, by_email_login(&email, PASSWORD)).await
+    else {
+        panic!("expected verification_required")
+    };
+    let mails = Outbox::fetch().await.emails_to(&email);
+    let otp = auth_tests::moto::six_digits(&mails.last().unwrap().html).unwrap();
+    let result = auth_shared::ops::login::login_with_otp(
+        &t.app,
+        auth_shared::ops::login::OtpRequest {
+            challenge_id,
+            otp,
+            origin: Origin::default(),
+        },
+    )
+    .await;
+    let (_, methods) = challenge_of(result);
+    assert_eq!(methods, ["totp", "recovery_code"]);
 }

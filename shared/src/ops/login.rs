@@ -403,14 +403,20 @@ pub async fn login_with_otp(
         // current session generation.
         let generation = user.session_generation;
         let signed_in = SignedIn::password_and_code(verify::kind_of(&user)?.channel(), now);
-        let session = NewSession::new(
-            app,
-            &user.user_id,
-            generation,
-            &request.origin,
-            signed_in,
-            now,
-        )?;
+        // An account with a second factor gets no session from the code alone: the code
+        // is spent (and verifies the account), then the second factor is asked for.
+        let session = if user.totp {
+            None
+        } else {
+            Some(NewSession::new(
+                app,
+                &user.user_id,
+                generation,
+                &request.origin,
+                signed_in.clone(),
+                now,
+            )?)
+        };
         let mut items = vec![app.store().code_spent(&challenge, now)?];
         // Verified some other way meanwhile: the OTP still signs in, and no second
         // `user.verified` is announced. An expired account cannot be verified.
@@ -420,11 +426,16 @@ pub async fn login_with_otp(
             let by = VerifiedBy::Otp { generation };
             items.extend(verify::verify_account(app, &user, by, now)?);
         }
-        items.extend(session.writes(app, now)?);
+        if let Some(session) = &session {
+            items.extend(session.writes(app, now)?);
+        }
         match app.store().transact(items).await? {
             TxOutcome::Committed => {
                 tracing::info!("identifier verified by sign-in OTP");
-                return session.pair(app, now).await;
+                return match session {
+                    Some(session) => session.pair(app, now).await,
+                    None => Err(second_factor(app, &user, signed_in).await?),
+                };
             }
             TxOutcome::Cancelled(_) => {
                 challenge = verify::still_unspent(app, &challenge, now).await?;
