@@ -978,6 +978,25 @@ export interface operations {
                     } & components["schemas"]["Problem"];
                 };
             };
+            /** @description The code was right and the identifier is verified, but the account has a second factor: no session without it (finish with `POST /login/mfa`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        code?: "mfa_required";
+                        /**
+                         * Format: uuid
+                         * @description For `POST /login/mfa`: 5 minutes, 5 tries.
+                         */
+                        challenge_id: string;
+                        /** @description The second factors this account can use. */
+                        methods: ("totp" | "recovery_code" | "passkey")[];
+                    } & WithRequired<components["schemas"]["Problem"], "challenge_id" | "methods">;
+                };
+            };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
         };
