@@ -92,6 +92,19 @@ fn with_totp_code(challenge_id: &str, totp: &str) -> MfaRequest {
     }
 }
 
+/// `POST /login/mfa` with the code the app shows now.
+async fn with_the_app_now(
+    t: &TestApp,
+    challenge_id: &str,
+    secret: &str,
+) -> Result<TokenPair, AuthError> {
+    login_mfa(
+        &t.app,
+        with_totp_code(challenge_id, &code_at(secret, t.clock.now())),
+    )
+    .await
+}
+
 fn with_recovery_code(challenge_id: &str, recovery_code: &str) -> MfaRequest {
     MfaRequest {
         challenge_id: challenge_id.to_owned(),
@@ -168,13 +181,7 @@ async fn an_authenticator_app_turns_on_with_a_current_code_and_then_every_sign_i
     assert_eq!(methods, ["totp", "recovery_code"]);
     // The code that turned it on was for this very step: it is not accepted twice.
     assert_eq!(
-        code(
-            login_mfa(
-                &t.app,
-                with_totp_code(&challenge_id, &code_at(&enrolment.secret, t.clock.now()))
-            )
-            .await
-        ),
+        code(with_the_app_now(&t, &challenge_id, &enrolment.secret).await),
         "invalid_code"
     );
     t.clock.advance(30);
@@ -191,13 +198,7 @@ async fn an_authenticator_app_turns_on_with_a_current_code_and_then_every_sign_i
     // The challenge is spent.
     t.clock.advance(30);
     assert_eq!(
-        code(
-            login_mfa(
-                &t.app,
-                with_totp_code(&challenge_id, &code_at(&enrolment.secret, t.clock.now()))
-            )
-            .await
-        ),
+        code(with_the_app_now(&t, &challenge_id, &enrolment.secret).await),
         "invalid_challenge"
     );
 }
@@ -241,13 +242,7 @@ async fn a_challenge_takes_five_tries_and_lives_five_minutes() {
     let (challenge_id, _) = password_step(&t, &email).await;
     t.clock.advance(301);
     assert_eq!(
-        code(
-            login_mfa(
-                &t.app,
-                with_totp_code(&challenge_id, &code_at(&secret, t.clock.now()))
-            )
-            .await
-        ),
+        code(with_the_app_now(&t, &challenge_id, &secret).await),
         "invalid_challenge"
     );
 }
@@ -436,12 +431,9 @@ async fn a_password_reset_never_skips_the_second_factor() {
         "invalid_credentials"
     );
     t.clock.advance(30);
-    let pair = login_mfa(
-        &t.app,
-        with_totp_code(&challenge_id, &code_at(&secret, t.clock.now())),
-    )
-    .await
-    .expect("the second factor finishes the reset's sign-in");
+    let pair = with_the_app_now(&t, &challenge_id, &secret)
+        .await
+        .expect("the second factor finishes the reset's sign-in");
     let (amr, _) = crate::signed_in_by(&t, &pair.access_token);
     assert_eq!(amr, ["otp", "mfa"], "the emailed code, then the app");
 }

@@ -27,12 +27,19 @@ pub static NO_ORIGIN: Origin = Origin {
 pub fn signed_in_by(t: &auth_tests::TestApp, access_token: &str) -> (Vec<String>, Option<i64>) {
     use auth_shared::ops::Base as _;
     let config = t.app.config();
-    let keys =
-        serde_json::from_str(&auth_tests::required_env("JWT_PUBLIC_JWKS")).expect("a JWK set");
-    let claims =
-        auth_tests::downstream::verify(access_token, &keys, &config.issuer, &config.audience)
-            .expect("verifies");
+    let claims = auth_tests::downstream::verify(
+        access_token,
+        &published_keys(),
+        &config.issuer,
+        &config.audience,
+    )
+    .expect("verifies");
     (claims.amr, claims.auth_time)
+}
+
+/// The public keys the functions verify with (`JWT_PUBLIC_JWKS`).
+pub fn published_keys() -> jsonwebtoken::jwk::JwkSet {
+    serde_json::from_str(&auth_tests::required_env("JWT_PUBLIC_JWKS")).expect("a JWK set")
 }
 
 /// The stable code of an error, for assertions that read like the contract.

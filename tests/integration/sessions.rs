@@ -4,10 +4,9 @@ use auth_shared::ops::session::{LogoutRequest, RefreshRequest, TokenPair, logout
 use auth_shared::ops::{Base as _, Issues as _};
 use auth_tests::TestApp;
 use auth_tests::downstream::verify;
-use jsonwebtoken::jwk::JwkSet;
 
 use crate::signin::{by_email_login, verified_email};
-use crate::{code, signed_in_by};
+use crate::{code, published_keys, signed_in_by};
 
 pub fn exchange(token: &str) -> RefreshRequest {
     RefreshRequest {
@@ -26,10 +25,6 @@ async fn signed_in(t: &TestApp) -> TokenPair {
     )
     .await
     .expect("signed in")
-}
-
-fn published_keys() -> JwkSet {
-    serde_json::from_str(&auth_tests::required_env("JWT_PUBLIC_JWKS")).expect("a JWK set")
 }
 
 #[tokio::test]

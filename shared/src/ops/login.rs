@@ -202,17 +202,14 @@ pub(crate) async fn second_factor(
         identifier_key: None,
         amr: first.amr,
     };
-    let write = app.store().put_new(&item)?;
-    match app.store().transact(vec![write]).await? {
-        TxOutcome::Committed => {
-            tracing::info!("second factor required");
-            Ok(AuthError::MfaRequired {
-                challenge_id,
-                methods: methods_of(user),
-            })
-        }
-        TxOutcome::Cancelled(_) => Err(AuthError::internal("a new challenge id was taken")),
+    if !app.store().insert(&item).await? {
+        return Err(AuthError::internal("a new challenge id was taken"));
     }
+    tracing::info!("second factor required");
+    Ok(AuthError::MfaRequired {
+        challenge_id,
+        methods: methods_of(user),
+    })
 }
 
 /// Finishes a sign-in that answered `mfa_required`. The challenge's try is counted before
@@ -247,7 +244,7 @@ pub async fn login_mfa(
     let pk = keys::challenge(&challenge_id.to_string());
     let challenge = match app
         .store()
-        .take_code_try(&pk, keys::MFA, crate::ops::totp::MAX_TRIES, now)
+        .take_code_try(&pk, keys::MFA, totp::MAX_TRIES, now)
         .await?
     {
         CodeTry::Taken(challenge) => challenge,
@@ -274,11 +271,7 @@ pub async fn login_mfa(
         tracing::info!(failures = gate.failures, "wrong second factor");
         return Err(AuthError::InvalidCode);
     }
-    let spent = app.store().code_spent(&challenge, now)?;
-    if !matches!(
-        app.store().transact(vec![spent]).await?,
-        TxOutcome::Committed
-    ) {
+    if !app.store().spend_code(&challenge, now).await? {
         // A twin request finished this sign-in first.
         return Err(AuthError::InvalidChallenge);
     }
@@ -403,20 +396,16 @@ pub async fn login_with_otp(
         // current session generation.
         let generation = user.session_generation;
         let signed_in = SignedIn::password_and_code(verify::kind_of(&user)?.channel(), now);
-        // An account with a second factor gets no session from the code alone: the code
-        // is spent (and verifies the account), then the second factor is asked for.
-        let session = if user.totp {
-            None
-        } else {
-            Some(NewSession::new(
-                app,
-                &user.user_id,
-                generation,
-                &request.origin,
-                signed_in.clone(),
-                now,
-            )?)
-        };
+        // With a second factor, the code is spent (and verifies the account) and the
+        // second factor is asked for.
+        let session = NewSession::unless_second_factor(
+            app,
+            &user,
+            generation,
+            &request.origin,
+            &signed_in,
+            now,
+        )?;
         let mut items = vec![app.store().code_spent(&challenge, now)?];
         // Verified some other way meanwhile: the OTP still signs in, and no second
         // `user.verified` is announced. An expired account cannot be verified.

@@ -210,19 +210,14 @@ pub async fn reset(
         let generation = user.session_generation + 1;
         // The code proved the identifier; the new password was only chosen.
         let signed_in = SignedIn::code(verify::kind_of(&user)?.channel(), now);
-        // An account with a second factor gets no session from a code alone.
-        let session = if user.totp {
-            None
-        } else {
-            Some(NewSession::new(
-                app,
-                &user.user_id,
-                generation,
-                &request.origin,
-                signed_in.clone(),
-                now,
-            )?)
-        };
+        let session = NewSession::unless_second_factor(
+            app,
+            &user,
+            generation,
+            &request.origin,
+            &signed_in,
+            now,
+        )?;
 
         let mut items = vec![
             app.store().code_spent(&code, now)?,

@@ -220,6 +220,31 @@ impl NewSession {
         Ok(Self { family, token })
     }
 
+    /// The session a sign-in by code (a reset's, an unverified account's OTP) starts in the
+    /// code's own transaction, or `None` for an account with a second factor: a code alone
+    /// starts no session there, and the second factor is asked for once it has committed.
+    pub fn unless_second_factor(
+        app: &impl Base,
+        user: &UserItem,
+        generation: u64,
+        origin: &Origin,
+        signed_in: &SignedIn,
+        now: i64,
+    ) -> Result<Option<Self>, AuthError> {
+        if user.totp {
+            return Ok(None);
+        }
+        Self::new(
+            app,
+            &user.user_id,
+            generation,
+            origin,
+            signed_in.clone(),
+            now,
+        )
+        .map(Some)
+    }
+
     /// The session id: the `sid` of its access tokens.
     pub fn id(&self) -> &str {
         &self.family.family_id

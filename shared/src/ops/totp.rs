@@ -161,10 +161,8 @@ pub async fn enrol(
         last_step: None,
         recovery: Vec::new(),
     };
-    let write = app.store().totp_pending(&item)?;
-    match app.store().transact(vec![write]).await? {
-        crate::store::TxOutcome::Committed => {}
-        crate::store::TxOutcome::Cancelled(_) => return Err(AuthError::TotpAlreadyEnabled),
+    if !app.store().start_enrolment(&item).await? {
+        return Err(AuthError::TotpAlreadyEnabled);
     }
     let totp = totp_of(app, user, secret)?;
     tracing::info!("authenticator app enrolment started");
@@ -291,7 +289,7 @@ pub(crate) async fn spend_recovery_code(
     let Some(normalized) = normalize_recovery_code(code) else {
         return Ok(false);
     };
-    let digest = recovery_digest(app, &user.user_id, &normalized).await?;
+    let digest = recovery_digest(&app.hmac_key().await?, &user.user_id, &normalized);
     app.store()
         .spend_recovery_code(&user.user_id, &digest)
         .await
@@ -305,6 +303,7 @@ async fn new_recovery_codes(
     app: &impl Keyed,
     user_id: &str,
 ) -> Result<(Vec<String>, Vec<String>), AuthError> {
+    let hmac_key = app.hmac_key().await?;
     let mut codes = Vec::with_capacity(RECOVERY_CODES);
     let mut digests = Vec::with_capacity(RECOVERY_CODES);
     while codes.len() < RECOVERY_CODES {
@@ -314,7 +313,7 @@ async fn new_recovery_codes(
             // 256 is not a multiple of 31: the slight bias costs under 0.1 bit per code.
             .map(|b| RECOVERY_ALPHABET[usize::from(*b) % RECOVERY_ALPHABET.len()] as char)
             .collect();
-        let digest = recovery_digest(app, user_id, &chars).await?;
+        let digest = recovery_digest(&hmac_key, user_id, &chars);
         if digests.contains(&digest) {
             continue;
         }
@@ -334,16 +333,17 @@ fn normalize_recovery_code(code: &str) -> Option<String> {
     (chars.len() == 10 && chars.bytes().all(|b| RECOVERY_ALPHABET.contains(&b))).then_some(chars)
 }
 
-async fn recovery_digest(app: &impl Keyed, user_id: &str, code: &str) -> Result<String, AuthError> {
-    Ok(crypto::hmac_sha256_hex(
-        &app.hmac_key().await?,
+/// A recovery code's keyed digest, bound to its account.
+fn recovery_digest(hmac_key: &[u8], user_id: &str, code: &str) -> String {
+    crypto::hmac_sha256_hex(
+        hmac_key,
         &[
             b"recovery-code\0",
             user_id.as_bytes(),
             b"\0",
             code.as_bytes(),
         ],
-    ))
+    )
 }
 
 #[cfg(test)]

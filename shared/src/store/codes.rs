@@ -16,22 +16,31 @@ pub enum VerifiedBy<'a> {
     Otp { generation: u64 },
 }
 
+/// Spending a code: the update, and the condition that it is still that code.
+fn spending(code: &CodeItem, now: i64) -> (Expr, Expr) {
+    (
+        Expr::new("SET #used = :yes").bool(":yes", true),
+        Expr::new("#used = :no AND #digest = :digest AND #expires_at > :now")
+            .bool(":no", false)
+            .s(":digest", code.digest.as_str())
+            .n(":now", now),
+    )
+}
+
 impl Store {
     /// Spends a code whose try was taken, on the condition that it is still that code:
     /// unused, unexpired, and its digest unchanged (a resend replaces it). The try was
     /// counted when it was taken, so the one that took the last try may still spend it.
     pub fn code_spent(&self, code: &CodeItem, now: i64) -> Result<Write, AuthError> {
-        self.update(
-            &code.pk,
-            &code.sk,
-            Expr::new("SET #used = :yes").bool(":yes", true),
-            Some(
-                Expr::new("#used = :no AND #digest = :digest AND #expires_at > :now")
-                    .bool(":no", false)
-                    .s(":digest", code.digest.as_str())
-                    .n(":now", now),
-            ),
-        )
+        let (update, condition) = spending(code, now);
+        self.update(&code.pk, &code.sk, update, Some(condition))
+    }
+
+    /// [`Store::code_spent`] alone, for a code whose spending goes with no other write;
+    /// `Ok(false)` when it was spent, replaced or expired meanwhile.
+    pub async fn spend_code(&self, code: &CodeItem, now: i64) -> Result<bool, AuthError> {
+        let (update, condition) = spending(code, now);
+        self.update_if(&code.pk, &code.sk, update, condition).await
     }
 
     /// The account verified: it stops expiring and leaves the unverified index.

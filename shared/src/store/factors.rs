@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::ReturnValue;
 
-use super::{Expr, Store, TotpItem, TxOutcome, UserItem, Write, keys};
+use super::{Expr, Store, TotpItem, TxOutcome, UserItem, keys};
 use crate::AuthError;
 
 /// The outcome of counting one try at a pending enrolment.
@@ -20,12 +20,14 @@ pub enum EnrolmentTry {
 }
 
 impl Store {
-    /// A new pending enrolment, replacing a pending one but never an enabled one.
-    pub fn totp_pending(&self, item: &TotpItem) -> Result<Write, AuthError> {
-        self.put(
+    /// Starts a pending enrolment, replacing a pending one but never an enabled one;
+    /// `Ok(false)` when one is enabled.
+    pub async fn start_enrolment(&self, item: &TotpItem) -> Result<bool, AuthError> {
+        self.put_if(
             item,
-            Some(Expr::new("attribute_not_exists(pk) OR #enabled = :no").bool(":no", false)),
+            Expr::new("attribute_not_exists(pk) OR #enabled = :no").bool(":no", false),
         )
+        .await
     }
 
     /// Counts one confirmation try at the caller's pending enrolment before any code is

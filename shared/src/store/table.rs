@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
@@ -281,7 +282,7 @@ impl Store {
 
     /// A new item: the write fails if one with its key exists.
     pub fn put_new(&self, item: &impl Serialize) -> Result<TransactWriteItem, AuthError> {
-        self.put(item, Some(Expr::new("attribute_not_exists(pk)")))
+        self.put(item, Some(absent()))
     }
 
     /// An item written over the version read (`seen`; `None`: read as absent), so a writer
@@ -451,6 +452,41 @@ impl Store {
             .set_expression_attribute_values(Expr::merged_values(&parts))
     }
 
+    /// A single conditional put (no transaction: one item needs none); `Ok(false)` when the
+    /// condition failed.
+    pub async fn put_if(&self, item: &impl Serialize, condition: Expr) -> Result<bool, AuthError> {
+        let item = serde_dynamo::to_item(item).map_err(AuthError::internal)?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition.text.clone())
+            .set_expression_attribute_names(Expr::merged_names(&[&condition]))
+            .set_expression_attribute_values(Expr::merged_values(&[&condition]))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(service))
+                if matches!(
+                    service.err(),
+                    PutItemError::ConditionalCheckFailedException(_)
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => {
+                Err(AuthError::internal(aws_sdk_dynamodb::Error::from(e))).step("putting an item")
+            }
+        }
+    }
+
+    /// A new item, alone; `Ok(false)` when one with its key exists.
+    pub async fn insert(&self, item: &impl Serialize) -> Result<bool, AuthError> {
+        self.put_if(item, absent()).await
+    }
+
     /// A single conditional update; `Ok(false)` when the condition failed.
     pub async fn update_if(
         &self,
@@ -477,6 +513,11 @@ impl Store {
                 .step(format!("updating a {sk} item")),
         }
     }
+}
+
+/// The condition of a new item: none has its key yet.
+fn absent() -> Expr {
+    Expr::new("attribute_not_exists(pk)")
 }
 
 /// The item an `UpdateItem` with `ReturnValues: ALL_NEW` answered, decoded.
