@@ -45,7 +45,14 @@ LAMBDA_FUNCTIONS := \
 	TotpEnrollFunction=totp-enroll \
 	TotpConfirmFunction=totp-confirm \
 	TotpDisableFunction=totp-disable \
-	TotpRecoveryCodesFunction=totp-recovery-codes
+	TotpRecoveryCodesFunction=totp-recovery-codes \
+	PasskeyOptionsFunction=passkey-options \
+	PasskeyAddFunction=passkey-add \
+	PasskeysListFunction=passkeys-list \
+	PasskeyRenameFunction=passkey-rename \
+	PasskeyDeleteFunction=passkey-delete \
+	LoginPasskeyOptionsFunction=login-passkey-options \
+	LoginPasskeyFunction=login-passkey
 
 # cargo's own default; a CARGO_TARGET_DIR in the environment wins, as it does for cargo.
 CARGO_TARGET_DIR ?= target

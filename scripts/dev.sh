@@ -4,7 +4,8 @@
 # SocialService and BlogService queues subscribed to it, serves the whole API on
 # http://127.0.0.1:3000 with the deployed paths, and runs the event pipeline (the table's
 # stream fed to user-events, the sweeper on its schedule), and serves the reference web app on
-# http://127.0.0.1:5173 (the mailed links open it). Ctrl-C stops everything.
+# http://localhost:5173 (the mailed links open it; a name, not an IP: browsers refuse passkeys
+# on an IP-address origin). Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,7 +51,7 @@ wait_for_port "$WEB_PORT" web "$LAST_PID" 30
 
 cat <<MSG
 
-  Web app        http://127.0.0.1:$WEB_PORT   (sign up, confirm, sign in, reset, sessions)
+  Web app        http://localhost:$WEB_PORT   (sign up, confirm, sign in, reset, sessions)
   API            $API_URL   (routes: README.md; JWKS at /.well-known/jwks.json)
   API document   $(pwd)/openapi/openapi.yaml   (OpenAPI 3.1; servers: $API_URL)
   Sent mail/SMS  http://127.0.0.1:$MOTO_PORT/moto-api/data.json   (ses.Message, sns.SMS)

@@ -84,11 +84,11 @@ export_stack_env() { # ddb_port moto_port api_port
   export TABLE_NAME="${TABLE_NAME:-auth-local}"
   export SENDER_EMAIL="${SENDER_EMAIL:-no-reply@auth.local}"
   # Each default is a variable: a literal {code} inside ${VAR:-...} would end it early.
-  local default_confirm_url='http://127.0.0.1:5173/confirm#code={code}&email={email}'
+  local default_confirm_url='http://localhost:5173/confirm#code={code}&email={email}'
   export CONFIRM_URL="${CONFIRM_URL:-$default_confirm_url}"
-  local default_reset_url='http://127.0.0.1:5173/reset#code={code}'
+  local default_reset_url='http://localhost:5173/reset#code={code}'
   export RESET_URL="${RESET_URL:-$default_reset_url}"
-  local default_identifier_change_url='http://127.0.0.1:5173/me/identifier#code={code}'
+  local default_identifier_change_url='http://localhost:5173/me/identifier#code={code}'
   export IDENTIFIER_CHANGE_URL="${IDENTIFIER_CHANGE_URL:-$default_identifier_change_url}"
   export JWT_AUDIENCE="${JWT_AUDIENCE:-local-app}"
   # Two secrets, as deployed: the HMAC key and the signing keys (local-setup stores both

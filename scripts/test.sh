@@ -33,7 +33,8 @@ DDB_PORT=$(free_port)
 MOTO_PORT=$(free_port)
 API_PORT=$(free_port)
 WEB_PORT=$(free_port)
-export WEB_URL="http://127.0.0.1:$WEB_PORT"
+# The web app is opened on localhost: browsers refuse WebAuthn on an IP-address origin.
+export WEB_URL="http://localhost:$WEB_PORT"
 # Mailed links open the reference web app that this run serves.
 export CONFIRM_URL="$WEB_URL/confirm#code={code}&email={email}" RESET_URL="$WEB_URL/reset#code={code}"
 export IDENTIFIER_CHANGE_URL="$WEB_URL/me/identifier#code={code}"

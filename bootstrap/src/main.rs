@@ -36,6 +36,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         "totp-confirm" => totp_confirm::run().await,
         "totp-disable" => totp_disable::run().await,
         "totp-recovery-codes" => totp_recovery_codes::run().await,
+        "passkey-options" => passkey_options::run().await,
+        "passkey-add" => passkey_add::run().await,
+        "passkeys-list" => passkeys_list::run().await,
+        "passkey-rename" => passkey_rename::run().await,
+        "passkey-delete" => passkey_delete::run().await,
+        "login-passkey-options" => login_passkey_options::run().await,
+        "login-passkey" => login_passkey::run().await,
         other => Err(format!(
             "no function is named {other:?}: the function's Handler must name one (see the Makefile)"
         )

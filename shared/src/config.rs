@@ -1,6 +1,11 @@
 //! Configuration from the environment, read once at cold start; a missing value fails the
 //! init instead of the first request.
 
+use std::sync::Arc;
+
+use webauthn_rs::prelude::Url;
+use webauthn_rs::{Webauthn, WebauthnBuilder};
+
 use crate::domain::PhoneCountries;
 use crate::error::StartupError;
 
@@ -53,6 +58,11 @@ pub struct Config {
     pub failures_per_ip_per_hour: u64,
     /// Countries new phone numbers may come from (empty: every country).
     pub sms_countries: PhoneCountries,
+    /// The passkeys' relying party: its id (`PASSKEY_RP_ID`, by default the host of
+    /// `CONFIRM_URL`) and the origins whose WebAuthn responses count (`PASSKEY_ORIGINS`,
+    /// comma-separated, by default the origin of `CONFIRM_URL`).
+    pub relying_party: Arc<Webauthn>,
+    pub passkey_rp_id: String,
 }
 
 impl std::fmt::Debug for Config {
@@ -66,6 +76,7 @@ impl std::fmt::Debug for Config {
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("signing_kid", &self.signing_kid)
+            .field("passkey_rp_id", &self.passkey_rp_id)
             .finish_non_exhaustive()
     }
 }
@@ -110,6 +121,11 @@ impl Config {
         let reset_url = link_template("RESET_URL")?;
         let identifier_change_url = link_template("IDENTIFIER_CHANGE_URL")?;
         let issuer = required("ISSUER")?.trim_end_matches('/').to_owned();
+        let (relying_party, passkey_rp_id) = relying_party(
+            lookup("PASSKEY_RP_ID").filter(|v| !v.trim().is_empty()),
+            lookup("PASSKEY_ORIGINS").filter(|v| !v.trim().is_empty()),
+            &confirm_url,
+        )?;
         Ok(Self {
             table_name: required("TABLE_NAME")?,
             sender_email: required("SENDER_EMAIL")?,
@@ -141,8 +157,64 @@ impl Config {
                 &lookup("SMS_ALLOWED_COUNTRIES").unwrap_or_default(),
             )
             .map_err(|e| StartupError::Config(format!("SMS_ALLOWED_COUNTRIES: {e}")))?,
+            relying_party,
+            passkey_rp_id,
         })
     }
+}
+
+/// How long a WebAuthn ceremony's options ask the browser to wait, and its state lives.
+pub const PASSKEY_CEREMONY_SECS: u64 = 300;
+
+/// The passkeys' relying party. Browsers refuse WebAuthn on an IP-address origin, and the
+/// relying-party id must be the origins' host or a registrable suffix of it; both are
+/// checked here, at cold start, not at a user's first passkey.
+fn relying_party(
+    rp_id: Option<String>,
+    origins: Option<String>,
+    confirm_url: &str,
+) -> Result<(Arc<Webauthn>, String), StartupError> {
+    let bad =
+        |e: String| StartupError::Config(format!("passkeys (PASSKEY_RP_ID, PASSKEY_ORIGINS): {e}"));
+    let web_app = Url::parse(confirm_url).map_err(|e| bad(format!("CONFIRM_URL: {e}")))?;
+    let origins: Vec<Url> = match origins {
+        Some(list) => list
+            .split(',')
+            .map(|o| Url::parse(o.trim()).map_err(|e| bad(format!("{o}: {e}"))))
+            .collect::<Result<_, _>>()?,
+        None => vec![
+            Url::parse(&web_app.origin().ascii_serialization()).map_err(|e| bad(e.to_string()))?,
+        ],
+    };
+    let rp_id = match rp_id {
+        Some(id) => id.trim().to_owned(),
+        None => web_app
+            .domain()
+            .ok_or_else(|| {
+                bad("CONFIRM_URL's host is an IP address; serve the web app on a name (e.g. http://localhost:5173) or set PASSKEY_RP_ID".to_owned())
+            })?
+            .to_owned(),
+    };
+    let (first, rest) = origins
+        .split_first()
+        .ok_or_else(|| bad("no origin".to_owned()))?;
+    let mut builder = WebauthnBuilder::new(&rp_id, first)
+        .map_err(|e| bad(format!("{rp_id} for {first}: {e}")))?
+        .rp_name(&rp_id)
+        .timeout(std::time::Duration::from_secs(PASSKEY_CEREMONY_SECS));
+    for origin in rest {
+        let fits = origin
+            .domain()
+            .is_some_and(|host| host == rp_id || host.ends_with(&format!(".{rp_id}")));
+        if !fits {
+            return Err(bad(format!(
+                "{origin} is not on {rp_id} or a subdomain of it"
+            )));
+        }
+        builder = builder.append_allowed_origin(origin);
+    }
+    let relying_party = builder.build().map_err(|e| bad(e.to_string()))?;
+    Ok((Arc::new(relying_party), rp_id))
 }
 
 /// A mailed link: `template` with `{code}` replaced by the code and `{email}`, if present,

@@ -46,6 +46,8 @@ pub enum AuthError {
     MfaRequired {
         challenge_id: String,
         methods: Vec<&'static str>,
+        /// WebAuthn request options naming the account's passkeys, when it has any.
+        passkey_options: Option<serde_json::Value>,
     },
     #[error("the challenge is unknown, expired or already used")]
     InvalidChallenge,
@@ -59,6 +61,10 @@ pub enum AuthError {
     TotpAlreadyEnabled,
     #[error("no authenticator app is turned on for this account")]
     TotpNotEnabled,
+    #[error("the account has no passkey with this id")]
+    PasskeyNotFound,
+    #[error("the account has as many passkeys as it may; remove one first")]
+    TooManyPasskeys,
     #[error("the refresh token is unknown, expired or revoked")]
     InvalidGrant,
     #[error("only grant_type=refresh_token is supported")]
@@ -123,6 +129,8 @@ impl AuthError {
             ),
             TotpAlreadyEnabled => (409, "totp_already_enabled", "Already enabled", REQ),
             TotpNotEnabled => (404, "totp_not_enabled", "Not enabled", REQ),
+            PasskeyNotFound => (404, "passkey_not_found", "Passkey not found", REQ),
+            TooManyPasskeys => (409, "too_many_passkeys", "Too many passkeys", REQ),
             InvalidGrant => (400, "invalid_grant", "Invalid grant", "invalid_grant"),
             UnsupportedGrantType => (
                 400,

@@ -11,7 +11,7 @@ use auth_shared::ops::login::{MfaRequest, login, login_mfa};
 use auth_shared::ops::password::{ForgotRequest, ResetRequest, reset};
 use auth_shared::ops::session::TokenPair;
 use auth_shared::ops::totp::{
-    CodeRequest, DisableRequest, EnrolRequest, Enrolment, confirm, disable, enrol,
+    CodeRequest, DisableRequest, Enrolment, StepUpRequest, confirm, disable, enrol,
     replace_recovery_codes,
 };
 use auth_tests::TestApp;
@@ -42,7 +42,7 @@ async fn signed_in(t: &TestApp) -> (String, TokenPair) {
 async fn with_totp(t: &TestApp) -> (String, String, Vec<String>) {
     let (email, pair) = signed_in(t).await;
     let me = caller(t, &pair).await;
-    let Enrolment { secret, .. } = enrol(&t.app, &me, EnrolRequest::default())
+    let Enrolment { secret, .. } = enrol(&t.app, &me, StepUpRequest::default())
         .await
         .expect("a sign-in just now needs no password");
     let codes = confirm(
@@ -77,6 +77,7 @@ fn challenge_of(result: Result<TokenPair, AuthError>) -> (String, Vec<&'static s
         Err(AuthError::MfaRequired {
             challenge_id,
             methods,
+            ..
         }) => (challenge_id, methods),
         other => panic!("expected mfa_required, got {other:?}"),
     }
@@ -120,7 +121,7 @@ async fn an_authenticator_app_turns_on_with_a_current_code_and_then_every_sign_i
     let t = TestApp::new().await;
     let (email, pair) = signed_in(&t).await;
     let me = caller(&t, &pair).await;
-    let enrolment = enrol(&t.app, &me, EnrolRequest::default()).await.unwrap();
+    let enrolment = enrol(&t.app, &me, StepUpRequest::default()).await.unwrap();
     assert!(
         enrolment.otpauth_uri.starts_with("otpauth://totp/")
             && enrolment
@@ -172,7 +173,7 @@ async fn an_authenticator_app_turns_on_with_a_current_code_and_then_every_sign_i
         .expect("a notice");
     assert!(!notice.html.contains(&enrolment.secret));
     assert_eq!(
-        code(enrol(&t.app, &me, EnrolRequest::default()).await),
+        code(enrol(&t.app, &me, StepUpRequest::default()).await),
         "totp_already_enabled"
     );
 
@@ -305,7 +306,7 @@ async fn a_recovery_code_signs_in_once_and_the_user_is_told() {
         .await
         .unwrap();
     let me = caller(&t, &pair).await;
-    let fresh = replace_recovery_codes(&t.app, &me, EnrolRequest::default())
+    let fresh = replace_recovery_codes(&t.app, &me, StepUpRequest::default())
         .await
         .expect("a sign-in just now is recent enough")
         .recovery_codes;
@@ -326,7 +327,7 @@ async fn sensitive_changes_need_a_recent_sign_in_or_the_password() {
     t.clock.advance(601);
     let me = caller(&t, &pair).await;
     assert_eq!(
-        code(enrol(&t.app, &me, EnrolRequest::default()).await),
+        code(enrol(&t.app, &me, StepUpRequest::default()).await),
         "reauthentication_required"
     );
     assert_eq!(
@@ -334,7 +335,7 @@ async fn sensitive_changes_need_a_recent_sign_in_or_the_password() {
             enrol(
                 &t.app,
                 &me,
-                EnrolRequest {
+                StepUpRequest {
                     password: Some("wrong password entirely".into())
                 }
             )
@@ -345,7 +346,7 @@ async fn sensitive_changes_need_a_recent_sign_in_or_the_password() {
     enrol(
         &t.app,
         &me,
-        EnrolRequest {
+        StepUpRequest {
             password: Some(PASSWORD.into()),
         },
     )
@@ -422,6 +423,7 @@ async fn a_password_reset_never_skips_the_second_factor() {
         Err(AuthError::MfaRequired {
             challenge_id,
             methods,
+            ..
         }) => (challenge_id, methods),
         other => panic!("expected mfa_required, got {:?}", other.map(|d| d.user_id)),
     };

@@ -7,6 +7,7 @@ mod confirmation;
 mod events;
 mod factors;
 mod openapi;
+mod passkeys;
 mod recovery;
 mod registration;
 mod resend;

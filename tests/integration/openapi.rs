@@ -117,12 +117,15 @@ fn every_error() -> Vec<AuthError> {
         AuthError::MfaRequired {
             challenge_id: String::new(),
             methods: Vec::new(),
+            passkey_options: None,
         },
         AuthError::InvalidChallenge,
         AuthError::InvalidCredential,
         AuthError::ReauthenticationRequired,
         AuthError::TotpAlreadyEnabled,
         AuthError::TotpNotEnabled,
+        AuthError::PasskeyNotFound,
+        AuthError::TooManyPasskeys,
         AuthError::InvalidGrant,
         AuthError::UnsupportedGrantType,
         AuthError::InvalidToken,
@@ -153,6 +156,8 @@ fn every_error() -> Vec<AuthError> {
             | AuthError::ReauthenticationRequired
             | AuthError::TotpAlreadyEnabled
             | AuthError::TotpNotEnabled
+            | AuthError::PasskeyNotFound
+            | AuthError::TooManyPasskeys
             | AuthError::InvalidGrant
             | AuthError::UnsupportedGrantType
             | AuthError::InvalidToken

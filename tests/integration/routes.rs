@@ -67,6 +67,11 @@ pub(crate) const BEARER_ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/me/totp"),
     ("POST", "/me/totp/confirm"),
     ("POST", "/me/totp/recovery-codes"),
+    ("POST", "/me/passkeys/options"),
+    ("GET", "/me/passkeys"),
+    ("POST", "/me/passkeys"),
+    ("PATCH", "/me/passkeys/{id}"),
+    ("DELETE", "/me/passkeys/{id}"),
 ];
 
 fn template() -> Value {

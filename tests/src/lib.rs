@@ -2,6 +2,7 @@
 //! end-to-end tests, the API served by `cargo lambda watch`. `make test` starts all three
 //! and exports where they listen; the tests fail loudly if they are missing.
 
+pub mod authenticator;
 pub mod aws_recorder;
 pub mod downstream;
 pub mod events;

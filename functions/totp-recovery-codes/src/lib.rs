@@ -6,7 +6,7 @@ use std::sync::Arc;
 use auth_shared::AuthError;
 use auth_shared::http;
 use auth_shared::ops::bearer::authenticate;
-use auth_shared::ops::totp::{EnrolRequest, replace_recovery_codes};
+use auth_shared::ops::totp::{StepUpRequest, replace_recovery_codes};
 use auth_shared::ops::{Hashes, Keyed, Verifies};
 use lambda_http::{Body, Request, Response};
 
@@ -15,7 +15,7 @@ pub async fn handle(
     request: Request,
 ) -> Result<Response<Body>, AuthError> {
     let caller = authenticate(&*app, http::bearer_token(&request)).await?;
-    let body: EnrolRequest = http::optional_json_body(&request)?.unwrap_or_default();
+    let body: StepUpRequest = http::optional_json_body(&request)?.unwrap_or_default();
     Ok(http::ok(
         &replace_recovery_codes(&*app, &caller, body).await?,
     ))

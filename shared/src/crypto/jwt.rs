@@ -73,12 +73,25 @@ impl SignedIn {
         Self::with(&["pwd", amr_of(channel)], now)
     }
 
+    /// A sign-in with a passkey, which proves two factors (the key, and the user's PIN or
+    /// biometric that user verification checked): `swk` for a synced passkey (its key can
+    /// leave the device), `hwk` for a device-bound one, `user`, and `mfa`.
+    pub fn passkey(synced: bool, now: i64) -> Self {
+        Self::with(&[passkey_amr(synced), "user", "mfa"], now)
+    }
+
     fn with(amr: &[&str], now: i64) -> Self {
         Self {
             amr: amr.iter().map(|m| (*m).to_owned()).collect(),
             auth_time: Some(now),
         }
     }
+}
+
+/// RFC 8176's value for a passkey: a software-secured key when it is synced (backup
+/// eligible), a hardware-secured one when bound to its device.
+pub fn passkey_amr(synced: bool) -> &'static str {
+    if synced { "swk" } else { "hwk" }
 }
 
 /// RFC 8176's value for a code sent by `channel`.

@@ -189,6 +189,11 @@ pub fn ok<T: Serialize>(value: &T) -> Response<Body> {
     json_response(StatusCode::OK, value, "application/json")
 }
 
+/// A `201 Created` JSON response.
+pub fn created<T: Serialize>(value: &T) -> Response<Body> {
+    json_response(StatusCode::CREATED, value, "application/json")
+}
+
 /// A `202 Accepted` JSON response.
 pub fn accepted<T: Serialize>(value: &T) -> Response<Body> {
     json_response(StatusCode::ACCEPTED, value, "application/json")
@@ -297,6 +302,7 @@ pub fn error_response(
     if let AuthError::MfaRequired {
         challenge_id,
         methods,
+        passkey_options,
     } = err
     {
         extra.insert("challenge_id".into(), challenge_id.as_str().into());
@@ -304,6 +310,9 @@ pub fn error_response(
             "methods".into(),
             serde_json::to_value(methods).unwrap_or_default(),
         );
+        if let Some(options) = passkey_options {
+            extra.insert("passkey_options".into(), options.clone());
+        }
     }
     let content_type = match flavour {
         Flavour::Problem => PROBLEM_JSON,
@@ -469,6 +478,7 @@ mod tests {
         let response = problem(&AuthError::MfaRequired {
             challenge_id: "c-1".into(),
             methods: vec!["totp", "recovery_code"],
+            passkey_options: None,
         });
         assert_eq!(response.status(), 403);
         let Body::Text(text) = response.body() else {

@@ -47,6 +47,8 @@ pub enum Notice {
     TotpEnabled,
     TotpDisabled,
     RecoveryCodeUsed,
+    PasskeyAdded,
+    PasskeyRemoved,
 }
 
 #[derive(Debug, Clone)]

@@ -138,6 +138,17 @@ fn notice_text(notice: super::Notice) -> (&'static str, &'static str) {
             "One of your account's recovery codes was just used to sign in. If this was not \
              you, reset your password and turn the authenticator app off and on again.",
         ),
+        PasskeyAdded => (
+            "A passkey was added to your account",
+            "A new passkey was added to your account: it signs in without a password. If you \
+             did not do this, remove it from your account page, reset your password and contact \
+             support.",
+        ),
+        PasskeyRemoved => (
+            "A passkey was removed from your account",
+            "A passkey was removed from your account and no longer signs in. If you did not do \
+             this, reset your password and contact support.",
+        ),
     }
 }
 

@@ -32,7 +32,8 @@ pub struct Me {
     pub username: Option<String>,
     /// Whether the identifier is verified.
     pub verified: bool,
-    /// The second factors turned on (`"totp"`), empty when a password alone signs in.
+    /// The second factors turned on (`"totp"`, `"passkey"`), empty when a password alone
+    /// signs in.
     pub mfa: Vec<String>,
     pub created_at: String,
 }
@@ -54,11 +55,11 @@ pub fn me(caller: &Caller) -> Result<Me, AuthError> {
         phone,
         username: user.username.clone(),
         verified: user.verified,
-        mfa: if user.totp {
-            vec!["totp".to_owned()]
-        } else {
-            Vec::new()
-        },
+        mfa: [("totp", user.totp), ("passkey", user.passkeys > 0)]
+            .into_iter()
+            .filter(|(_, on)| *on)
+            .map(|(method, _)| method.to_owned())
+            .collect(),
         created_at: rfc3339(user.created_at),
     })
 }
@@ -277,7 +278,7 @@ pub async fn confirm_identifier_change(
 
 /// Deletes the caller's account after the password (counted toward the login lock): one
 /// transaction removes the profile (which ends every session: refreshes and bearer checks
-/// need it), releases the claims, clears the identifier's login lock and writes
+/// need it), releases the claims, removes the passkeys, clears the identifier's login lock and writes
 /// `user.deleted`. The sessions' records, which hold user agents and addresses, are
 /// removed after it.
 #[tracing::instrument(skip_all, fields(user_id = %caller.user.user_id))]
@@ -294,11 +295,17 @@ pub async fn delete_account(
         let claims = owned_claims(app.store(), &user).await?;
         let by = DeletedBy::Owner {
             generation: user.session_generation,
+            passkeys: user.passkeys,
         };
-        let gate = app.store().login_gate_forgotten(&login::gate_of(&user)?)?;
+        let mut also = vec![app.store().login_gate_forgotten(&login::gate_of(&user)?)?];
+        // Its passkeys go, and their credential ids are free again (at most
+        // `passkeys::MAX_PASSKEYS`: the transaction stays far below its 100 items).
+        for passkey in app.store().passkeys_of(&user.user_id).await? {
+            also.extend(app.store().passkey_removed(&user, &passkey)?);
+        }
         let outcome = app
             .store()
-            .delete_account(&user, &claims, by, DeletionReason::Deleted, &[gate], now)
+            .delete_account(&user, &claims, by, DeletionReason::Deleted, &also, now)
             .await?;
         match outcome {
             Deletion::Deleted => {
@@ -306,8 +313,9 @@ pub async fn delete_account(
                 forget_sessions(app.store(), &user.user_id).await;
                 return Ok(());
             }
-            Deletion::AccountChanged => return Err(AuthError::InvalidToken),
-            Deletion::Raced => continue,
+            // Signed out everywhere (the next round's read says so), a passkey added or
+            // removed meanwhile, or a lost race: look again.
+            Deletion::AccountChanged | Deletion::Raced => continue,
         }
     }
     Err(AuthError::internal(

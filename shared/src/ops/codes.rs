@@ -93,6 +93,7 @@ pub async fn issue(
             tries: Vec::new(),
             identifier_key,
             amr: Vec::new(),
+            ceremony: None,
         },
         message,
     })

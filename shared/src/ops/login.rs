@@ -13,7 +13,7 @@ use crate::ops::budgets::{self, Origin};
 use crate::ops::limits::SendSlot;
 use crate::ops::session::{self, NewSession, SignedIn, TokenPair};
 use crate::ops::{Base, Delivers, Hashes, Issues, Keyed};
-use crate::ops::{MAX_ROUNDS, find_account, notices, totp, verify};
+use crate::ops::{MAX_ROUNDS, find_account, notices, passkeys, totp, verify};
 use crate::store::{
     CodeItem, CodeTry, GatePolicy, LoginGateItem, TxOutcome, UserItem, VerifiedBy, keys,
 };
@@ -131,7 +131,7 @@ pub async fn login(
         let stored = verify::stored_identifier(&user)?;
         return Err(challenge(app, &user, &stored, &request.origin).await?);
     }
-    if user.totp {
+    if user.has_second_factor() {
         // The address gets its try back; the identifier's run of failures goes on until
         // the second factor is right, so guesses at it meet the lock.
         failure.succeeded(app).await?;
@@ -172,11 +172,17 @@ redacted_debug!(MfaRequest { challenge_id; totp, recovery_code, credential });
 
 /// The methods an account's second factor can be proved with, as `mfa_required` lists them.
 fn methods_of(user: &UserItem) -> Vec<&'static str> {
+    let mut methods = Vec::new();
     if user.totp {
-        vec!["totp", "recovery_code"]
-    } else {
-        Vec::new()
+        methods.push("totp");
     }
+    if user.passkeys > 0 {
+        methods.push("passkey");
+    }
+    if user.totp {
+        methods.push("recovery_code");
+    }
+    methods
 }
 
 /// The `mfa_required` answer to a right first factor (`first`) of an account with a second
@@ -189,6 +195,12 @@ pub(crate) async fn second_factor(
 ) -> Result<AuthError, AuthError> {
     let now = app.now();
     let challenge_id = uuid::Uuid::new_v4().to_string();
+    let (passkey_options, ceremony) = if user.passkeys > 0 {
+        let (options, state) = passkeys::second_factor_options(app, user).await?;
+        (Some(options), Some(state))
+    } else {
+        (None, None)
+    };
     let item = CodeItem {
         pk: keys::challenge(&challenge_id),
         sk: keys::MFA.to_owned(),
@@ -201,6 +213,7 @@ pub(crate) async fn second_factor(
         tries: Vec::new(),
         identifier_key: None,
         amr: first.amr,
+        ceremony,
     };
     if !app.store().insert(&item).await? {
         return Err(AuthError::internal("a new challenge id was taken"));
@@ -209,6 +222,7 @@ pub(crate) async fn second_factor(
     Ok(AuthError::MfaRequired {
         challenge_id,
         methods: methods_of(user),
+        passkey_options,
     })
 }
 
@@ -224,12 +238,12 @@ pub async fn login_mfa(
     enum Factor {
         Totp(String),
         Recovery(String),
+        Passkey(serde_json::Value),
     }
     let factor = match (request.totp, request.recovery_code, request.credential) {
         (Some(code), None, None) => Factor::Totp(code),
         (None, Some(code), None) => Factor::Recovery(code),
-        // No account has a passkey yet: an assertion names none of its credentials.
-        (None, None, Some(_)) => return Err(AuthError::InvalidCredential),
+        (None, None, Some(credential)) => Factor::Passkey(credential),
         _ => {
             return Err(AuthError::InvalidRequest(
                 "exactly one of totp, recovery_code or credential is required".to_owned(),
@@ -247,7 +261,7 @@ pub async fn login_mfa(
         .take_code_try(&pk, keys::MFA, totp::MAX_TRIES, now)
         .await?
     {
-        CodeTry::Taken(challenge) => challenge,
+        CodeTry::Taken(challenge) => *challenge,
         CodeTry::Burned => return Err(AuthError::TooManyAttempts),
         CodeTry::Gone => return Err(AuthError::InvalidChallenge),
     };
@@ -263,24 +277,41 @@ pub async fn login_mfa(
     };
     tracing::Span::current().record("user_id", user.user_id.as_str());
     let gate = take_attempt(app, &gate_of(&user)?).await?;
-    let right = match &factor {
-        Factor::Totp(code) => totp::accept_code(app, &user, code, now).await?,
-        Factor::Recovery(code) => totp::spend_recovery_code(app, &user, code).await?,
+    let recovery = matches!(factor, Factor::Recovery(_));
+    let passkey = matches!(factor, Factor::Passkey(_));
+    let proved: Option<Vec<String>> = match factor {
+        Factor::Totp(ref code) => totp::accept_code(app, &user, code, now)
+            .await?
+            .then(|| vec!["otp".to_owned()]),
+        Factor::Recovery(ref code) => totp::spend_recovery_code(app, &user, code)
+            .await?
+            .then(|| vec!["otp".to_owned()]),
+        Factor::Passkey(credential) => match challenge.ceremony.as_deref() {
+            Some(state) => passkeys::second_factor(app, &user, state, credential, now).await?,
+            None => None,
+        },
     };
-    if !right {
+    let Some(proved) = proved else {
         tracing::info!(failures = gate.failures, "wrong second factor");
-        return Err(AuthError::InvalidCode);
-    }
+        return Err(if passkey {
+            AuthError::InvalidCredential
+        } else {
+            AuthError::InvalidCode
+        });
+    };
     if !app.store().spend_code(&challenge, now).await? {
         // A twin request finished this sign-in first.
         return Err(AuthError::InvalidChallenge);
     }
-    if matches!(factor, Factor::Recovery(_)) {
+    if recovery {
         notices::tell(app, &user, Notice::RecoveryCodeUsed).await;
     }
     let mut amr = challenge.amr.clone();
-    amr.extend(["otp".to_owned(), "mfa".to_owned()]);
-    amr.dedup();
+    for method in proved.into_iter().chain(["mfa".to_owned()]) {
+        if !amr.contains(&method) {
+            amr.push(method);
+        }
+    }
     let signed_in = SignedIn {
         amr,
         auth_time: Some(now),
@@ -316,6 +347,7 @@ async fn challenge(
             tries: Vec::new(),
             identifier_key: Some(claim_pk.clone()),
             amr: Vec::new(),
+            ceremony: None,
         };
         let items = vec![slot.write(app.store())?, app.store().put_new(&item)?];
         match app.store().transact(items).await? {

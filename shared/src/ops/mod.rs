@@ -11,6 +11,7 @@ pub mod discovery;
 mod limits;
 pub mod login;
 mod notices;
+pub mod passkeys;
 pub mod password;
 pub mod register;
 pub mod resend;

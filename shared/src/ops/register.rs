@@ -116,6 +116,7 @@ pub async fn register(
             reset_code_pk: None,
             session_generation: 0,
             totp: false,
+            passkeys: 0,
             unverified: None,
             change_code_pk: None,
             new_identifier_type: None,

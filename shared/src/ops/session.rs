@@ -231,7 +231,7 @@ impl NewSession {
         signed_in: &SignedIn,
         now: i64,
     ) -> Result<Option<Self>, AuthError> {
-        if user.totp {
+        if user.has_second_factor() {
             return Ok(None);
         }
         Self::new(

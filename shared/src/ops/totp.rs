@@ -26,15 +26,16 @@ const RECOVERY_CODES: usize = 10;
 /// What the secret is sealed for (the key derivation's purpose).
 const SEALED_FOR: &str = "totp-secret";
 
-/// `POST /me/totp`: the password is needed unless the session signed in within 10 minutes.
+/// A sensitive route's body (`POST /me/totp`, a passkey's registration or removal, new
+/// recovery codes): the password, needed unless the session signed in within 10 minutes.
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-pub struct EnrolRequest {
+pub struct StepUpRequest {
     #[serde(default, deserialize_with = "crate::domain::present")]
     pub password: Option<String>,
 }
 
-redacted_debug!(EnrolRequest { ; password });
+redacted_debug!(StepUpRequest { ; password });
 
 /// A pending enrolment: the secret (base32, for typing in) and the `otpauth://` URI (for a QR
 /// code). Shown once; the service keeps only the sealed secret.
@@ -140,7 +141,7 @@ fn matching_step(
 pub async fn enrol(
     app: &(impl Keyed + Hashes),
     caller: &Caller,
-    request: EnrolRequest,
+    request: StepUpRequest,
 ) -> Result<Enrolment, AuthError> {
     step_up(app, caller, request.password).await?;
     let user = &caller.user;
@@ -236,7 +237,7 @@ pub async fn disable(
 pub async fn replace_recovery_codes(
     app: &(impl Keyed + Hashes),
     caller: &Caller,
-    request: EnrolRequest,
+    request: StepUpRequest,
 ) -> Result<RecoveryCodes, AuthError> {
     step_up(app, caller, request.password).await?;
     let user = &caller.user;

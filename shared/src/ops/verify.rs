@@ -49,7 +49,7 @@ pub async fn try_code(
             {
                 CodeTry::Taken(code) => {
                     take_identifier_guess(app, &code, now).await?;
-                    (code, Some(failure))
+                    (*code, Some(failure))
                 }
                 CodeTry::Burned => return Err(AuthError::TooManyAttempts),
                 CodeTry::Gone => return Err(AuthError::InvalidCode),

@@ -10,8 +10,9 @@ use crate::events::{self, DeletionReason};
 /// Who deletes an account, and so what must still hold of it.
 #[derive(Debug, Clone, Copy)]
 pub enum DeletedBy<'a> {
-    /// Its owner, signed in: the account still in the session generation they are in.
-    Owner { generation: u64 },
+    /// Its owner, signed in: the account still in the session generation they are in, with
+    /// the number of passkeys read (each is deleted with it; one added meanwhile fails it).
+    Owner { generation: u64, passkeys: u32 },
     /// The sweeper: the account still unverified and expired at `now`.
     Expiry { now: i64 },
     /// Whoever holds its confirmation code `code_pk` and declines it: the account still
@@ -149,7 +150,15 @@ impl Store {
         now: i64,
     ) -> Result<Deletion, AuthError> {
         let condition = match by {
-            DeletedBy::Owner { generation } => generation_is(generation),
+            DeletedBy::Owner {
+                generation,
+                passkeys,
+            } => generation_is(generation).and(if passkeys == 0 {
+                Expr::new("attribute_not_exists(#passkeys) OR #passkeys = :passkeys")
+                    .n(":passkeys", 0)
+            } else {
+                Expr::new("#passkeys = :passkeys").n(":passkeys", passkeys)
+            }),
             DeletedBy::Expiry { now } => {
                 Expr::new("#verified = :no AND #unverified = :unverified AND #expires_at <= :now")
                     .bool(":no", false)

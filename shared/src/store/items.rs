@@ -119,6 +119,29 @@ pub mod keys {
     pub const MFA: &str = "MFA";
     /// An account's authenticator app (under its [`user`] key).
     pub const TOTP: &str = "TOTP";
+
+    /// The sort keys of an account's passkeys (under its [`user`] key) begin with this.
+    pub const PASSKEY_PREFIX: &str = "PASSKEY#";
+
+    /// One passkey of an account, by its id (see `ops::passkeys::passkey_id`).
+    pub fn passkey(passkey_id: &str) -> String {
+        format!("{PASSKEY_PREFIX}{passkey_id}")
+    }
+
+    /// The claim that makes a WebAuthn credential id (base64url) belong to one account.
+    pub fn credential(credential_id: &str) -> String {
+        format!("CREDENTIAL#{credential_id}")
+    }
+
+    /// A WebAuthn ceremony's state, between its options and its response.
+    pub fn ceremony(ceremony_id: &str) -> String {
+        format!("CEREMONY#{ceremony_id}")
+    }
+
+    /// A passkey's registration by a signed-in user (under [`ceremony`]).
+    pub const PASSKEY_REGISTRATION: &str = "REGISTRATION";
+    /// A sign-in with a passkey, no identifier typed (under [`ceremony`]).
+    pub const PASSKEY_SIGN_IN: &str = "SIGN_IN";
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,6 +188,10 @@ pub struct UserItem {
     /// An authenticator app is turned on: a password sign-in needs its code as well.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub totp: bool,
+    /// How many passkeys the account has: with one, a password sign-in needs a second
+    /// factor too, and a passkey alone signs in.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub passkeys: u32,
     /// Key of the [`UNVERIFIED_INDEX`]: set when a registration commits, removed when the
     /// account is verified, so the sweeper finds expired unverified accounts without a scan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -190,6 +217,15 @@ impl UserItem {
     pub fn is_live(&self, now: i64) -> bool {
         self.expires_at.is_none_or(|at| at > now)
     }
+
+    /// Whether a password (or an OTP) alone is not enough to sign in.
+    pub fn has_second_factor(&self) -> bool {
+        self.totp || self.passkeys > 0
+    }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Owns an identifier or username for one user. Its `expires_at` follows the user's.
@@ -231,6 +267,47 @@ pub struct CodeItem {
     /// For a second-factor challenge: how the first factor was proved (`amr` values).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub amr: Vec<String>,
+    /// For a second-factor challenge of an account with passkeys: the WebAuthn assertion's
+    /// state (JSON), which its `passkey_options` were made with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ceremony: Option<String>,
+}
+
+/// A passkey of an account. The credential id is claimed (a [`ClaimItem`] under
+/// [`keys::credential`]) in the same transaction that writes it, so it belongs to one account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PasskeyItem {
+    pub pk: String,
+    pub sk: String,
+    pub passkey_id: String,
+    pub user_id: String,
+    /// The WebAuthn credential id, base64url.
+    pub credential_id: String,
+    pub name: String,
+    pub created_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<i64>,
+    /// The verified credential as the WebAuthn library keeps it (public key, signature
+    /// counter, backup flags), JSON.
+    pub credential: String,
+    /// Its signature counter, beside it for the condition that refuses a regression.
+    #[serde(default)]
+    pub sign_count: u32,
+}
+
+/// A WebAuthn ceremony between its options and its response: single use, 5 minutes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CeremonyItem {
+    pub pk: String,
+    pub sk: String,
+    /// The account a registration is for; a sign-in's is not known until its response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// The library's ceremony state (the challenge, the policy it was asked with), JSON.
+    pub state: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used: bool,
 }
 
 /// An account's authenticator app (RFC 6238 TOTP): pending from `POST /me/totp` until a

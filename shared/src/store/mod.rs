@@ -9,6 +9,7 @@ mod factors;
 mod gate;
 mod guesses;
 mod items;
+mod passkeys;
 mod passwords;
 mod registrations;
 mod sessions;
@@ -20,9 +21,11 @@ pub use factors::EnrolmentTry;
 pub use gate::GatePolicy;
 pub use guesses::GuessWindowItem;
 pub use items::{
-    ClaimItem, CodeItem, FamilyItem, ForgotItem, LoginGateItem, RateItem, RefreshItem,
-    SESSIONS_INDEX, TotpItem, UNVERIFIED, UNVERIFIED_INDEX, UserItem, UserStatus, keys,
+    CeremonyItem, ClaimItem, CodeItem, FamilyItem, ForgotItem, LoginGateItem, PasskeyItem,
+    RateItem, RefreshItem, SESSIONS_INDEX, TotpItem, UNVERIFIED, UNVERIFIED_INDEX, UserItem,
+    UserStatus, keys,
 };
+pub use passkeys::PasskeyAdded;
 pub use registrations::Reserved;
 pub use sessions::{Rotated, Started, generation_is};
 pub use table::{CodeTry, Expr, Snapshot, Store, TxOutcome};

@@ -547,7 +547,7 @@ impl Snapshot {
 #[derive(Debug)]
 pub enum CodeTry {
     /// The try was counted; the item is as it is now (its `attempts` include this try).
-    Taken(CodeItem),
+    Taken(Box<CodeItem>),
     /// Every try was spent: the code is burned.
     Burned,
     /// No such code, or it is used or expired.
@@ -586,7 +586,7 @@ impl Store {
             .send()
             .await;
         match result {
-            Ok(out) => updated_item(out).map(CodeTry::Taken),
+            Ok(out) => updated_item(out).map(|code| CodeTry::Taken(Box::new(code))),
             Err(SdkError::ServiceError(service)) => match service.into_err() {
                 UpdateItemError::ConditionalCheckFailedException(failed) => {
                     // Which condition failed decides the answer: burned only when the code
@@ -599,7 +599,9 @@ impl Store {
                     };
                     Ok(match old {
                         // This try did count: its first send succeeded, the answer was lost.
-                        Some(code) if code.tries.contains(&try_id) => CodeTry::Taken(code),
+                        Some(code) if code.tries.contains(&try_id) => {
+                            CodeTry::Taken(Box::new(code))
+                        }
                         Some(code)
                             if !code.used && code.expires_at > now && code.attempts >= max =>
                         {
