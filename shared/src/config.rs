@@ -287,6 +287,54 @@ mod tests {
     }
 
     #[test]
+    fn passkeys_belong_to_the_web_app_unless_configured_otherwise() {
+        let config = Config::from_lookup(env(BASE)).unwrap();
+        assert_eq!(config.passkey_rp_id, "app.example.com");
+        let origins: Vec<String> = config
+            .relying_party
+            .get_allowed_origins()
+            .iter()
+            .map(|o| o.origin().ascii_serialization())
+            .collect();
+        assert_eq!(origins, ["https://app.example.com"]);
+
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut pairs = BASE.to_vec();
+            pairs.extend_from_slice(extra);
+            Config::from_lookup(env(&pairs))
+        };
+        let shared = with(&[
+            ("PASSKEY_RP_ID", "example.com"),
+            (
+                "PASSKEY_ORIGINS",
+                "https://app.example.com, https://www.example.com",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(shared.passkey_rp_id, "example.com");
+        assert_eq!(shared.relying_party.get_allowed_origins().len(), 2);
+        // An id the origins are not on, an origin off the id, an IP-address web app.
+        assert!(with(&[("PASSKEY_RP_ID", "other.com")]).is_err());
+        assert!(
+            with(&[
+                ("PASSKEY_RP_ID", "example.com"),
+                (
+                    "PASSKEY_ORIGINS",
+                    "https://app.example.com,https://evil.com"
+                ),
+            ])
+            .is_err()
+        );
+        let mut pairs: Vec<_> = BASE
+            .iter()
+            .copied()
+            .filter(|(k, _)| *k != "CONFIRM_URL")
+            .collect();
+        pairs.push(("CONFIRM_URL", "http://127.0.0.1:5173/confirm#code={code}"));
+        assert!(Config::from_lookup(env(&pairs)).is_err());
+    }
+
+    #[test]
     fn fails_fast_on_missing_or_bad_values() {
         for drop in [
             "TABLE_NAME",

@@ -6,6 +6,7 @@ mod account;
 mod events;
 mod lambda;
 mod logs;
+mod passkeys;
 mod policies;
 mod recovery;
 mod signin;

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use auth_tests::authenticator::SoftAuthenticator;
 use auth_tests::aws_recorder::Recorder;
 use auth_tests::events::{fresh_forgot_record, inserts_with_prefix};
 use auth_tests::moto::{Outbox, six_digits};
@@ -125,6 +126,15 @@ fn allows(grants: &[Grant], action: &str) -> bool {
             Some("Ref:SigningSecretArn"),
             true,
         ),
+        "dynamodb:Query@table" => granted("dynamodb:Query", Some("GetAtt:AuthTable.Arn"), true),
+        action if action.starts_with("dynamodb:Query@index/") => {
+            let index = action.trim_start_matches("dynamodb:Query@index/");
+            granted(
+                "dynamodb:Query",
+                Some(&format!("Sub:${{AuthTable.Arn}}/index/{index}")),
+                true,
+            )
+        }
         action if action.starts_with("unknown:") => false,
         action => granted(action, None, true),
     }
@@ -538,6 +548,115 @@ async fn every_function_s_policy_covers_the_aws_actions_its_code_calls() {
     assert_eq!(answers[0]["statusCode"], 204, "{answers:?}");
     called.entry("totp-disable").or_default().extend(actions);
 
+    // A passkey on the phone account (a software authenticator on the web app's origin):
+    // registered, listed, renamed, signing in alone and as the second factor after the
+    // password, then removed.
+    let mut authenticator = SoftAuthenticator::new(&required_env("WEB_URL"));
+    let (answers, actions) = recorded(
+        "passkey-options",
+        vec![with_bearer(
+            bare("POST", "/me/passkeys/options"),
+            phone_bearer,
+        )],
+        false,
+    )
+    .await;
+    let ceremony = body_of(&answers[0], 200);
+    called.entry("passkey-options").or_default().extend(actions);
+    let credential = authenticator.register(&ceremony["options"]).unwrap();
+    let (answers, actions) = recorded(
+        "passkey-add",
+        vec![with_bearer(
+            post(
+                "/me/passkeys",
+                json!({ "challenge_id": ceremony["challenge_id"], "credential": credential }),
+            ),
+            phone_bearer,
+        )],
+        false,
+    )
+    .await;
+    let passkey_id = body_of(&answers[0], 201)["id"].as_str().unwrap().to_owned();
+    called.entry("passkey-add").or_default().extend(actions);
+    let (answers, actions) = recorded(
+        "passkeys-list",
+        vec![with_bearer(bare("GET", "/me/passkeys"), phone_bearer)],
+        false,
+    )
+    .await;
+    body_of(&answers[0], 200);
+    called.entry("passkeys-list").or_default().extend(actions);
+    let one_passkey = |method: &str, body: Option<Value>| {
+        with_bearer(
+            api_gateway_event(
+                method,
+                &format!("/me/passkeys/{passkey_id}"),
+                "/me/passkeys/{id}",
+                body.map(|b| b.to_string()),
+                json!({ "id": passkey_id }),
+            ),
+            phone_bearer,
+        )
+    };
+    let (answers, actions) = recorded(
+        "passkey-rename",
+        vec![one_passkey("PATCH", Some(json!({ "name": "Phone" })))],
+        false,
+    )
+    .await;
+    body_of(&answers[0], 200);
+    called.entry("passkey-rename").or_default().extend(actions);
+    let (answers, actions) = recorded(
+        "login-passkey-options",
+        vec![bare("POST", "/login/passkey/options")],
+        false,
+    )
+    .await;
+    let ceremony = body_of(&answers[0], 200);
+    called
+        .entry("login-passkey-options")
+        .or_default()
+        .extend(actions);
+    let assertion = authenticator.sign_in(&ceremony["options"]).unwrap();
+    let (answers, actions) = recorded(
+        "login-passkey",
+        vec![post(
+            "/login/passkey",
+            json!({ "challenge_id": ceremony["challenge_id"], "credential": assertion }),
+        )],
+        false,
+    )
+    .await;
+    body_of(&answers[0], 200);
+    called.entry("login-passkey").or_default().extend(actions);
+    let (answers, actions) = recorded(
+        "login",
+        vec![post(
+            "/login",
+            json!({ "phone": phone, "password": PASSWORD }),
+        )],
+        false,
+    )
+    .await;
+    let step = body_of(&answers[0], 403);
+    called.entry("login").or_default().extend(actions);
+    let assertion = authenticator.sign_in(&step["passkey_options"]).unwrap();
+    let (answers, actions) = recorded(
+        "login-mfa",
+        vec![post(
+            "/login/mfa",
+            json!({ "challenge_id": step["challenge_id"], "credential": assertion }),
+        )],
+        false,
+    )
+    .await;
+    body_of(&answers[0], 200);
+    called.entry("login-mfa").or_default().extend(actions);
+    let (answers, actions) =
+        recorded("passkey-delete", vec![one_passkey("DELETE", None)], false).await;
+    assert_eq!(answers[0]["statusCode"], 204, "{answers:?}");
+    called.entry("passkey-delete").or_default().extend(actions);
+
     let moved_to = unique_email();
     let (answers, actions) = recorded(
         "me-identifier",
@@ -674,7 +793,7 @@ async fn every_function_s_policy_covers_the_aws_actions_its_code_calls() {
     );
     assert!(called["well-known"].is_empty(), "{called:?}");
     assert!(
-        called["sessions-list"].contains("dynamodb:Query"),
+        called["sessions-list"].contains("dynamodb:Query@index/user-sessions"),
         "{called:?}"
     );
     assert!(
@@ -687,7 +806,17 @@ async fn every_function_s_policy_covers_the_aws_actions_its_code_calls() {
             "{called:?}"
         );
     }
-    assert!(called["me-delete"].contains("dynamodb:Query"), "{called:?}");
+    for queries in ["dynamodb:Query@index/user-sessions", "dynamodb:Query@table"] {
+        assert!(called["me-delete"].contains(queries), "{called:?}");
+    }
+    // An account with a passkey: its passkeys are read at every step that lists them or
+    // asks for one.
+    for binary in ["passkey-options", "passkeys-list", "login"] {
+        assert!(
+            called[binary].contains("dynamodb:Query@table"),
+            "{binary}: {called:?}"
+        );
+    }
     for transacts in ["totp-confirm", "totp-disable"] {
         assert!(
             called[transacts].contains("dynamodb:TransactWriteItems"),

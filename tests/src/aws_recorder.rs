@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 use auth_tools::loopback::{Handler, Request, Response, serve};
 use serde_json::Value;
 
-/// What a request needs from IAM: `dynamodb:GetItem`, `ses:SendEmail`, ... and for SNS
+/// What a request needs from IAM: `dynamodb:GetItem`, `ses:SendEmail`, ... and for a query
+/// what it reads (`dynamodb:Query@table`, `dynamodb:Query@index/<name>`), for SNS
 /// which kind of target, `sns:Publish` to a phone (`sns:Publish@sms`) or to a topic
 /// (`sns:Publish@topic`); for Secrets Manager which secret (`...@hmac`, `...@signing`).
 pub type Action = String;
@@ -31,6 +32,16 @@ fn actions_of(request: &Request) -> Vec<Action> {
     if target == "DynamoDB_20120810.TransactGetItems" {
         // IAM authorises a transactional read as GetItem on each item.
         return vec!["dynamodb:GetItem".to_owned()];
+    }
+    if target == "DynamoDB_20120810.Query" {
+        // A query of an index is granted on the index's ARN, one of the table on the table's.
+        let index = serde_json::from_slice::<Value>(&request.body)
+            .ok()
+            .and_then(|b| b["IndexName"].as_str().map(str::to_owned));
+        return vec![match index {
+            Some(index) => format!("dynamodb:Query@index/{index}"),
+            None => "dynamodb:Query@table".to_owned(),
+        }];
     }
     if let Some(operation) = target.strip_prefix("DynamoDB_20120810.") {
         let mut actions = vec![format!("dynamodb:{operation}")];
