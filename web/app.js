@@ -1,7 +1,7 @@
 // The reference web app: every screen a user of auth-service needs, on the TypeScript client.
 // No framework: each route renders a small form into <main>; messages go to live regions
 // (#status polite, #error assertive), and focus moves to the new screen's heading.
-import { AuthClient, AuthError } from "/client/index.js";
+import { AuthClient, AuthError, passkeys } from "/client/index.js";
 import qrcode from "/vendor/qrcode.mjs";
 
 // Set by /config.js (a script, so the page's connect-src can name the API's origin alone).
@@ -29,10 +29,21 @@ const MESSAGES = {
   session_not_found: "That session has already ended.",
   network_error: "The service cannot be reached.",
   invalid_challenge: "That sign-in has expired. Sign in again.",
-  invalid_credential: "That passkey could not be checked.",
+  invalid_credential: "That passkey was not accepted (it may have been removed from its account).",
   reauthentication_required: "For this, enter your password.",
   totp_already_enabled: "An authenticator app is already on.",
   totp_not_enabled: "No authenticator app is on.",
+  passkey_not_found: "That passkey has already been removed.",
+  too_many_passkeys: "You have 10 passkeys, the most an account may have. Remove one first.",
+};
+
+// What the browser's WebAuthn prompt rejects with (DOMException names).
+const BROWSER_MESSAGES = {
+  NotAllowedError: "The passkey prompt was closed or timed out.",
+  AbortError: "The passkey prompt was cancelled.",
+  InvalidStateError: "This device already holds a passkey for your account.",
+  NotSupportedError: "This browser cannot use passkeys.",
+  SecurityError: "Passkeys work only on this site's own address.",
 };
 
 function say(text) {
@@ -46,6 +57,8 @@ function fail(error) {
     const wait = error.retryAfter ? ` (retry in ${error.retryAfter} s)` : "";
     errorLine.textContent = (MESSAGES[error.code] ?? "Something went wrong. Try again.") + wait;
     if (error.code === "invalid_token") go("/signin");
+  } else if (error instanceof DOMException && BROWSER_MESSAGES[error.name]) {
+    errorLine.textContent = BROWSER_MESSAGES[error.name];
   } else {
     errorLine.textContent = "Something went wrong. Try again.";
     console.error(error);
@@ -82,6 +95,26 @@ function form(name, fields, submit, action) {
     }
   });
   return node;
+}
+
+/** A button that runs `action`, disabled meanwhile; a failure goes to the alert region. */
+function button(label, action, attributes = {}) {
+  const node = h("button", { type: "button", ...attributes }, label);
+  node.addEventListener("click", async () => {
+    node.disabled = true;
+    try {
+      await action();
+    } catch (error) {
+      fail(error);
+    } finally {
+      node.disabled = false;
+    }
+  });
+  return node;
+}
+
+function when(timestamp) {
+  return h("time", { datetime: timestamp }, new Date(timestamp).toLocaleString());
 }
 
 function screen(title, ...content) {
@@ -250,26 +283,56 @@ function signIn() {
           }));
       }
     }),
+    passkeys.supported() ? h("p", {}, button("Sign in with a passkey", async () => {
+      await passkeys.signIn(auth);
+      say("Signed in with your passkey.");
+      go("/account");
+    }, { class: "secondary" })) : null,
     h("p", {}, h("a", { href: "/forgot" }, "Forgot your password?"), " · ", h("a", { href: "/signup" }, "Create an account")));
 }
 
-/** The step after a right password (or a reset) on an account with an authenticator app:
- * its current code, or one of the recovery codes. */
+/** The step after a right password (or a reset) on an account with a second factor: one of
+ * its passkeys, the authenticator app's current code, or one of the recovery codes. */
 function secondFactor(error, done = "Signed in.") {
-  const finish = async (factor) => {
-    await auth.loginWithSecondFactor({ challenge_id: error.challengeId, ...factor });
+  const methods = error.methods ?? [];
+  const signedIn = () => {
     say(done);
     go("/account");
   };
+  const finish = async (factor) => {
+    await auth.loginWithSecondFactor({ challenge_id: error.challengeId, ...factor });
+    signedIn();
+  };
+  const withPasskey = async () => {
+    await passkeys.secondFactor(auth, error);
+    signedIn();
+  };
+  // Every screen of this step offers the account's other ways.
+  const others = (current) => {
+    const ways = [
+      current !== "passkey" && methods.includes("passkey") ? button("Use a passkey", withPasskey, { class: "secondary" }) : null,
+      current !== "totp" && methods.includes("totp") ? button("Use the authenticator app instead", async () => byCode(), { class: "secondary" }) : null,
+      current !== "recovery_code" && methods.includes("recovery_code") ? button("Use a recovery code instead", async () => byRecoveryCode(), { class: "secondary" }) : null,
+    ].filter(Boolean);
+    return ways.length ? h("p", { class: "actions" }, ways) : null;
+  };
+  const byPasskey = () => screen("Use your passkey",
+    h("p", {}, "Your account asks for one of its passkeys after the password."),
+    h("p", {}, button("Use a passkey", withPasskey)),
+    others("passkey"));
   const byCode = () => screen("Enter the code from your authenticator app",
     form("Authenticator code", [field("6-digit code", "totp", { inputmode: "numeric", autocomplete: "one-time-code", pattern: "[0-9]{6}" })],
       "Sign in", (values) => finish({ totp: values.totp })),
-    h("p", {}, h("button", { type: "button", class: "secondary", onclick: byRecoveryCode }, "Use a recovery code instead")));
+    others("totp"));
   const byRecoveryCode = () => screen("Enter a recovery code",
     form("Sign in with a recovery code", [field("Recovery code", "recovery_code", { autocomplete: "off", spellcheck: "false" })],
       "Sign in", (values) => finish({ recovery_code: values.recovery_code })),
-    h("p", { class: "hint" }, "Each recovery code works once."));
-  byCode();
+    h("p", { class: "hint" }, "Each recovery code works once."),
+    others("recovery_code"));
+  // A passkey first where the browser can use one; the app's code before recovery codes.
+  if (methods.includes("passkey") && (passkeys.supported() || !methods.includes("totp"))) byPasskey();
+  else if (methods.includes("totp")) byCode();
+  else byRecoveryCode();
 }
 
 function forgot() {
@@ -325,7 +388,7 @@ async function account() {
   if (!auth.signedIn) return go("/signin");
   screen("Your account", h("p", {}, "Loading…"));
   try {
-    const [me, sessions] = await Promise.all([auth.getMe(), auth.listSessions()]);
+    const [me, sessions, keys] = await Promise.all([auth.getMe(), auth.listSessions(), auth.listPasskeys()]);
     const rows = sessions.map((s) =>
       h("tr", {},
         h("td", {}, s.user_agent ?? "unknown device", s.current ? h("strong", {}, " (this one)") : null),
@@ -343,6 +406,8 @@ async function account() {
       h("button", { type: "button", id: "everywhere", onclick: async () => {
         try { await auth.revokeAllSessions(); say("Signed out everywhere."); go("/signin"); } catch (error) { fail(error); }
       } }, "Sign out everywhere"),
+      h("h2", {}, "Passkeys"),
+      ...passkeySection(keys),
       h("h2", {}, "Authenticator app"),
       ...authenticatorSection(me),
       h("h2", {}, "Change password"),
@@ -388,6 +453,73 @@ async function account() {
   } catch (error) {
     fail(error);
   }
+}
+
+/** Runs a sensitive change; when the service asks for the password (the sign-in is over 10
+ * minutes old), asks for it and runs the change again with it. */
+async function withPassword(purpose, change) {
+  try {
+    await change(undefined);
+  } catch (error) {
+    if (!(error instanceof AuthError) || error.code !== "reauthentication_required") throw error;
+    screen("Confirm it is you",
+      form("Password", [field("Your password", "password", { type: "password", autocomplete: "current-password" })],
+        "Continue", (values) => change(values.password)));
+    say(`Enter your password to ${purpose}.`);
+  }
+}
+
+function passkeySection(keys) {
+  const rows = keys.map((key) =>
+    h("tr", {},
+      h("th", { scope: "row" }, key.name),
+      h("td", {}, when(key.created_at)),
+      h("td", {}, key.last_used_at ? when(key.last_used_at) : "Never"),
+      h("td", {},
+        button("Rename", async () => renamePasskey(key), { class: "secondary", "aria-label": `Rename the passkey ${key.name}` }),
+        " ",
+        button("Remove", async () => removePasskey(key), { class: "secondary", "aria-label": `Remove the passkey ${key.name}` }))));
+  const list = keys.length
+    ? h("table", { "aria-label": "Passkeys" }, h("caption", { class: "hint" }, "The passkeys that sign you in, oldest first"),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Name"), h("th", { scope: "col" }, "Added"), h("th", { scope: "col" }, "Last used"), h("th", { scope: "col" }, h("span", { class: "hint" }, "Actions")))),
+      h("tbody", {}, rows))
+    : h("p", {}, "None yet. A passkey signs you in with this device's screen lock, a phone or a security key: nothing to type, and nothing a fake site can reuse.");
+  if (!passkeys.supported()) return [list, h("p", { class: "hint" }, "This browser cannot use passkeys.")];
+  return [
+    list,
+    form("Add a passkey", [field("Name (optional)", "name", { required: false, maxlength: "64", autocomplete: "off", placeholder: "e.g. Work laptop" })],
+      "Add a passkey", (values) => addPasskey(values.name.trim() || undefined)),
+  ];
+}
+
+/** The browser makes the passkey (the device asks for its screen lock), then the service
+ * keeps it; the password first when the service asks for it. */
+function addPasskey(name) {
+  return withPassword("add a passkey", async (password) => {
+    const added = await passkeys.register(auth, { ...(name ? { name } : {}), ...(password ? { password } : {}) });
+    say(`Passkey "${added.name}" added: it signs you in from now on.`);
+    go("/account");
+  });
+}
+
+function renamePasskey(key) {
+  screen("Rename the passkey",
+    form("Rename the passkey", [field("Name", "name", { value: key.name, maxlength: "64", autocomplete: "off" })],
+      "Save", async (values) => {
+        await auth.renamePasskey(key.id, values.name.trim());
+        say("Passkey renamed.");
+        go("/account");
+      }),
+    h("p", {}, h("a", { href: "/account" }, "Back to your account")));
+}
+
+function removePasskey(key) {
+  if (!confirm(`Remove the passkey "${key.name}"? It will no longer sign you in.`)) return;
+  return withPassword("remove the passkey", async (password) => {
+    await auth.removePasskey(key.id, password);
+    say("Passkey removed.");
+    go("/account");
+  });
 }
 
 /** Recovery codes, shown once, with the advice to keep them. */

@@ -56,4 +56,8 @@ createServer(async (request, response) => {
     response.writeHead(404, { ...SECURITY_HEADERS, "content-type": "text/plain" });
     response.end("not found");
   }
-}).listen(port, host, () => console.log(`web app on http://${host}:${port} (API ${apiUrl})`));
+}).listen(port, host, () => {
+  // Open it by name on loopback: browsers refuse WebAuthn (passkeys) on an IP-address origin.
+  const name = ["127.0.0.1", "::1"].includes(host) ? "localhost" : host;
+  console.log(`web app on http://${name}:${port} (API ${apiUrl})`);
+});

@@ -2,7 +2,8 @@
 // playwright-core (no browser download). Against the `make test` stack (API_URL, MOTO_URL) and
 // the web app it serves (WEB_URL): sign up by email, open the mailed link, land signed in;
 // sign in on a second page; both pages refresh at once and stay signed in; sign out
-// everywhere. A screenshot of each step goes to SCREENSHOT_DIR.
+// everywhere; an authenticator app; passkeys, made and used by Chromium's virtual
+// authenticator. A screenshot of each step goes to SCREENSHOT_DIR.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
@@ -114,7 +115,7 @@ test("sign up, confirm by link, two signed-in pages refresh together, sign out e
     await second.goto(`${WEB_URL}/signin`);
     await second.getByLabel("Email or phone").fill(email);
     await second.getByLabel("Password").fill(PASSWORD);
-    await second.getByRole("button", { name: "Sign in" }).click();
+    await second.getByRole("button", { name: "Sign in", exact: true }).click();
     await second.getByText(`Signed in as ${email}`).waitFor();
     await second.getByRole("cell", { name: /browser-test \(this one\)/ }).waitFor();
     await shot(second, "second-page-signed-in");
@@ -237,11 +238,11 @@ test("an authenticator app: set up from its QR code page, then every sign-in ask
     await page.getByRole("heading", { name: "Sign in", exact: true }).waitFor();
     await page.getByLabel("Email or phone").fill(email);
     await page.getByLabel("Password").fill(PASSWORD);
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
     await page.getByRole("heading", { name: "Enter the code from your authenticator app", exact: true }).waitFor();
     await shot(page, "totp-sign-in-step");
     await page.getByRole("textbox", { name: "6-digit code", exact: true }).fill(app.generate({ timestamp: Date.now() + 30_000 }));
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
     await page.getByText(`Signed in as ${email}`).waitFor();
     await page.getByText("On: signing in with your password also asks for the app's code.").waitFor();
     await shot(page, "totp-signed-in");
@@ -251,12 +252,191 @@ test("an authenticator app: set up from its QR code page, then every sign-in ask
     await page.getByRole("heading", { name: "Sign in", exact: true }).waitFor();
     await page.getByLabel("Email or phone").fill(email);
     await page.getByLabel("Password").fill(PASSWORD);
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
     await page.getByRole("button", { name: "Use a recovery code instead" }).click();
     await page.getByRole("textbox", { name: "Recovery code" }).fill(codes[0]);
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
     await page.getByText(`Signed in as ${email}`).waitFor();
     await shot(page, "totp-signed-in-with-a-recovery-code");
+  } finally {
+    await browser.close();
+  }
+});
+
+/** The claims of the access token the page's session holds. */
+function accessClaims(page) {
+  return page.evaluate(() => {
+    const token = JSON.parse(localStorage.getItem("auth-service.session")).accessToken;
+    return JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+  });
+}
+
+/** Chromium's virtual authenticator (the DevTools protocol's WebAuthn domain) for the page:
+ * a platform authenticator that keeps discoverable credentials, verifies the user and answers
+ * every prompt by itself, as a device with a screen lock would after the user's touch. */
+async function virtualAuthenticator(page) {
+  const devtools = await page.context().newCDPSession(page);
+  await devtools.send("WebAuthn.enable");
+  const { authenticatorId } = await devtools.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2",
+      transport: "internal",
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  return { credentials: async () => (await devtools.send("WebAuthn.getCredentials", { authenticatorId })).credentials };
+}
+
+/** A new account, confirmed by its mailed link in the page: signed in there. */
+async function signedUpIn(page, email) {
+  const registered = await fetch(`${API_URL}/registration`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email, password: PASSWORD, repeat_password: PASSWORD }),
+  });
+  assert.equal(registered.status, 200);
+  await page.goto(confirmationLink(await mailTo(email)));
+  await page.getByRole("button", { name: "Yes, confirm my email" }).click();
+  await page.getByText(`Signed in as ${email}`).waitFor();
+}
+
+/** The account page's row of the passkey named `name`, and its last-used cell (after the
+ * name: added, last used, actions). */
+function passkeyRow(page, name) {
+  const row = page.getByRole("table", { name: "Passkeys" }).getByRole("row", { name: new RegExp(name) });
+  return { row, lastUsed: row.getByRole("cell").nth(1) };
+}
+
+async function signOut(page) {
+  await page.getByRole("button", { name: "Sign out", exact: true }).click();
+  await page.getByRole("heading", { name: "Sign in", exact: true }).waitFor();
+}
+
+/** The password, then the second-factor step's "Use a passkey". */
+async function signInWithPasswordAndPasskey(page, email) {
+  await page.getByLabel("Email or phone").fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.getByRole("heading", { name: "Use your passkey", exact: true }).waitFor();
+}
+
+test("a passkey: added on the account page, it signs in with no identifier typed, and after the password as the second factor; renamed", async () => {
+  const email = `passkey-${crypto.randomUUID()}@example.com`;
+  const browser = await launch();
+  const page = await browser.newPage();
+  try {
+    const authenticator = await virtualAuthenticator(page);
+    await signedUpIn(page, email);
+
+    // Add one, named, on the account page (signed in just now: no password asked for).
+    await page.getByRole("heading", { name: "Passkeys", exact: true }).waitFor();
+    await page.getByText("None yet.", { exact: false }).waitFor();
+    await page.getByLabel("Name (optional)").fill("Test laptop");
+    await shot(page, "passkey-none-yet");
+    await page.getByRole("button", { name: "Add a passkey", exact: true }).click();
+    await page.getByRole("status").filter({ hasText: 'Passkey "Test laptop" added' }).waitFor();
+    const added = passkeyRow(page, "Test laptop");
+    await added.row.waitFor();
+    assert.equal(await added.lastUsed.textContent(), "Never");
+    const credentials = await authenticator.credentials();
+    assert.equal(credentials.length, 1, "the authenticator holds the one passkey");
+    assert.equal(credentials[0].isResidentCredential, true, "a discoverable credential");
+    assert.equal(credentials[0].rpId, new URL(WEB_URL).hostname);
+    await shot(page, "passkey-added");
+
+    // Signed out, the passkey alone signs in: no identifier typed.
+    await signOut(page);
+    assert.equal(await page.getByLabel("Email or phone").inputValue(), "");
+    await shot(page, "passkey-sign-in-page");
+    await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+    await page.getByText(`Signed in as ${email}`).waitFor();
+    const byPasskey = await accessClaims(page);
+    assert.ok(["hwk", "swk"].includes(byPasskey.amr[0]), `amr ${byPasskey.amr}`);
+    assert.deepEqual(byPasskey.amr.slice(1), ["user", "mfa"]);
+    // The list says when it was last used.
+    const { lastUsed } = passkeyRow(page, "Test laptop");
+    assert.notEqual(await lastUsed.textContent(), "Never");
+    const usedAt = Date.parse(await lastUsed.locator("time").getAttribute("datetime"));
+    assert.ok(Math.abs(Date.now() - usedAt) < 5 * 60_000, `last used ${new Date(usedAt).toISOString()}`);
+    await shot(page, "passkey-signed-in");
+
+    // The password now asks for the passkey too: the second-factor step offers it.
+    await signOut(page);
+    await signInWithPasswordAndPasskey(page, email);
+    await shot(page, "passkey-second-factor-step");
+    await page.getByRole("button", { name: "Use a passkey" }).click();
+    await page.getByText(`Signed in as ${email}`).waitFor();
+    const both = await accessClaims(page);
+    assert.equal(both.amr[0], "pwd");
+    assert.ok(["hwk", "swk"].includes(both.amr[1]), `amr ${both.amr}`);
+    assert.deepEqual(both.amr.slice(2), ["user", "mfa"]);
+    await shot(page, "passkey-second-factor-signed-in");
+
+    // Renamed, it is listed by its new name.
+    await page.getByRole("button", { name: "Rename the passkey Test laptop" }).click();
+    await page.getByRole("textbox", { name: "Name" }).fill("Work laptop");
+    await page.getByRole("button", { name: "Save" }).click();
+    await passkeyRow(page, "Work laptop").row.waitFor();
+    assert.equal(await page.getByRole("table", { name: "Passkeys" }).getByRole("row", { name: /Test laptop/ }).count(), 0);
+  } catch (error) {
+    await page.screenshot({ path: join(SCREENSHOTS, "failed-passkey.png"), fullPage: true }).catch(() => {});
+    throw error;
+  } finally {
+    await browser.close();
+  }
+});
+
+test("a passkey in a browser without WebAuthn's JSON helpers (the client converts options and answers itself); removed, it signs in no more", async () => {
+  const email = `passkey-by-hand-${crypto.randomUUID()}@example.com`;
+  const browser = await launch();
+  const page = await browser.newPage();
+  try {
+    // As in browsers before WebAuthn Level 3: no parse…FromJSON, no toJSON on credentials.
+    await page.addInitScript(() => {
+      delete PublicKeyCredential.parseCreationOptionsFromJSON;
+      delete PublicKeyCredential.parseRequestOptionsFromJSON;
+      delete PublicKeyCredential.prototype.toJSON;
+    });
+    await virtualAuthenticator(page);
+    await signedUpIn(page, email);
+    assert.deepEqual(await page.evaluate(() => [
+      typeof PublicKeyCredential.parseCreationOptionsFromJSON,
+      typeof PublicKeyCredential.parseRequestOptionsFromJSON,
+      typeof PublicKeyCredential.prototype.toJSON,
+    ]), ["undefined", "undefined", "undefined"]);
+
+    // Unnamed, it is called "Passkey".
+    await page.getByRole("button", { name: "Add a passkey", exact: true }).click();
+    await page.getByRole("status").filter({ hasText: 'Passkey "Passkey" added' }).waitFor();
+    await signOut(page);
+    await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+    await page.getByText(`Signed in as ${email}`).waitFor();
+    assert.notEqual(await passkeyRow(page, "Passkey").lastUsed.textContent(), "Never");
+
+    // The second factor's options name the account's passkey (allowCredentials).
+    await signOut(page);
+    await signInWithPasswordAndPasskey(page, email);
+    await page.getByRole("button", { name: "Use a passkey" }).click();
+    await page.getByText(`Signed in as ${email}`).waitFor();
+    assert.equal((await accessClaims(page)).amr[0], "pwd");
+    await shot(page, "passkey-without-json-helpers-signed-in");
+
+    // Removed (signed in just now: no password asked for), it no longer signs in, though the
+    // authenticator still holds it.
+    page.once("dialog", (dialog) => dialog.accept());
+    await page.getByRole("button", { name: "Remove the passkey Passkey" }).click();
+    await page.getByRole("status").filter({ hasText: "Passkey removed." }).waitFor();
+    await page.getByText("None yet.", { exact: false }).waitFor();
+    await signOut(page);
+    await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+    await page.getByRole("alert").filter({ hasText: "That passkey was not accepted" }).waitFor();
+    await shot(page, "passkey-removed-no-longer-signs-in");
+  } catch (error) {
+    await page.screenshot({ path: join(SCREENSHOTS, "failed-passkey-by-hand.png"), fullPage: true }).catch(() => {});
+    throw error;
   } finally {
     await browser.close();
   }

@@ -2,8 +2,9 @@
  * A typed client for auth-service. One function per route, with request and response types
  * generated from the service's OpenAPI document (`src/schema.ts`, from
  * `openapi/openapi.yaml`); errors thrown as {@link AuthError} with the problem's `code` and a
- * 429's `retryAfter`; and a {@link TokenStore} that keeps the session for every tab of a
- * browser and refreshes it once for all of them. No runtime dependency beyond `fetch`.
+ * 429's `retryAfter`; a {@link TokenStore} that keeps the session for every tab of a
+ * browser and refreshes it once for all of them; and {@link passkeys}, the browser's side of
+ * the WebAuthn ceremonies. No runtime dependency beyond `fetch` (and WebAuthn for passkeys).
  */
 import type { components, operations } from "./schema.js";
 
@@ -36,6 +37,19 @@ export type IdentifierChangeRequest = JsonBody<"requestIdentifierChange">;
 export type MfaRequest = JsonBody<"loginWithSecondFactor">;
 export type TotpEnrolment = Schemas["TotpEnrolment"];
 export type SecondFactor = NonNullable<Problem["methods"]>[number];
+export type Passkey = Schemas["Passkey"];
+/** WebAuthn's `PublicKeyCredentialCreationOptionsJSON`, as the service sends it. */
+export type PasskeyCreationOptions = Schemas["PasskeyCreationOptions"];
+/** WebAuthn's `PublicKeyCredentialRequestOptionsJSON`, as the service sends it. */
+export type PasskeyRequestOptions = Schemas["PasskeyRequestOptions"];
+export type PasskeyCreationCeremony = Schemas["PasskeyCreationCeremony"];
+export type PasskeyRequestCeremony = Schemas["PasskeyRequestCeremony"];
+/** WebAuthn's `RegistrationResponseJSON`: `PublicKeyCredential.toJSON()` after `create`. */
+export type RegistrationResponse = Schemas["RegistrationResponse"];
+/** WebAuthn's `AuthenticationResponseJSON`: `PublicKeyCredential.toJSON()` after `get`. */
+export type AuthenticationResponse = Schemas["AuthenticationResponse"];
+export type PasskeyAddRequest = JsonBody<"addPasskey">;
+export type PasskeySignInRequest = JsonBody<"signInWithPasskey">;
 
 /** Every `code` an error response of the document can carry. */
 type ResponseBodies = {
@@ -73,6 +87,8 @@ export const ERROR_CODES = [
   "reauthentication_required",
   "totp_already_enabled",
   "totp_not_enabled",
+  "passkey_not_found",
+  "too_many_passkeys",
   "invalid_grant",
   "unsupported_grant_type",
   "invalid_token",
@@ -99,6 +115,9 @@ export class AuthError extends Error {
   readonly channel: Channel | undefined;
   /** `mfa_required`: the second factors this account can use. */
   readonly methods: SecondFactor[] | undefined;
+  /** `mfa_required` with `passkey` among `methods`: the request options naming the account's
+   * passkeys (`passkey_options`), for {@link passkeys.secondFactor}. */
+  readonly passkeyOptions: PasskeyRequestOptions | undefined;
   readonly problem: Problem | undefined;
 
   constructor(status: number, problem: Problem | undefined, retryAfter: number | undefined) {
@@ -115,6 +134,7 @@ export class AuthError extends Error {
     this.challengeId = problem?.challenge_id;
     this.channel = problem?.channel;
     this.methods = problem?.methods;
+    this.passkeyOptions = problem?.passkey_options;
     this.problem = problem;
   }
 }
@@ -331,9 +351,22 @@ export class AuthClient {
   }
 
   /** Finishes a sign-in (or a password reset) that threw `mfa_required`, with its
-   * `challengeId` and one of `totp` or `recovery_code`. */
+   * `challengeId` and one of `totp`, `recovery_code` or `credential` (an assertion to its
+   * `passkeyOptions`: {@link passkeys.secondFactor} makes one and calls this). */
   async loginWithSecondFactor(body: MfaRequest): Promise<TokenPair> {
     return this.keep(await this.call<TokenPair>("POST", "/login/mfa", { body }));
+  }
+
+  /** Starts a sign-in with a passkey, no identifier typed: the ceremony's id and the
+   * options for `navigator.credentials.get` (5 minutes, used once). */
+  passkeySignInOptions(): Promise<PasskeyRequestCeremony> {
+    return this.call("POST", "/login/passkey/options", {});
+  }
+
+  /** Signs in with the assertion to {@link passkeySignInOptions}' options; see
+   * {@link passkeys.signIn} for the whole ceremony. */
+  async signInWithPasskey(body: PasskeySignInRequest): Promise<TokenPair> {
+    return this.keep(await this.call<TokenPair>("POST", "/login/passkey", { body }));
   }
 
   /** Refreshes the stored session now (through the store's lock); returns the access token. */
@@ -444,6 +477,40 @@ export class AuthClient {
     return done.recovery_codes;
   }
 
+  /** Starts adding a passkey: the ceremony's id and the options for
+   * `navigator.credentials.create` (5 minutes, used once). Needs a sign-in within 10 minutes,
+   * or `password` (else `reauthentication_required`); `too_many_passkeys` at 10. */
+  passkeyRegistrationOptions(password?: string): Promise<PasskeyCreationCeremony> {
+    return this.call("POST", "/me/passkeys/options", {
+      body: password === undefined ? undefined : { password },
+      bearer: true,
+    });
+  }
+
+  /** Adds the passkey the authenticator made for {@link passkeyRegistrationOptions}' options;
+   * see {@link passkeys.register} for the whole ceremony. */
+  addPasskey(body: PasskeyAddRequest): Promise<Passkey> {
+    return this.call("POST", "/me/passkeys", { body, bearer: true });
+  }
+
+  /** The account's passkeys, oldest first, each with `last_used_at` once it has signed in. */
+  async listPasskeys(): Promise<Passkey[]> {
+    const list = await this.call<Schemas["PasskeyList"]>("GET", "/me/passkeys", { bearer: true });
+    return list.passkeys;
+  }
+
+  renamePasskey(id: string, name: string): Promise<Passkey> {
+    return this.call("PATCH", `/me/passkeys/${encodeURIComponent(id)}`, { body: { name }, bearer: true });
+  }
+
+  /** Removes a passkey; the same step-up as adding one. */
+  async removePasskey(id: string, password?: string): Promise<void> {
+    await this.call("DELETE", `/me/passkeys/${encodeURIComponent(id)}`, {
+      body: password === undefined ? undefined : { password },
+      bearer: true,
+    });
+  }
+
   async deleteMe(password: string): Promise<void> {
     await this.call("DELETE", "/me", { body: { password }, bearer: true });
     this.store.clear();
@@ -520,4 +587,194 @@ function safeJson(text: string): unknown {
 
 function isProblem(value: unknown): value is Problem {
   return typeof value === "object" && value !== null && typeof (value as Problem).code === "string";
+}
+
+// Passkeys ---------------------------------------------------------------------------------
+
+export interface PasskeyRegistration {
+  /** What the account page lists it as (1 to 64 characters); the service says `Passkey`
+   * without one. */
+  name?: string;
+  /** The step-up, when the sign-in is over 10 minutes old (else `reauthentication_required`). */
+  password?: string;
+  /** Cancels the browser's prompt. */
+  signal?: AbortSignal;
+}
+
+export interface PasskeyPrompt {
+  /** Cancels the browser's prompt. */
+  signal?: AbortSignal;
+}
+
+/** What {@link passkeys.secondFactor} needs of an `mfa_required` {@link AuthError}. */
+export interface PasskeyChallenge {
+  challengeId: string | undefined;
+  passkeyOptions: PasskeyRequestOptions | undefined;
+}
+
+/**
+ * The browser's side of the passkey ceremonies: each asks the service for options, hands
+ * them to `navigator.credentials`, and sends the authenticator's answer back. The options go
+ * through `PublicKeyCredential.parseCreationOptionsFromJSON` / `parseRequestOptionsFromJSON`
+ * where the browser has them, else their binary members are decoded here; the answer goes
+ * back as `credential.toJSON()` gives it, or as the same JSON built here where the browser
+ * has no `toJSON`. A prompt the user closes, or one that times out, rejects with the
+ * browser's `NotAllowedError` (a `DOMException`); an authenticator that already holds one of
+ * the account's passkeys refuses to make another with `InvalidStateError`.
+ */
+export const passkeys = {
+  /** Whether this browser has WebAuthn at all (a secure context: https, or localhost). */
+  supported(): boolean {
+    const g = globalThis as { PublicKeyCredential?: unknown; navigator?: { credentials?: unknown } };
+    return typeof g.PublicKeyCredential === "function" && g.navigator?.credentials !== undefined;
+  },
+
+  /** Adds a passkey of this device (or a phone or security key the browser offers) to the
+   * signed-in account: options, `navigator.credentials.create`, then `POST /me/passkeys`. */
+  async register(client: AuthClient, registration: PasskeyRegistration = {}): Promise<Passkey> {
+    const { challenge_id, options } = await client.passkeyRegistrationOptions(registration.password);
+    const credential = await passkeys.create(options, registration);
+    return client.addPasskey({
+      challenge_id,
+      credential,
+      ...(registration.name === undefined ? {} : { name: registration.name }),
+    });
+  },
+
+  /** Signs in with any passkey the authenticator holds for this site, no identifier typed:
+   * options, `navigator.credentials.get`, then `POST /login/passkey`. */
+  async signIn(client: AuthClient, prompt: PasskeyPrompt = {}): Promise<TokenPair> {
+    const { challenge_id, options } = await client.passkeySignInOptions();
+    const credential = await passkeys.get(options, prompt);
+    return client.signInWithPasskey({ challenge_id, credential });
+  },
+
+  /** Finishes a sign-in (or a password reset) that threw `mfa_required` with `passkey` among
+   * its methods: the account's passkey answers its `passkeyOptions`, then `POST /login/mfa`. */
+  async secondFactor(client: AuthClient, challenge: PasskeyChallenge, prompt: PasskeyPrompt = {}): Promise<TokenPair> {
+    if (challenge.challengeId === undefined || challenge.passkeyOptions === undefined) {
+      throw new TypeError("this mfa_required answer offers no passkey (no passkey_options)");
+    }
+    const credential = await passkeys.get(challenge.passkeyOptions, prompt);
+    return client.loginWithSecondFactor({ challenge_id: challenge.challengeId, credential });
+  },
+
+  /** `navigator.credentials.create` with the service's creation options; its answer as JSON. */
+  async create(options: PasskeyCreationOptions, prompt: PasskeyPrompt = {}): Promise<RegistrationResponse> {
+    unsupportedThrows();
+    const made = await navigator.credentials.create({
+      publicKey: creationOptions(options),
+      ...(prompt.signal ? { signal: prompt.signal } : {}),
+    });
+    return registrationJson(asPublicKeyCredential(made));
+  },
+
+  /** `navigator.credentials.get` with the service's request options; its answer as JSON. */
+  async get(options: PasskeyRequestOptions, prompt: PasskeyPrompt = {}): Promise<AuthenticationResponse> {
+    unsupportedThrows();
+    const asserted = await navigator.credentials.get({
+      publicKey: requestOptions(options),
+      ...(prompt.signal ? { signal: prompt.signal } : {}),
+    });
+    return authenticationJson(asPublicKeyCredential(asserted));
+  },
+};
+
+// The service's options are WebAuthn's JSON forms by contract; the DOM library types them a
+// little narrower (enums for strings), hence the casts at this boundary.
+type CreationJson = PublicKeyCredentialCreationOptionsJSON;
+type RequestJson = PublicKeyCredentialRequestOptionsJSON;
+
+function creationOptions(json: PasskeyCreationOptions): PublicKeyCredentialCreationOptions {
+  if (typeof PublicKeyCredential.parseCreationOptionsFromJSON === "function") {
+    return PublicKeyCredential.parseCreationOptionsFromJSON(json as unknown as CreationJson);
+  }
+  const { excludeCredentials, ...rest } = json;
+  return {
+    ...(rest as unknown as PublicKeyCredentialCreationOptions),
+    challenge: fromBase64Url(json.challenge),
+    user: { ...json.user, id: fromBase64Url(json.user.id) },
+    ...(excludeCredentials ? { excludeCredentials: excludeCredentials.map(descriptor) } : {}),
+  };
+}
+
+function requestOptions(json: PasskeyRequestOptions): PublicKeyCredentialRequestOptions {
+  if (typeof PublicKeyCredential.parseRequestOptionsFromJSON === "function") {
+    return PublicKeyCredential.parseRequestOptionsFromJSON(json as unknown as RequestJson);
+  }
+  return {
+    ...(json as unknown as PublicKeyCredentialRequestOptions),
+    challenge: fromBase64Url(json.challenge),
+    allowCredentials: json.allowCredentials.map(descriptor),
+  };
+}
+
+function descriptor(json: Schemas["CredentialDescriptor"]): PublicKeyCredentialDescriptor {
+  return {
+    type: "public-key",
+    id: fromBase64Url(json.id),
+    ...(json.transports ? { transports: json.transports as AuthenticatorTransport[] } : {}),
+  };
+}
+
+function unsupportedThrows(): void {
+  if (!passkeys.supported()) throw new DOMException("this browser has no WebAuthn", "NotSupportedError");
+}
+
+function asPublicKeyCredential(credential: Credential | null): PublicKeyCredential {
+  if (credential === null || credential.type !== "public-key") {
+    throw new DOMException("the browser gave no passkey", "NotAllowedError");
+  }
+  return credential as PublicKeyCredential;
+}
+
+/** `credential.toJSON()` where the browser has it; otherwise the same members, by hand. */
+function registrationJson(credential: PublicKeyCredential): RegistrationResponse {
+  if (typeof credential.toJSON === "function") return credential.toJSON() as RegistrationResponse;
+  const response = credential.response as AuthenticatorAttestationResponse;
+  return {
+    id: credential.id,
+    rawId: toBase64Url(credential.rawId),
+    type: "public-key",
+    response: {
+      clientDataJSON: toBase64Url(response.clientDataJSON),
+      attestationObject: toBase64Url(response.attestationObject),
+      ...(typeof response.getTransports === "function" ? { transports: response.getTransports() } : {}),
+    },
+    ...(credential.authenticatorAttachment ? { authenticatorAttachment: credential.authenticatorAttachment } : {}),
+    clientExtensionResults: { ...credential.getClientExtensionResults() },
+  };
+}
+
+function authenticationJson(credential: PublicKeyCredential): AuthenticationResponse {
+  if (typeof credential.toJSON === "function") return credential.toJSON() as AuthenticationResponse;
+  const response = credential.response as AuthenticatorAssertionResponse;
+  return {
+    id: credential.id,
+    rawId: toBase64Url(credential.rawId),
+    type: "public-key",
+    response: {
+      clientDataJSON: toBase64Url(response.clientDataJSON),
+      authenticatorData: toBase64Url(response.authenticatorData),
+      signature: toBase64Url(response.signature),
+      ...(response.userHandle ? { userHandle: toBase64Url(response.userHandle) } : {}),
+    },
+    ...(credential.authenticatorAttachment ? { authenticatorAttachment: credential.authenticatorAttachment } : {}),
+    clientExtensionResults: { ...credential.getClientExtensionResults() },
+  };
+}
+
+/** Bytes as base64url without padding, WebAuthn's JSON encoding. */
+function toBase64Url(bytes: ArrayBuffer): string {
+  let binary = "";
+  for (const byte of new Uint8Array(bytes)) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function fromBase64Url(text: string): ArrayBuffer {
+  const base64 = text.replace(/-/g, "+").replace(/_/g, "/");
+  const binary = atob(base64.padEnd(base64.length + ((4 - (base64.length % 4)) % 4), "="));
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes.buffer;
 }

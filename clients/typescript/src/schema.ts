@@ -107,6 +107,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/login/passkey/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start signing in with a passkey, no identifier typed; answers WebAuthn request options.
+         * @description The options (`allowCredentials` empty: the authenticator offers the passkeys it holds for this site) go to `navigator.credentials.get`, and the assertion, with `challenge_id`, to `POST /login/passkey` within 5 minutes. Each ceremony is used once.
+         */
+        post: operations["passkeySignInOptions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/login/passkey": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sign in with a passkey's assertion; it counts as two factors. */
+        post: operations["signInWithPasskey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/token": {
         parameters: {
             query?: never;
@@ -337,6 +374,65 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/me/passkeys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's passkeys, oldest first. */
+        get: operations["listPasskeys"];
+        put?: never;
+        /** Add a passkey with the authenticator's response to `POST /me/passkeys/options`. */
+        post: operations["addPasskey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/me/passkeys/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start adding a passkey; answers WebAuthn creation options.
+         * @description Needs a sign-in within the last 10 minutes or the password in the body. The options ask for a discoverable credential with user verification and exclude the caller's passkeys; they go to `navigator.credentials.create`, and its response, with `challenge_id`, to `POST /me/passkeys` within 5 minutes.
+         */
+        post: operations["passkeyRegistrationOptions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/me/passkeys/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove one of the caller's passkeys; it no longer signs in.
+         * @description Needs a sign-in within the last 10 minutes or the password in the body.
+         */
+        delete: operations["removePasskey"];
+        options?: never;
+        head?: never;
+        /** Rename one of the caller's passkeys. */
+        patch: operations["renamePasskey"];
+        trace?: never;
+    };
     "/me/identifier": {
         parameters: {
             query?: never;
@@ -382,8 +478,8 @@ export interface components {
             totp?: string;
             /** @description One of the account's recovery codes (`xxxxx-xxxxx`), used once. */
             recovery_code?: string;
-            /** @description A WebAuthn assertion (`AuthenticationResponseJSON`). */
-            credential?: Record<string, never>;
+            /** @description An assertion to the mfa_required answer's `passkey_options`. */
+            credential?: components["schemas"]["AuthenticationResponse"];
         };
         StepUp: {
             /** @description Needed unless the session signed in within the last 10 minutes. */
@@ -406,6 +502,166 @@ export interface components {
         RecoveryCodes: {
             recovery_codes: string[];
         };
+        /** @description Bytes in base64url without padding, as WebAuthn's JSON forms carry them. */
+        Base64Url: string;
+        CredentialDescriptor: {
+            /** @constant */
+            type: "public-key";
+            id: components["schemas"]["Base64Url"];
+            transports?: string[];
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description WebAuthn Level 3's `PublicKeyCredentialCreationOptionsJSON`, what `PublicKeyCredential.parseCreationOptionsFromJSON` takes. A passkey is a discoverable credential with user verification: `authenticatorSelection` says `residentKey: "required"` and `userVerification: "required"`. */
+        PasskeyCreationOptions: {
+            rp: {
+                /** @description The relying party's id, the web app's host name. */
+                id: string;
+                name: string;
+            } & {
+                [key: string]: unknown;
+            };
+            user: {
+                /** @description The user handle: the account's user id's bytes, nothing personal. */
+                id: components["schemas"]["Base64Url"];
+                name: string;
+                displayName: string;
+            } & {
+                [key: string]: unknown;
+            };
+            challenge: components["schemas"]["Base64Url"];
+            pubKeyCredParams: ({
+                /** @constant */
+                type: "public-key";
+                /** @description A COSE algorithm identifier. */
+                alg: number;
+            } & {
+                [key: string]: unknown;
+            })[];
+            /** @description Milliseconds. */
+            timeout?: number;
+            /** @description The caller's passkeys, so that an authenticator does not register twice. */
+            excludeCredentials?: components["schemas"]["CredentialDescriptor"][];
+            authenticatorSelection: {
+                /** @constant */
+                residentKey?: "required";
+                /** @constant */
+                requireResidentKey?: true;
+                /** @constant */
+                userVerification: "required";
+                authenticatorAttachment?: string;
+            } & {
+                [key: string]: unknown;
+            };
+            attestation?: string;
+            extensions?: {
+                [key: string]: unknown;
+            };
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description WebAuthn Level 3's `PublicKeyCredentialRequestOptionsJSON`, what `PublicKeyCredential.parseRequestOptionsFromJSON` takes. */
+        PasskeyRequestOptions: {
+            challenge: components["schemas"]["Base64Url"];
+            /** @description Milliseconds. */
+            timeout?: number;
+            rpId: string;
+            /** @description Empty for a sign-in with a passkey (the authenticator offers those it holds); the account's passkeys for a second factor. */
+            allowCredentials: components["schemas"]["CredentialDescriptor"][];
+            /** @constant */
+            userVerification: "required";
+            extensions?: {
+                [key: string]: unknown;
+            };
+        } & {
+            [key: string]: unknown;
+        };
+        PasskeyCreationCeremony: {
+            /**
+             * Format: uuid
+             * @description For `POST /me/passkeys`: 5 minutes, used once.
+             */
+            challenge_id: string;
+            options: components["schemas"]["PasskeyCreationOptions"];
+        };
+        PasskeyRequestCeremony: {
+            /**
+             * Format: uuid
+             * @description For `POST /login/passkey`: 5 minutes, used once.
+             */
+            challenge_id: string;
+            options: components["schemas"]["PasskeyRequestOptions"];
+        };
+        /** @description WebAuthn Level 3's `RegistrationResponseJSON`: what `PublicKeyCredential.toJSON()` gives for the credential `navigator.credentials.create` made. */
+        RegistrationResponse: {
+            id: components["schemas"]["Base64Url"];
+            rawId: components["schemas"]["Base64Url"];
+            /** @constant */
+            type: "public-key";
+            response: {
+                clientDataJSON: components["schemas"]["Base64Url"];
+                attestationObject: components["schemas"]["Base64Url"];
+                transports?: string[];
+            } & {
+                [key: string]: unknown;
+            };
+            authenticatorAttachment?: string;
+            clientExtensionResults?: {
+                [key: string]: unknown;
+            };
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description WebAuthn Level 3's `AuthenticationResponseJSON`: what `PublicKeyCredential.toJSON()` gives for the assertion `navigator.credentials.get` made. */
+        AuthenticationResponse: {
+            id: components["schemas"]["Base64Url"];
+            rawId: components["schemas"]["Base64Url"];
+            /** @constant */
+            type: "public-key";
+            response: {
+                clientDataJSON: components["schemas"]["Base64Url"];
+                authenticatorData: components["schemas"]["Base64Url"];
+                signature: components["schemas"]["Base64Url"];
+                userHandle?: components["schemas"]["Base64Url"];
+            } & {
+                [key: string]: unknown;
+            };
+            authenticatorAttachment?: string;
+            clientExtensionResults?: {
+                [key: string]: unknown;
+            };
+        } & {
+            [key: string]: unknown;
+        };
+        PasskeyAddRequest: {
+            challenge_id: string;
+            credential: components["schemas"]["RegistrationResponse"];
+            name?: components["schemas"]["PasskeyNameText"];
+        };
+        PasskeySignInRequest: {
+            challenge_id: string;
+            credential: components["schemas"]["AuthenticationResponse"];
+        };
+        /** @description 1 to 64 characters once trimmed, no control characters; `Passkey` when a passkey is added without one. */
+        PasskeyNameText: string;
+        PasskeyName: {
+            name: components["schemas"]["PasskeyNameText"];
+        };
+        Passkey: {
+            /** @description Derived from the credential id (128 bits, base64url). */
+            id: string;
+            name: string;
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description Absent until it first signs in.
+             */
+            last_used_at?: string;
+        };
+        PasskeyList: {
+            passkeys: components["schemas"]["Passkey"][];
+        };
         /** @description RFC 9457 problem details with a stable `code`. */
         Problem: {
             /** Format: uri */
@@ -419,6 +675,7 @@ export interface components {
             challenge_id?: string;
             channel?: components["schemas"]["Channel"];
             methods?: ("totp" | "recovery_code" | "passkey")[];
+            passkey_options?: components["schemas"]["PasskeyRequestOptions"];
         };
         /** @description A problem document plus RFC 6749 §5.2's members. */
         OAuthError: {
@@ -688,6 +945,8 @@ export interface components {
     parameters: {
         /** @description An email link's code (43 base64url characters) or a 6-digit SMS code. */
         Code: string;
+        /** @description The passkey's `id` (from `GET /me/passkeys`). */
+        PasskeyId: string;
     };
     requestBodies: never;
     headers: {
@@ -935,6 +1194,8 @@ export interface operations {
                         challenge_id: string;
                         /** @description The second factors this account can use. */
                         methods: ("totp" | "recovery_code" | "passkey")[];
+                        /** @description When `passkey` is among `methods`: WebAuthn request options naming the account's passkeys, for `navigator.credentials.get`; the assertion goes to `POST /login/mfa` as `credential`. */
+                        passkey_options?: components["schemas"]["PasskeyRequestOptions"];
                     } & WithRequired<components["schemas"]["Problem"], "challenge_id" | "methods">);
                 };
             };
@@ -994,6 +1255,8 @@ export interface operations {
                         challenge_id: string;
                         /** @description The second factors this account can use. */
                         methods: ("totp" | "recovery_code" | "passkey")[];
+                        /** @description When `passkey` is among `methods`: WebAuthn request options naming the account's passkeys, for `navigator.credentials.get`; the assertion goes to `POST /login/mfa` as `credential`. */
+                        passkey_options?: components["schemas"]["PasskeyRequestOptions"];
                     } & WithRequired<components["schemas"]["Problem"], "challenge_id" | "methods">;
                 };
             };
@@ -1033,6 +1296,86 @@ export interface operations {
                     "application/problem+json": {
                         /** @enum {unknown} */
                         code?: "invalid_request" | "invalid_code" | "invalid_challenge" | "invalid_credential" | "too_many_attempts";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+        };
+    };
+    passkeySignInOptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description None, or `{}`. */
+        requestBody?: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description A new sign-in ceremony. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasskeyRequestCeremony"];
+                };
+            };
+            /** @description Malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        code?: "invalid_request";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    signInWithPasskey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasskeySignInRequest"];
+            };
+        };
+        responses: {
+            /** @description Signed in to the account the passkey belongs to; the access token's `amr` is `["hwk" or "swk", "user", "mfa"]` (`swk` for a passkey that can be synced). */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenPair"];
+                };
+            };
+            /** @description Malformed; an assertion that does not verify or names no passkey of a live, verified account (`invalid_credential`, counted toward the address's failure budget); an unknown, used or expired ceremony (`invalid_challenge`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {unknown} */
+                        code?: "invalid_request" | "invalid_credential" | "invalid_challenge";
                     } & components["schemas"]["Problem"];
                 };
             };
@@ -1260,6 +1603,8 @@ export interface operations {
                         challenge_id: string;
                         /** @description The second factors this account can use. */
                         methods: ("totp" | "recovery_code" | "passkey")[];
+                        /** @description When `passkey` is among `methods`: WebAuthn request options naming the account's passkeys, for `navigator.credentials.get`; the assertion goes to `POST /login/mfa` as `credential`. */
+                        passkey_options?: components["schemas"]["PasskeyRequestOptions"];
                     } & WithRequired<components["schemas"]["Problem"], "challenge_id" | "methods">;
                 };
             };
@@ -1653,6 +1998,242 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
+        };
+    };
+    listPasskeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The passkeys. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasskeyList"];
+                };
+            };
+            401: components["responses"]["InvalidToken"];
+        };
+    };
+    addPasskey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasskeyAddRequest"];
+            };
+        };
+        responses: {
+            /** @description Added; it signs in from now on, and the user is told. */
+            201: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Passkey"];
+                };
+            };
+            /** @description Malformed or a bad `name` (`invalid_request`); a response that does not verify, or a credential that already belongs to an account (`invalid_credential`); an unknown, used or expired ceremony, or another account's (`invalid_challenge`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {unknown} */
+                        code?: "invalid_request" | "invalid_credential" | "invalid_challenge";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["InvalidToken"];
+            /** @description The account has 10 passkeys, as many as it may. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        code?: "too_many_passkeys";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    passkeyRegistrationOptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["StepUp"];
+            };
+        };
+        responses: {
+            /** @description A new registration ceremony. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasskeyCreationCeremony"];
+                };
+            };
+            /** @description Malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        code?: "invalid_request";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["StepUpRequired"];
+            /** @description The account has 10 passkeys, as many as it may. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        code?: "too_many_passkeys";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+        };
+    };
+    removePasskey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The passkey's `id` (from `GET /me/passkeys`). */
+                id: components["parameters"]["PasskeyId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["StepUp"];
+            };
+        };
+        responses: {
+            /** @description Removed; the user is told. */
+            204: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        code?: "invalid_request";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["StepUpRequired"];
+            /** @description No passkey of the caller's has this id. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        code?: "passkey_not_found";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+        };
+    };
+    renamePasskey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The passkey's `id` (from `GET /me/passkeys`). */
+                id: components["parameters"]["PasskeyId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasskeyName"];
+            };
+        };
+        responses: {
+            /** @description Renamed. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Passkey"];
+                };
+            };
+            /** @description Malformed, or a bad `name`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        code?: "invalid_request";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["InvalidToken"];
+            /** @description No passkey of the caller's has this id. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        code?: "passkey_not_found";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
         };
     };
     requestIdentifierChange: {

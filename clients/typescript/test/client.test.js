@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AuthClient, AuthError, TokenStore, localLocks, memoryStorage } from "../dist/index.js";
+import { AuthClient, AuthError, TokenStore, localLocks, memoryStorage, passkeys } from "../dist/index.js";
 
 const API = process.env.API_URL;
 const MOTO = process.env.MOTO_URL;
@@ -161,4 +161,98 @@ test("sign out everywhere ends every tab's session", async () => {
   await tab1.revokeAllSessions();
   assert.equal(tab1.signedIn, false);
   await assert.rejects(otherDevice.getMe(), (error) => error.code === "invalid_token");
+});
+
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** A registration response that parses but was made by no authenticator. */
+const FORGED_REGISTRATION = {
+  id: "AAAA", rawId: "AAAA", type: "public-key",
+  response: { clientDataJSON: "e30", attestationObject: "oA" }, clientExtensionResults: {},
+};
+/** An assertion that parses but was signed by no authenticator. */
+const FORGED_ASSERTION = {
+  id: "AAAA", rawId: "AAAA", type: "public-key",
+  response: { clientDataJSON: "e30", authenticatorData: "AAAA", signature: "AAAA", userHandle: "AAAA" },
+  clientExtensionResults: {},
+};
+
+test("passkeys: the ceremonies' options, and each ceremony used once", async () => {
+  const client = new AuthClient({ baseUrl: API, store: new TokenStore({ storage: memoryStorage() }) });
+  await signedUp(client);
+  assert.deepEqual(await client.listPasskeys(), []);
+  assert.deepEqual((await client.getMe()).mfa, []);
+
+  // Registration: a discoverable credential with user verification, for this web app's host
+  // (the session signed in just now, so no password is asked for).
+  const registration = await client.passkeyRegistrationOptions();
+  assert.match(registration.challenge_id, UUID);
+  const created = registration.options;
+  assert.match(created.challenge, BASE64URL);
+  assert.match(created.user.id, BASE64URL);
+  assert.equal(created.authenticatorSelection.residentKey, "required");
+  assert.equal(created.authenticatorSelection.userVerification, "required");
+  assert.ok(created.pubKeyCredParams.some((p) => p.type === "public-key" && p.alg === -7), "ES256 is offered");
+  assert.deepEqual(created.excludeCredentials ?? [], []);
+  if (process.env.WEB_URL) assert.equal(created.rp.id, new URL(process.env.WEB_URL).hostname);
+
+  // A response no authenticator made is refused, and spends the ceremony.
+  await assert.rejects(
+    client.addPasskey({ challenge_id: registration.challenge_id, credential: FORGED_REGISTRATION, name: "Forged" }),
+    (error) => error instanceof AuthError && error.code === "invalid_credential" && error.status === 400,
+  );
+  await assert.rejects(
+    client.addPasskey({ challenge_id: registration.challenge_id, credential: FORGED_REGISTRATION }),
+    (error) => error.code === "invalid_challenge" && error.status === 400,
+  );
+  await assert.rejects(
+    client.addPasskey({ challenge_id: (await client.passkeyRegistrationOptions()).challenge_id, credential: FORGED_REGISTRATION, name: " " }),
+    (error) => error.code === "invalid_request",
+  );
+  await assert.rejects(client.renamePasskey("no-such-passkey", "Laptop"), (error) => error.code === "passkey_not_found" && error.status === 404);
+  await assert.rejects(client.removePasskey("no-such-passkey"), (error) => error.code === "passkey_not_found" && error.status === 404);
+  assert.deepEqual(await client.listPasskeys(), []);
+
+  // Sign-in: no identifier, so no credential is named; the same for anyone.
+  const anyone = new AuthClient({ baseUrl: API, store: new TokenStore({ storage: memoryStorage() }) });
+  const signIn = await anyone.passkeySignInOptions();
+  assert.match(signIn.challenge_id, UUID);
+  assert.match(signIn.options.challenge, BASE64URL);
+  assert.deepEqual(signIn.options.allowCredentials, []);
+  assert.equal(signIn.options.userVerification, "required");
+  assert.equal(signIn.options.rpId, created.rp.id);
+  await assert.rejects(
+    anyone.signInWithPasskey({ challenge_id: signIn.challenge_id, credential: FORGED_ASSERTION }),
+    (error) => error.code === "invalid_credential" && error.status === 400,
+  );
+  await assert.rejects(
+    anyone.signInWithPasskey({ challenge_id: signIn.challenge_id, credential: FORGED_ASSERTION }),
+    (error) => error.code === "invalid_challenge",
+  );
+  assert.equal(anyone.signedIn, false);
+  await assert.rejects(
+    anyone.passkeyRegistrationOptions(),
+    (error) => error.code === "invalid_token" && error.status === 401,
+  );
+});
+
+test("passkeys: the browser ceremonies need WebAuthn, and mfa_required's options come with the error", async () => {
+  // Node.js has no WebAuthn: the helper says so before any prompt.
+  assert.equal(passkeys.supported(), false);
+  const client = new AuthClient({ baseUrl: API, store: new TokenStore({ storage: memoryStorage() }) });
+  await assert.rejects(passkeys.signIn(client), (error) => error instanceof DOMException && error.name === "NotSupportedError");
+  await assert.rejects(
+    passkeys.secondFactor(client, { challengeId: undefined, passkeyOptions: undefined }),
+    (error) => error instanceof TypeError,
+  );
+
+  const options = { challenge: "AAAA", rpId: "localhost", allowCredentials: [{ type: "public-key", id: "AQID" }], userVerification: "required" };
+  const error = new AuthError(403, {
+    type: "https://auth-service.dev/problems/mfa-required", title: "Second factor required", status: 403,
+    code: "mfa_required", detail: "", challenge_id: "c-1", methods: ["passkey"], passkey_options: options,
+  }, undefined);
+  assert.equal(error.challengeId, "c-1");
+  assert.deepEqual(error.methods, ["passkey"]);
+  assert.deepEqual(error.passkeyOptions, options);
 });
