@@ -523,6 +523,13 @@ const FUNCTIONS: &[&str] = &[
     "totp-confirm",
     "totp-disable",
     "totp-recovery-codes",
+    "passkey-options",
+    "passkey-add",
+    "passkeys-list",
+    "passkey-rename",
+    "passkey-delete",
+    "login-passkey-options",
+    "login-passkey",
 ];
 
 /// The stand-in Secrets Manager's answer time: `BENCH_SECRET_DELAY_MS`, 30 ms unless set

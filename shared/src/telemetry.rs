@@ -3,7 +3,8 @@
 //! The service's own logs never carry a password, code, token or key at any level. The Lambda
 //! runtime and the AWS SDK stack are not ours: at debug and trace they print whole events
 //! (request bodies with passwords), responses (token pairs) and SDK payloads (codes, secret
-//! values). Their level is therefore capped at [`CAPPED_LEVEL`] whatever `RUST_LOG` says.
+//! values), and the WebAuthn library prints its ceremony states and the responses it checks.
+//! Their level is therefore capped at [`CAPPED_LEVEL`] whatever `RUST_LOG` says.
 
 use tracing::{Level, Metadata};
 use tracing_subscriber::filter::{EnvFilter, FilterExt, filter_fn};
@@ -15,8 +16,8 @@ use tracing_subscriber::{Layer, Registry};
 pub const CAPPED_LEVEL: Level = Level::INFO;
 
 /// Targets (module paths) of crates that log request or response payloads below
-/// [`CAPPED_LEVEL`]: the Lambda runtime, the AWS SDK and smithy stack, and the HTTP/TLS
-/// layers under them.
+/// [`CAPPED_LEVEL`]: the Lambda runtime, the AWS SDK and smithy stack, the HTTP/TLS layers
+/// under them, and the WebAuthn library.
 const CAPPED_TARGETS: &[&str] = &[
     "lambda_runtime",
     "lambda_runtime_api_client",
@@ -35,6 +36,7 @@ const CAPPED_TARGETS: &[&str] = &[
     "rustls",
     "tower",
     "reqwest",
+    "webauthn_rs",
 ];
 
 /// Whether an event from `target` at `level` may be logged at all.
@@ -71,6 +73,7 @@ mod tests {
             "aws_smithy_runtime::client::orchestrator",
             "aws_sdk_dynamodb::operation",
             "hyper_util::client",
+            "webauthn_rs_core::core",
         ] {
             assert!(!allowed(target, &Level::TRACE), "{target} at trace");
             assert!(!allowed(target, &Level::DEBUG), "{target} at debug");

@@ -126,26 +126,13 @@ async fn a_passkey_over_http_from_registration_to_both_ways_of_signing_in_and_re
     assert_problem(status, &content_type, &body, 400, "invalid_challenge");
 
     // Removed (the session is fresh: no password needed), it no longer signs in.
-    let removed = call(
-        Method::DELETE,
-        &format!("/me/passkeys/{id}"),
-        Some(&bearer),
-        "e2e",
-        None,
-    )
-    .await;
-    assert_eq!(removed.status, 204);
+    let path = format!("/me/passkeys/{id}");
+    let remove = || call(Method::DELETE, &path, Some(&bearer), "e2e", None);
+    assert_eq!(remove().await.status, 204);
     let (status, refused) = passkey_sign_in(&mut authenticator).await;
     assert_eq!(status, 400, "{refused}");
     assert_eq!(refused["code"], "invalid_credential");
-    let missing = call(
-        Method::DELETE,
-        &format!("/me/passkeys/{id}"),
-        Some(&bearer),
-        "e2e",
-        None,
-    )
-    .await;
+    let missing = remove().await;
     assert_eq!(missing.status, 404);
     assert_eq!(missing.json()["code"], "passkey_not_found");
 }

@@ -8,7 +8,6 @@ use auth_shared::ops::Base as _;
 use auth_shared::ops::bearer::{Caller, authenticate};
 use auth_shared::ops::budgets::Origin;
 use auth_shared::ops::login::{MfaRequest, login, login_mfa};
-use auth_shared::ops::password::{ForgotRequest, ResetRequest, reset};
 use auth_shared::ops::session::TokenPair;
 use auth_shared::ops::totp::{
     CodeRequest, DisableRequest, Enrolment, StepUpRequest, confirm, disable, enrol,
@@ -394,31 +393,8 @@ async fn turning_it_off_needs_the_password_and_a_fresh_code() {
 async fn a_password_reset_never_skips_the_second_factor() {
     let t = TestApp::new().await;
     let (email, secret, _) = with_totp(&t).await;
-    // A minute after the confirmation link: the next code may be sent.
-    t.clock.advance(61);
-    crate::recovery::forgot(
-        &t.app,
-        ForgotRequest {
-            email: Some(email.clone()),
-            phone: None,
-            origin: Origin::default(),
-        },
-    )
-    .await
-    .unwrap();
-    let link = crate::recovery::last_reset_link(&email).await;
     let new_password = "a brand new passphrase here";
-    let result = reset(
-        &t.app,
-        ResetRequest {
-            code: link,
-            password: new_password.into(),
-            repeat_password: new_password.into(),
-            phone: None,
-            origin: Origin::default(),
-        },
-    )
-    .await;
+    let result = crate::recovery::reset_by_email(&t, &email, new_password).await;
     let (challenge_id, _) = match result {
         Err(AuthError::MfaRequired {
             challenge_id,

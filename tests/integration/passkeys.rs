@@ -100,6 +100,20 @@ async fn refreshed(t: &TestApp, me: &Caller) -> Caller {
     Caller { user, ..me.clone() }
 }
 
+/// The account the newest credential of `authenticator` is claimed by, if any.
+async fn owner_of_credential(t: &TestApp, authenticator: &SoftAuthenticator) -> Option<String> {
+    let claim: Option<ClaimItem> = t
+        .app
+        .store()
+        .get(
+            &keys::credential(&authenticator.credential_id()),
+            keys::CLAIM,
+        )
+        .await
+        .unwrap();
+    claim.map(|c| c.user_id)
+}
+
 fn signing_in(challenge_id: String, credential: Value) -> SignInRequest {
     SignInRequest {
         challenge_id,
@@ -551,16 +565,10 @@ async fn renaming_and_removing_a_passkey_and_the_step_up_removal_needs() {
         "passkey_not_found"
     );
     assert!(list(&t.app, &me).await.unwrap().passkeys.is_empty());
-    let claim: Option<ClaimItem> = t
-        .app
-        .store()
-        .get(
-            &keys::credential(&authenticator.credential_id()),
-            keys::CLAIM,
-        )
-        .await
-        .unwrap();
-    assert!(claim.is_none(), "its credential id is free");
+    assert!(
+        owner_of_credential(&t, &authenticator).await.is_none(),
+        "its credential id is free"
+    );
     assert_eq!(
         code(passkey_sign_in(&t, &mut authenticator).await),
         "invalid_credential",
@@ -614,19 +622,38 @@ async fn an_account_has_at_most_ten_passkeys_and_deleting_it_frees_their_ids() {
             .is_empty()
     );
     for authenticator in &authenticators {
-        let claim: Option<ClaimItem> = t
-            .app
-            .store()
-            .get(
-                &keys::credential(&authenticator.credential_id()),
-                keys::CLAIM,
-            )
-            .await
-            .unwrap();
-        assert!(claim.is_none());
+        assert!(owner_of_credential(&t, authenticator).await.is_none());
     }
     assert_eq!(
         code(passkey_sign_in(&t, &mut authenticators[0]).await),
         "invalid_credential"
+    );
+}
+
+#[tokio::test]
+async fn a_password_reset_never_skips_the_passkey() {
+    let t = TestApp::new().await;
+    let (email, _, mut authenticator) = with_passkey(&t).await;
+    let new_password = "a brand new passphrase here";
+    let result = crate::recovery::reset_by_email(&t, &email, new_password).await;
+    let (challenge_id, options) = match result {
+        Err(AuthError::MfaRequired {
+            challenge_id,
+            methods,
+            passkey_options: Some(options),
+        }) if methods == ["passkey"] => (challenge_id, options),
+        other => panic!(
+            "expected mfa_required with a passkey, got {:?}",
+            other.map(|d| d.user_id)
+        ),
+    };
+    let assertion = authenticator.sign_in(&options).unwrap();
+    let pair = login_mfa(&t.app, with_credential(&challenge_id, assertion))
+        .await
+        .expect("the passkey finishes the reset's sign-in");
+    assert_eq!(
+        crate::signed_in_by(&t, &pair.access_token).0,
+        ["otp", "hwk", "user", "mfa"],
+        "the emailed code, then the passkey"
     );
 }

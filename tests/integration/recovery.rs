@@ -8,7 +8,8 @@ use auth_shared::ops::bearer::{Caller, authenticate};
 use auth_shared::ops::budgets::Origin;
 use auth_shared::ops::login::{LoginRequest, login};
 use auth_shared::ops::password::{
-    Accepted, ChangeRequest, ForgotRequest, ResetRequest, change, request_reset, reset, send_reset,
+    Accepted, ChangeRequest, ForgotRequest, ResetDone, ResetRequest, change, request_reset, reset,
+    send_reset,
 };
 use auth_shared::ops::session::{
     LogoutRequest, TokenPair, list, logout, refresh, revoke_all, revoke_one,
@@ -99,6 +100,19 @@ pub async fn last_reset_link(email: &str) -> String {
         .last()
         .and_then(|m| m.reset_code())
         .expect("a reset link")
+}
+
+/// An email account's whole reset, a minute after its last code: `POST /password/forgot`,
+/// the mailed link, and `POST /password/reset` with `new_password`.
+pub async fn reset_by_email(
+    t: &TestApp,
+    email: &str,
+    new_password: &str,
+) -> Result<ResetDone, AuthError> {
+    t.clock.advance(61);
+    forgot(&t.app, forgot_email(email)).await?;
+    let link = last_reset_link(email).await;
+    reset(&t.app, reset_with(&link, new_password, new_password, None)).await
 }
 
 async fn profile(t: &TestApp, user_id: &str) -> UserItem {

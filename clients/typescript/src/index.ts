@@ -732,33 +732,31 @@ function asPublicKeyCredential(credential: Credential | null): PublicKeyCredenti
 function registrationJson(credential: PublicKeyCredential): RegistrationResponse {
   if (typeof credential.toJSON === "function") return credential.toJSON() as RegistrationResponse;
   const response = credential.response as AuthenticatorAttestationResponse;
-  return {
-    id: credential.id,
-    rawId: toBase64Url(credential.rawId),
-    type: "public-key",
-    response: {
-      clientDataJSON: toBase64Url(response.clientDataJSON),
-      attestationObject: toBase64Url(response.attestationObject),
-      ...(typeof response.getTransports === "function" ? { transports: response.getTransports() } : {}),
-    },
-    ...(credential.authenticatorAttachment ? { authenticatorAttachment: credential.authenticatorAttachment } : {}),
-    clientExtensionResults: { ...credential.getClientExtensionResults() },
-  };
+  return credentialJson(credential, {
+    clientDataJSON: toBase64Url(response.clientDataJSON),
+    attestationObject: toBase64Url(response.attestationObject),
+    ...(typeof response.getTransports === "function" ? { transports: response.getTransports() } : {}),
+  });
 }
 
 function authenticationJson(credential: PublicKeyCredential): AuthenticationResponse {
   if (typeof credential.toJSON === "function") return credential.toJSON() as AuthenticationResponse;
   const response = credential.response as AuthenticatorAssertionResponse;
+  return credentialJson(credential, {
+    clientDataJSON: toBase64Url(response.clientDataJSON),
+    authenticatorData: toBase64Url(response.authenticatorData),
+    signature: toBase64Url(response.signature),
+    ...(response.userHandle ? { userHandle: toBase64Url(response.userHandle) } : {}),
+  });
+}
+
+/** The members around `response` that both JSON forms have. */
+function credentialJson<R>(credential: PublicKeyCredential, response: R) {
   return {
     id: credential.id,
     rawId: toBase64Url(credential.rawId),
-    type: "public-key",
-    response: {
-      clientDataJSON: toBase64Url(response.clientDataJSON),
-      authenticatorData: toBase64Url(response.authenticatorData),
-      signature: toBase64Url(response.signature),
-      ...(response.userHandle ? { userHandle: toBase64Url(response.userHandle) } : {}),
-    },
+    type: "public-key" as const,
+    response,
     ...(credential.authenticatorAttachment ? { authenticatorAttachment: credential.authenticatorAttachment } : {}),
     clientExtensionResults: { ...credential.getClientExtensionResults() },
   };
