@@ -79,11 +79,18 @@ fn grants_by_binary() -> BTreeMap<String, Vec<Grant>> {
                 inline => inline.clone(),
             };
             for statement in document["Statement"].as_sequence().into_iter().flatten() {
-                statements.push(Grant {
-                    allow: statement["Effect"].as_str() == Some("Allow"),
-                    actions: strings(&statement["Action"]),
-                    resource: rendered(&statement["Resource"]),
-                });
+                // A statement naming several resources grants each of them.
+                let resources = match &statement["Resource"] {
+                    Yaml::Sequence(list) => list.iter().map(rendered).collect(),
+                    one => vec![rendered(one)],
+                };
+                for resource in resources {
+                    statements.push(Grant {
+                        allow: statement["Effect"].as_str() == Some("Allow"),
+                        actions: strings(&statement["Action"]),
+                        resource,
+                    });
+                }
             }
         }
         grants.insert(binary, statements);
