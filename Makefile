@@ -52,7 +52,12 @@ LAMBDA_FUNCTIONS := \
 	PasskeyRenameFunction=passkey-rename \
 	PasskeyDeleteFunction=passkey-delete \
 	LoginPasskeyOptionsFunction=login-passkey-options \
-	LoginPasskeyFunction=login-passkey
+	LoginPasskeyFunction=login-passkey \
+	OAuthStartFunction=oauth-start \
+	OAuthCallbackFunction=oauth-callback \
+	LoginProviderFunction=login-provider \
+	ProviderLinkFunction=provider-link \
+	ProviderUnlinkFunction=provider-unlink
 
 # cargo's own default; a CARGO_TARGET_DIR in the environment wins, as it does for cargo.
 CARGO_TARGET_DIR ?= target

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # `make dev`: installs what is missing, starts DynamoDB Local (127.0.0.1:8000) and moto
 # (127.0.0.1:5000), creates the table, the SES sender identity, the user-events topic and the
-# SocialService and BlogService queues subscribed to it, serves the whole API on
-# http://127.0.0.1:3000 with the deployed paths, and runs the event pipeline (the table's
-# stream fed to user-events, the sweeper on its schedule), and serves the reference web app on
-# http://localhost:5173 (the mailed links open it; a name, not an IP: browsers refuse passkeys
-# on an IP-address origin). Ctrl-C stops everything.
+# SocialService and BlogService queues subscribed to it, runs a local OpenID provider on
+# http://127.0.0.1:5556 (tools/oidc-provider, the provider named `local`: any login name signs
+# in), serves the whole API on http://127.0.0.1:3000 with the deployed paths, and runs the
+# event pipeline (the table's stream fed to user-events, the sweeper on its schedule), and
+# serves the reference web app on http://localhost:5173 (the mailed links open it; a name, not
+# an IP: browsers refuse passkeys on an IP-address origin). Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,7 @@ DDB_PORT=8000
 MOTO_PORT=5000
 API_PORT=3000
 WEB_PORT=5173
+OIDC_PORT=5556
 
 bash scripts/tools.sh
 source scripts/stack.sh
@@ -24,12 +26,15 @@ require_free_port "$DDB_PORT" "DynamoDB Local"
 require_free_port "$MOTO_PORT" "moto"
 require_free_port "$API_PORT" "the local API"
 require_free_port "$WEB_PORT" "the web app"
+require_free_port "$OIDC_PORT" "the local OpenID provider"
 
 export_stack_env "$DDB_PORT" "$MOTO_PORT" "$API_PORT"
 cargo build --workspace --bins
 use_auth_secret .local/auth-secret.json
 start_dynamodb "$DDB_PORT"
 start_moto "$MOTO_PORT"
+start_oidc_provider "$OIDC_PORT"
+export_oauth_env "http://localhost:$WEB_PORT/signin,http://localhost:$WEB_PORT/account"
 cargo run --quiet -p auth-tools --bin local-setup
 
 # Functions are rebuilt when their code changes.
@@ -59,7 +64,8 @@ cat <<MSG
                  BlogService queue:   http://127.0.0.1:$MOTO_PORT/123456789012/blog-service-user-events
                  read (and empty) one: bash scripts/queue.sh social-service-user-events
   DynamoDB Local http://127.0.0.1:$DDB_PORT   table $TABLE_NAME
-  Server logs    $STACK_LOG_DIR   (api.log, events.log, dynamodb.log, moto.log)
+  Local OpenID provider $LOCAL_OIDC_ISSUER   (any login name; password anything; the login "deny" refuses)
+  Server logs    $STACK_LOG_DIR   (api.log, events.log, dynamodb.log, moto.log, oidc-provider.log)
 
   Ctrl-C stops everything.
 

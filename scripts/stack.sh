@@ -66,6 +66,37 @@ start_moto() { # port
   stack_log "moto (SES v2, SNS) on http://127.0.0.1:$1 (pid $LAST_PID)"
 }
 
+# A real OpenID provider on 127.0.0.1 (tools/oidc-provider: panva's oidc-provider with its
+# development login and consent pages), the provider named `local`: any login name signs in.
+# Its packages go into tools/oidc-provider/node_modules (npm ci from its lock file). Its one
+# client, auth-service-local, may return to LOCAL_OIDC_REDIRECT_URIS (comma-separated), by
+# default the API's callback, so export_stack_env comes first.
+LOCAL_OIDC_CLIENT_ID=auth-service-local
+start_oidc_provider() { # port
+  local dir
+  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tools/oidc-provider"
+  npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >"$STACK_LOG_DIR/npm-oidc-provider.log" 2>&1 || {
+    cat "$STACK_LOG_DIR/npm-oidc-provider.log" >&2
+    stack_log "could not install the local OpenID provider's packages (npm ci in $dir)"
+    return 1
+  }
+  export LOCAL_OIDC_CLIENT_SECRET="${LOCAL_OIDC_CLIENT_SECRET:-local-provider-secret}"
+  export LOCAL_OIDC_REDIRECT_URIS="${LOCAL_OIDC_REDIRECT_URIS:-${API_URL:?export_stack_env first}/oauth/local/callback}"
+  start_bg oidc-provider node "$dir/server.mjs" "$1"
+  wait_for_port "$1" oidc-provider "$LAST_PID" 30
+  export LOCAL_OIDC_ISSUER="http://127.0.0.1:$1"
+  stack_log "local OpenID provider on $LOCAL_OIDC_ISSUER (pid $LAST_PID; client $LOCAL_OIDC_CLIENT_ID back to $LOCAL_OIDC_REDIRECT_URIS)"
+}
+
+# The functions' provider configuration: the local provider as `local` (start_oidc_provider
+# first), its client secret as the local stand-in for the secret a deployment keeps, and the
+# frontend pages a sign-in may return to ($1, comma-separated, matched exactly).
+export_oauth_env() { # frontend-redirect-uris
+  export OAUTH_PROVIDERS='[{"name":"local","kind":"oidc","issuer":"'"${LOCAL_OIDC_ISSUER:?start_oidc_provider first}"'","client_id":"'"$LOCAL_OIDC_CLIENT_ID"'","scopes":["openid","email","profile"]}]'
+  export LOCAL_OAUTH_CLIENT_SECRETS='{"local":{"client_secret":"'"$LOCAL_OIDC_CLIENT_SECRET"'"}}'
+  export OAUTH_REDIRECT_URIS="$1"
+}
+
 # The environment the functions and the tests share.
 export_stack_env() { # ddb_port moto_port api_port
   export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
@@ -95,6 +126,7 @@ export_stack_env() { # ddb_port moto_port api_port
   # from the one key document, AUTH_SECRET_FILE).
   export AUTH_HMAC_SECRET_ID="${AUTH_HMAC_SECRET_ID:-auth-service/local-hmac}"
   export AUTH_SIGNING_SECRET_ID="${AUTH_SIGNING_SECRET_ID:-auth-service/local-signing}"
+  export AUTH_OAUTH_SECRET_ID="${AUTH_OAUTH_SECRET_ID:-auth-service/local-oauth}"
   export RUST_LOG="${RUST_LOG:-info}"
   # Abuse budgets high enough for test suites that register hundreds of users and fail
   # hundreds of sign-ins from 127.0.0.1 (production defaults: 20 codes and 100 failures per IP

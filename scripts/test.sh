@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # `make test`: installs what is missing, checks formatting, lints and the SAM template, starts
-# DynamoDB Local, moto, the API (cargo lambda watch) and the event pipeline (local-events) on
-# free loopback ports, runs every test (unit, integration, end to end, client, browser, API
-# document, then the fault tests that pause DynamoDB Local and moto), and stops what it
-# started, also on failure.
+# DynamoDB Local, moto, a local OpenID provider (tools/oidc-provider), the API (cargo lambda
+# watch) and the event pipeline (local-events) on free loopback ports, runs every test (unit,
+# integration, end to end, client, browser, API document, then the fault tests that pause
+# DynamoDB Local and moto), and stops what it started, also on failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +33,7 @@ DDB_PORT=$(free_port)
 MOTO_PORT=$(free_port)
 API_PORT=$(free_port)
 WEB_PORT=$(free_port)
+OIDC_PORT=$(free_port)
 # The web app is opened on localhost: browsers refuse WebAuthn on an IP-address origin.
 export WEB_URL="http://localhost:$WEB_PORT"
 # Mailed links open the reference web app that this run serves.
@@ -49,6 +50,10 @@ start_dynamodb "$DDB_PORT"
 export DDB_PID="$LAST_PID"
 start_moto "$MOTO_PORT"
 export MOTO_PID="$LAST_PID"
+# The provider `local` (tools/oidc-provider), back to $API_URL/oauth/local/callback; the web
+# app's sign-in and account pages are the frontend pages a sign-in may return to.
+start_oidc_provider "$OIDC_PORT"
+export_oauth_env "$WEB_URL/signin,$WEB_URL/account"
 cargo run --quiet -p auth-tools --bin local-setup
 TABLE_NAME="$INTEGRATION_TABLE" cargo run --quiet -p auth-tools --bin local-setup >/dev/null
 # Functions inherit this environment. --ignore-changes: the tests must not race a rebuild.

@@ -530,6 +530,11 @@ const FUNCTIONS: &[&str] = &[
     "passkey-delete",
     "login-passkey-options",
     "login-passkey",
+    "oauth-start",
+    "oauth-callback",
+    "login-provider",
+    "provider-link",
+    "provider-unlink",
 ];
 
 /// The stand-in Secrets Manager's answer time: `BENCH_SECRET_DELAY_MS`, 30 ms unless set

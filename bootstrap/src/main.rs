@@ -43,6 +43,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         "passkey-delete" => passkey_delete::run().await,
         "login-passkey-options" => login_passkey_options::run().await,
         "login-passkey" => login_passkey::run().await,
+        "oauth-start" => oauth_start::run().await,
+        "oauth-callback" => oauth_callback::run().await,
+        "login-provider" => login_provider::run().await,
+        "provider-link" => provider_link::run().await,
+        "provider-unlink" => provider_unlink::run().await,
         other => Err(format!(
             "no function is named {other:?}: the function's Handler must name one (see the Makefile)"
         )

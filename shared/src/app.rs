@@ -2,7 +2,7 @@
 //! it uses, once per cold start.
 //!
 //! Every use case in [`crate::ops`] names what it needs by trait ([`Base`], [`Keyed`],
-//! [`Delivers`], [`Hashes`], [`Issues`], [`Verifies`]); [`App`] holds a capability only once
+//! [`Delivers`], [`Hashes`], [`Issues`], [`Verifies`], [`Federates`]); [`App`] holds a capability only once
 //! its `with_*` builder has run, and implements the matching trait only then. A function that
 //! never sends (logout, token) therefore builds no SES or SNS client, and its binary does not
 //! even link the code that would; one that issues no token loads no signing key; one that
@@ -15,6 +15,7 @@ use aws_config::SdkConfig;
 use crate::aws::load_sdk_config;
 use crate::crypto::{PasswordHasher, TokenSigner, TokenVerifier};
 use crate::error::StartupError;
+use crate::federation::{Federation, ProviderSecrets};
 use crate::notify::Notifier;
 use crate::secrets::{self, SigningKeys};
 use crate::store::Store;
@@ -56,6 +57,11 @@ pub trait Issues: Base {
 /// Checks the access tokens of the bearer routes (the public keys of `JWT_PUBLIC_JWKS`).
 pub trait Verifies: Base {
     fn verifier(&self) -> &TokenVerifier;
+}
+
+/// Signs in with other providers (`OAUTH_PROVIDERS`): their HTTP, secrets and discovery.
+pub trait Federates: Base {
+    fn federation(&self) -> &Federation;
 }
 
 /// A capability slot not filled: the function was not given it.
@@ -124,7 +130,7 @@ impl<T: Clone + Send + Sync + 'static> Deferred<T> {
 }
 
 /// The capabilities of one function: the base, then each `with_*` one it was built with.
-pub struct App<K = Without, D = Without, H = Without, S = Without, V = Without> {
+pub struct App<K = Without, D = Without, H = Without, S = Without, V = Without, F = Without> {
     config: Arc<Config>,
     clock: Arc<dyn Clock>,
     store: Store,
@@ -133,10 +139,11 @@ pub struct App<K = Without, D = Without, H = Without, S = Without, V = Without> 
     hasher: H,
     signer: S,
     verifier: V,
+    federation: F,
 }
 
 /// Every capability: what the integration tests drive the use cases with.
-pub type FullApp = App<HmacKey, Notifier, PasswordHasher, Signer, TokenVerifier>;
+pub type FullApp = App<HmacKey, Notifier, PasswordHasher, Signer, TokenVerifier, Federation>;
 
 impl App {
     /// The base every use case has: configuration, clock and the DynamoDB client.
@@ -151,15 +158,16 @@ impl App {
             hasher: Without,
             signer: Without,
             verifier: Without,
+            federation: Without,
         }
     }
 }
 
-impl<K, D, H, S, V> App<K, D, H, S, V> {
+impl<K, D, H, S, V, F> App<K, D, H, S, V, F> {
     fn with<K2, D2, H2, S2, V2>(
         self,
         parts: impl FnOnce(K, D, H, S, V) -> (K2, D2, H2, S2, V2),
-    ) -> App<K2, D2, H2, S2, V2> {
+    ) -> App<K2, D2, H2, S2, V2, F> {
         let (key, delivery, hasher, signer, verifier) = parts(
             self.key,
             self.delivery,
@@ -176,6 +184,23 @@ impl<K, D, H, S, V> App<K, D, H, S, V> {
             hasher,
             signer,
             verifier,
+            federation: self.federation,
+        }
+    }
+
+    /// The other providers: an HTTP client and their secrets (possibly still on their way,
+    /// see [`Startup::oauth_secrets`]).
+    pub fn with_federation(self, federation: Federation) -> App<K, D, H, S, V, Federation> {
+        App {
+            config: self.config,
+            clock: self.clock,
+            store: self.store,
+            key: self.key,
+            delivery: self.delivery,
+            hasher: self.hasher,
+            signer: self.signer,
+            verifier: self.verifier,
+            federation,
         }
     }
 
@@ -186,13 +211,13 @@ impl<K, D, H, S, V> App<K, D, H, S, V> {
     }
 
     /// The HMAC key, from the HMAC secret ([`Startup::hmac_key`]), possibly still on its way.
-    pub fn with_hmac_key(self, key: Deferred<Arc<[u8]>>) -> App<HmacKey, D, H, S, V> {
+    pub fn with_hmac_key(self, key: Deferred<Arc<[u8]>>) -> App<HmacKey, D, H, S, V, F> {
         let key = HmacKey(key);
         self.with(|_, d, h, s, v| (key, d, h, s, v))
     }
 
     /// SES v2 and SNS clients for code delivery.
-    pub fn with_delivery(self, sdk: &SdkConfig) -> App<K, Notifier, H, S, V> {
+    pub fn with_delivery(self, sdk: &SdkConfig) -> App<K, Notifier, H, S, V, F> {
         let notifier = Notifier::new(
             aws_sdk_sesv2::Client::new(sdk),
             aws_sdk_sns::Client::new(sdk),
@@ -202,18 +227,18 @@ impl<K, D, H, S, V> App<K, D, H, S, V> {
     }
 
     /// Delivery through a notifier built elsewhere (tests point one at a dead endpoint).
-    pub fn with_notifier(self, notifier: Notifier) -> App<K, Notifier, H, S, V> {
+    pub fn with_notifier(self, notifier: Notifier) -> App<K, Notifier, H, S, V, F> {
         self.with(|k, _, h, s, v| (k, notifier, h, s, v))
     }
 
-    pub fn with_hasher(self) -> Result<App<K, D, PasswordHasher, S, V>, StartupError> {
+    pub fn with_hasher(self) -> Result<App<K, D, PasswordHasher, S, V, F>, StartupError> {
         let hasher = PasswordHasher::new().map_err(|e| StartupError::Config(e.to_string()))?;
         Ok(self.with(|k, d, _, s, v| (k, d, hasher, s, v)))
     }
 
     /// The signer for the key `JWT_SIGNING_KID` names, from the signing keys (possibly still
     /// on their way, see [`Startup::signing_keys`]).
-    pub fn with_signer(self, keys: Deferred<Arc<SigningKeys>>) -> App<K, D, H, Signer, V> {
+    pub fn with_signer(self, keys: Deferred<Arc<SigningKeys>>) -> App<K, D, H, Signer, V, F> {
         let config = Arc::clone(&self.config);
         // The signer is made from the keys as soon as they are in, once per cold start.
         let signer = Signer(Deferred::spawn("the signing key", async move {
@@ -227,7 +252,7 @@ impl<K, D, H, S, V> App<K, D, H, S, V> {
     }
 
     /// The verifier for the public keys of `JWT_PUBLIC_JWKS`: no secret needed.
-    pub fn with_verifier(self) -> Result<App<K, D, H, S, TokenVerifier>, StartupError> {
+    pub fn with_verifier(self) -> Result<App<K, D, H, S, TokenVerifier, F>, StartupError> {
         let config = &self.config;
         let jwks = config
             .public_jwks
@@ -240,13 +265,14 @@ impl<K, D, H, S, V> App<K, D, H, S, V> {
     }
 }
 
-impl<K, D, H, S, V> Base for App<K, D, H, S, V>
+impl<K, D, H, S, V, F> Base for App<K, D, H, S, V, F>
 where
     K: Send + Sync + 'static,
     D: Send + Sync + 'static,
     H: Send + Sync + 'static,
     S: Send + Sync + 'static,
     V: Send + Sync + 'static,
+    F: Send + Sync + 'static,
 {
     fn config(&self) -> &Config {
         &self.config
@@ -275,28 +301,31 @@ macro_rules! capability {
     };
 }
 
-capability!(Delivers::notifier -> Notifier, delivery, <K, H, S, V> App<K, Notifier, H, S, V>);
-capability!(Hashes::hasher -> PasswordHasher, hasher, <K, D, S, V> App<K, D, PasswordHasher, S, V>);
-capability!(Verifies::verifier -> TokenVerifier, verifier, <K, D, H, S> App<K, D, H, S, TokenVerifier>);
+capability!(Delivers::notifier -> Notifier, delivery, <K, H, S, V, F> App<K, Notifier, H, S, V, F>);
+capability!(Hashes::hasher -> PasswordHasher, hasher, <K, D, S, V, F> App<K, D, PasswordHasher, S, V, F>);
+capability!(Verifies::verifier -> TokenVerifier, verifier, <K, D, H, S, F> App<K, D, H, S, TokenVerifier, F>);
+capability!(Federates::federation -> Federation, federation, <K, D, H, S, V> App<K, D, H, S, V, Federation>);
 
-impl<D, H, S, V> Keyed for App<HmacKey, D, H, S, V>
+impl<D, H, S, V, F> Keyed for App<HmacKey, D, H, S, V, F>
 where
     D: Send + Sync + 'static,
     H: Send + Sync + 'static,
     S: Send + Sync + 'static,
     V: Send + Sync + 'static,
+    F: Send + Sync + 'static,
 {
     async fn hmac_key(&self) -> Result<Arc<[u8]>, AuthError> {
         self.key.0.get().await
     }
 }
 
-impl<K, D, H, V> Issues for App<K, D, H, Signer, V>
+impl<K, D, H, V, F> Issues for App<K, D, H, Signer, V, F>
 where
     K: Send + Sync + 'static,
     D: Send + Sync + 'static,
     H: Send + Sync + 'static,
     V: Send + Sync + 'static,
+    F: Send + Sync + 'static,
 {
     async fn signer(&self) -> Result<Arc<TokenSigner>, AuthError> {
         self.signer.0.get().await
@@ -353,6 +382,15 @@ impl Startup {
         let sdk = self.sdk.clone();
         Deferred::spawn("the signing keys", async move {
             secrets::load_signing_keys(&sdk).await.map(Arc::new)
+        })
+    }
+
+    /// The other providers' secrets: one Secrets Manager call, to the OAuth secret only
+    /// (`AUTH_OAUTH_SECRET_ID`), started now and awaited where a provider is called.
+    pub fn oauth_secrets(&self) -> Deferred<Arc<ProviderSecrets>> {
+        let sdk = self.sdk.clone();
+        Deferred::spawn("the providers' secrets", async move {
+            secrets::load_oauth_secrets(&sdk).await.map(Arc::new)
         })
     }
 

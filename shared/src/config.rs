@@ -63,6 +63,9 @@ pub struct Config {
     /// comma-separated, by default the origin of `CONFIRM_URL`).
     pub relying_party: Arc<Webauthn>,
     pub passkey_rp_id: String,
+    /// Other identity providers (`OAUTH_PROVIDERS`, JSON) and the frontend pages their
+    /// sign-ins may return to (`OAUTH_REDIRECT_URIS`, comma-separated, matched exactly).
+    pub providers: crate::federation::Providers,
 }
 
 impl std::fmt::Debug for Config {
@@ -159,6 +162,11 @@ impl Config {
             .map_err(|e| StartupError::Config(format!("SMS_ALLOWED_COUNTRIES: {e}")))?,
             relying_party,
             passkey_rp_id,
+            providers: crate::federation::Providers::parse(
+                lookup("OAUTH_PROVIDERS").as_deref(),
+                lookup("OAUTH_REDIRECT_URIS").as_deref(),
+            )
+            .map_err(StartupError::Config)?,
         })
     }
 }

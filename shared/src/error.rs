@@ -65,6 +65,22 @@ pub enum AuthError {
     PasskeyNotFound,
     #[error("the account has as many passkeys as it may; remove one first")]
     TooManyPasskeys,
+    #[error("no provider of this name is configured")]
+    ProviderNotFound,
+    #[error("redirect_uri is not one of the configured frontend pages")]
+    InvalidRedirectUri,
+    /// A provider's callback whose `state` is unknown, used or expired: nowhere is known to
+    /// be safe to send it back to.
+    #[error("the sign-in's state is unknown, expired or already used")]
+    InvalidState,
+    #[error("the provider could not be reached; try again")]
+    ProviderUnavailable,
+    #[error("this provider is already linked to the account")]
+    ProviderAlreadyLinked,
+    #[error("this provider is not linked to the account")]
+    ProviderNotLinked,
+    #[error("the account would have no way left to sign in")]
+    LastSignInMethod,
     #[error("the refresh token is unknown, expired or revoked")]
     InvalidGrant,
     #[error("only grant_type=refresh_token is supported")]
@@ -131,6 +147,13 @@ impl AuthError {
             TotpNotEnabled => (404, "totp_not_enabled", "Not enabled", REQ),
             PasskeyNotFound => (404, "passkey_not_found", "Passkey not found", REQ),
             TooManyPasskeys => (409, "too_many_passkeys", "Too many passkeys", REQ),
+            ProviderNotFound => (404, "provider_not_found", "Provider not found", REQ),
+            InvalidRedirectUri => (400, "invalid_redirect_uri", "Invalid redirect URI", REQ),
+            InvalidState => (400, "invalid_state", "Invalid state", REQ),
+            ProviderUnavailable => (502, "provider_unavailable", "Provider unavailable", REQ),
+            ProviderAlreadyLinked => (409, "provider_already_linked", "Already linked", REQ),
+            ProviderNotLinked => (404, "provider_not_linked", "Not linked", REQ),
+            LastSignInMethod => (409, "last_sign_in_method", "Last way to sign in", REQ),
             InvalidGrant => (400, "invalid_grant", "Invalid grant", "invalid_grant"),
             UnsupportedGrantType => (
                 400,

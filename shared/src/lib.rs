@@ -33,6 +33,7 @@ pub mod crypto;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod federation;
 pub mod http;
 pub mod notify;
 pub mod ops;

@@ -192,6 +192,20 @@ pub async fn load_signing_keys(sdk: &aws_config::SdkConfig) -> Result<SigningKey
     signing_keys_from_json(&fetch(sdk, "AUTH_SIGNING_SECRET_ID").await?)
 }
 
+/// The other providers' secrets, from the secret `AUTH_OAUTH_SECRET_ID` names (`{"<provider>":
+/// {"client_secret": …} or {"private_key": …}}`); none when no provider is configured.
+pub async fn load_oauth_secrets(
+    sdk: &aws_config::SdkConfig,
+) -> Result<crate::federation::ProviderSecrets, StartupError> {
+    if std::env::var("AUTH_OAUTH_SECRET_ID").is_ok_and(|v| v.is_empty()) {
+        return Ok(Default::default());
+    }
+    parse_json(
+        &fetch(sdk, "AUTH_OAUTH_SECRET_ID").await?,
+        "the OAuth secret",
+    )
+}
+
 /// The signing secret's value, parsed: every key checked and kept.
 pub fn signing_keys_from_json(json: &str) -> Result<SigningKeys, StartupError> {
     signing_keys_of(&parse_json(json, "the signing secret")?)

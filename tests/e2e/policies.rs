@@ -71,6 +71,14 @@ fn grants_by_binary() -> BTreeMap<String, Vec<Grant>> {
             .into_iter()
             .flatten()
         {
+            // A policy attached on a condition (`!If [Cond, !Ref P, !Ref AWS::NoValue]`)
+            // counts as attached: the deployments that configure it have it.
+            let policy = match policy {
+                Yaml::Tagged(tagged) if tagged.tag.to_string().trim_start_matches('!') == "If" => {
+                    &tagged.value[1]
+                }
+                other => other,
+            };
             let document = match policy {
                 Yaml::Tagged(tagged) if tagged.tag.to_string().trim_start_matches('!') == "Ref" => {
                     let name = tagged.value.as_str().expect("a policy name");
@@ -131,6 +139,11 @@ fn allows(grants: &[Grant], action: &str) -> bool {
         "secretsmanager:GetSecretValue@signing" => granted(
             "secretsmanager:GetSecretValue",
             Some("Ref:SigningSecretArn"),
+            true,
+        ),
+        "secretsmanager:GetSecretValue@oauth" => granted(
+            "secretsmanager:GetSecretValue",
+            Some("Ref:OAuthSecretArn"),
             true,
         ),
         "dynamodb:Query@table" => granted("dynamodb:Query", Some("GetAtt:AuthTable.Arn"), true),
@@ -849,6 +862,7 @@ async fn every_function_s_policy_covers_the_aws_actions_its_code_calls() {
         for (secret, fetches) in [
             ("hmac", main.contains("start.hmac_key()")),
             ("signing", main.contains("start.signing_keys()")),
+            ("oauth", main.contains("start.oauth_secrets()")),
         ] {
             let action = format!("secretsmanager:GetSecretValue@{secret}");
             assert_eq!(

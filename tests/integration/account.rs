@@ -121,10 +121,14 @@ async fn me_shows_the_account_and_never_a_secret() {
     assert_eq!(shown.username.as_deref(), Some(name.as_str()));
     assert!(shown.verified);
     let json = serde_json::to_string(&shown).unwrap();
+    // No hash and no password: only whether the account has one.
     assert!(
-        !json.contains("argon2") && !json.contains("password"),
+        !json.contains("argon2")
+            && !json.contains("password_hash")
+            && !json.contains("\"password\""),
         "{json}"
     );
+    assert!(json.contains("\"has_password\":true"), "{json}");
 }
 
 #[tokio::test]

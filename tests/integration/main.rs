@@ -6,6 +6,7 @@ mod budgets;
 mod confirmation;
 mod events;
 mod factors;
+mod federation;
 mod openapi;
 mod passkeys;
 mod recovery;

@@ -126,6 +126,13 @@ fn every_error() -> Vec<AuthError> {
         AuthError::TotpNotEnabled,
         AuthError::PasskeyNotFound,
         AuthError::TooManyPasskeys,
+        AuthError::ProviderNotFound,
+        AuthError::InvalidRedirectUri,
+        AuthError::InvalidState,
+        AuthError::ProviderUnavailable,
+        AuthError::ProviderAlreadyLinked,
+        AuthError::ProviderNotLinked,
+        AuthError::LastSignInMethod,
         AuthError::InvalidGrant,
         AuthError::UnsupportedGrantType,
         AuthError::InvalidToken,
@@ -158,6 +165,13 @@ fn every_error() -> Vec<AuthError> {
             | AuthError::TotpNotEnabled
             | AuthError::PasskeyNotFound
             | AuthError::TooManyPasskeys
+            | AuthError::ProviderNotFound
+            | AuthError::InvalidRedirectUri
+            | AuthError::InvalidState
+            | AuthError::ProviderUnavailable
+            | AuthError::ProviderAlreadyLinked
+            | AuthError::ProviderNotLinked
+            | AuthError::LastSignInMethod
             | AuthError::InvalidGrant
             | AuthError::UnsupportedGrantType
             | AuthError::InvalidToken

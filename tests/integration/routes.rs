@@ -72,6 +72,8 @@ pub(crate) const BEARER_ROUTES: &[(&str, &str)] = &[
     ("POST", "/me/passkeys"),
     ("PATCH", "/me/passkeys/{id}"),
     ("DELETE", "/me/passkeys/{id}"),
+    ("POST", "/me/providers/{provider}"),
+    ("DELETE", "/me/providers/{provider}"),
 ];
 
 fn template() -> Value {

@@ -73,6 +73,7 @@ fn actions_of(request: &Request) -> Vec<Action> {
         let secret = [
             ("hmac", "AUTH_HMAC_SECRET_ID"),
             ("signing", "AUTH_SIGNING_SECRET_ID"),
+            ("oauth", "AUTH_OAUTH_SECRET_ID"),
         ]
         .into_iter()
         .find(|(_, var)| std::env::var(var).is_ok_and(|v| v == id))

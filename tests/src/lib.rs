@@ -7,6 +7,7 @@ pub mod aws_recorder;
 pub mod downstream;
 pub mod events;
 pub mod moto;
+pub mod oidc;
 
 use std::sync::{Arc, Mutex};
 
@@ -73,6 +74,17 @@ impl TestApp {
             .with_hasher()
             .map(|app| app.with_signer(Deferred::ready(Arc::new(secrets.signing_keys))))
             .and_then(|app| app.with_verifier())
+            .and_then(|app| {
+                // The providers' secrets as the local stack keeps them (none configured: none).
+                let secrets: auth_shared::federation::ProviderSecrets =
+                    std::env::var("LOCAL_OAUTH_CLIENT_SECRETS")
+                        .ok()
+                        .map(|json| serde_json::from_str(&json).expect("the providers' secrets"))
+                        .unwrap_or_default();
+                let federation =
+                    auth_shared::federation::Federation::new(Deferred::ready(Arc::new(secrets)))?;
+                Ok(app.with_federation(federation))
+            })
             .expect("app builds");
         Self { app, clock }
     }

@@ -61,6 +61,11 @@ impl SignedIn {
         Self::with(&["pwd"], now)
     }
 
+    /// A sign-in through another identity provider (RFC 8176 `fed`).
+    pub fn federated(now: i64) -> Self {
+        Self::with(&["fed"], now)
+    }
+
     /// A sign-in with a code sent to the account's identifier: `otp` for an email, `sms`
     /// for a phone (a registration's confirmation, a password reset).
     pub fn code(channel: Channel, now: i64) -> Self {

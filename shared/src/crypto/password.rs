@@ -25,6 +25,22 @@ const PHC_PREFIX: &str = "$argon2id$v=19$m=19456,t=2,p=1$";
 const SALT_BYTES: usize = 16;
 const HASH_BYTES: usize = 32;
 
+/// A hash no password verifies against, for an account that has none yet (made by another
+/// provider's sign-in): a random salt and 32 random bytes where the hash goes, in the PHC
+/// format at the parameters above. Checking a password against it costs a full hash, like
+/// any other, and finding one that matches would mean inverting argon2id. Nothing is hashed.
+pub fn unusable_hash() -> Result<String, AuthError> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD_NO_PAD;
+    let salt = crate::crypto::random_array::<SALT_BYTES>()?;
+    let hash = crate::crypto::random_array::<HASH_BYTES>()?;
+    Ok(format!(
+        "{PHC_PREFIX}{}${}",
+        b64.encode(salt),
+        b64.encode(hash)
+    ))
+}
+
 #[derive(Clone)]
 pub struct PasswordHasher {
     argon2: Arc<Argon2<'static>>,
@@ -152,6 +168,15 @@ mod tests {
         assert!(PasswordHash::new(DUMMY_HASH).is_ok());
         // Salted: the same password hashes differently each time.
         assert_ne!(hash, hasher.hash(&pw).await?);
+        // A hash for an account without a password parses, and nothing verifies against it.
+        let unusable = unusable_hash()?;
+        assert!(PasswordHash::new(&unusable).is_ok(), "{unusable}");
+        assert!(!hasher.verify(&pw, Some(&unusable)).await?);
+        assert!(
+            !hasher
+                .verify(&Password::for_login(String::new()), Some(&unusable))
+                .await?
+        );
         Ok(())
     }
 

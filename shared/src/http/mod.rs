@@ -184,6 +184,56 @@ pub fn path_param(request: &Request, name: &str) -> String {
         .to_owned()
 }
 
+/// A path parameter, falling back to the path segment that follows `after` (for a route
+/// such as `/oauth/{provider}/start`, whose last segment is not the parameter).
+pub fn path_param_after(request: &Request, name: &str, after: &str) -> String {
+    if let Some(value) = request.path_parameters_ref().and_then(|p| p.first(name)) {
+        return value.to_owned();
+    }
+    let mut segments = request.uri().path().split('/');
+    segments
+        .by_ref()
+        .find(|s| *s == after)
+        .and_then(|_| segments.next())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A query-string parameter.
+pub fn query_param(request: &Request, name: &str) -> Option<String> {
+    request
+        .query_string_parameters_ref()
+        .and_then(|q| q.first(name))
+        .map(str::to_owned)
+}
+
+/// The parameters of a query string, or of a form-encoded body when there is one (a
+/// provider that answers with a form post).
+pub fn query_or_form<T: DeserializeOwned + Default>(request: &Request) -> Result<T, AuthError> {
+    if is_form(request) {
+        return serde_urlencoded::from_bytes(body_bytes(request)?)
+            .map_err(|e| AuthError::InvalidRequest(format!("malformed form body: {e}")));
+    }
+    let query = request.uri().query().unwrap_or_default();
+    serde_urlencoded::from_str(query)
+        .map_err(|e| AuthError::InvalidRequest(format!("malformed query: {e}")))
+}
+
+/// A `302 Found` to `location`, never cached, with no `Referer` to the next page.
+pub fn redirect(location: &str) -> Response<Body> {
+    let mut response = empty(StatusCode::FOUND);
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        headers.insert(header::LOCATION, value);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
 /// A `200 OK` JSON response.
 pub fn ok<T: Serialize>(value: &T) -> Response<Body> {
     json_response(StatusCode::OK, value, "application/json")

@@ -35,7 +35,18 @@ pub struct Me {
     /// The second factors turned on (`"totp"`, `"passkey"`), empty when a password alone
     /// signs in.
     pub mfa: Vec<String>,
+    /// The other providers the account signs in with, by their configured names.
+    #[serde(default)]
+    pub providers: Vec<String>,
+    /// Whether the account has a password (one made by a provider's sign-in has none until
+    /// a reset sets it).
+    #[serde(default = "yes")]
+    pub has_password: bool,
     pub created_at: String,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The email (as registered) or phone (canonical E.164) an account signs in with.
@@ -60,6 +71,8 @@ pub fn me(caller: &Caller) -> Result<Me, AuthError> {
             .filter(|(_, on)| *on)
             .map(|(method, _)| method.to_owned())
             .collect(),
+        providers: user.providers.keys().cloned().collect(),
+        has_password: !user.no_password,
         created_at: rfc3339(user.created_at),
     })
 }
@@ -323,7 +336,7 @@ pub async fn delete_account(
     ))
 }
 
-/// The claims (identifier, username) that `user` still holds: an expired account's claims
+/// The claims (identifier, username, providers' identities) that `user` still holds: an expired account's claims
 /// may have passed to a newer registration, which keeps them.
 pub(crate) async fn owned_claims(store: &Store, user: &UserItem) -> Result<Vec<String>, AuthError> {
     let mut claims = vec![keys::identifier(verify::kind_of(user)?, &user.identifier)];
@@ -332,6 +345,8 @@ pub(crate) async fn owned_claims(store: &Store, user: &UserItem) -> Result<Vec<S
             .as_deref()
             .map(|u| keys::username(&u.to_ascii_lowercase())),
     );
+    // Its other providers' identities are released with it too.
+    claims.extend(user.providers.values().cloned());
     let wanted: Vec<(&str, &str)> = claims.iter().map(|c| (c.as_str(), keys::CLAIM)).collect();
     let read = store.get_together(&wanted).await?;
     let mut owned = Vec::new();

@@ -8,6 +8,7 @@ pub mod budgets;
 mod codes;
 pub mod confirm;
 pub mod discovery;
+pub mod federation;
 mod limits;
 pub mod login;
 mod notices;
@@ -20,7 +21,7 @@ pub mod totp;
 mod verify;
 
 use crate::AuthError;
-pub use crate::app::{Base, Delivers, Hashes, Issues, Keyed, Verifies};
+pub use crate::app::{Base, Delivers, Federates, Hashes, Issues, Keyed, Verifies};
 use crate::store::{ClaimItem, UserItem, UserStatus, keys};
 
 /// A body that names one identifier and nothing else: exactly one of `email` or `phone`

@@ -117,6 +117,8 @@ pub async fn register(
             session_generation: 0,
             totp: false,
             passkeys: 0,
+            providers: Default::default(),
+            no_password: false,
             unverified: None,
             change_code_pk: None,
             new_identifier_type: None,

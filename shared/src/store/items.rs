@@ -133,6 +133,24 @@ pub mod keys {
         format!("CREDENTIAL#{credential_id}")
     }
 
+    /// A sign-in at another provider between its start and its callback, by the SHA-256 of
+    /// its `state`.
+    pub fn oauth_state(state_digest: &str) -> String {
+        format!("OAUTH#{state_digest}")
+    }
+
+    pub const STATE: &str = "STATE";
+
+    /// The claim that makes a provider's identity (issuer and subject) belong to one account.
+    pub fn identity(issuer: &str, subject: &str) -> String {
+        format!("IDENTITY#{issuer}#{subject}")
+    }
+
+    /// A one-time sign-in code a provider's callback hands the frontend, by its SHA-256.
+    pub fn provider_code(digest: &str) -> String {
+        format!("SIGNIN#{digest}")
+    }
+
     /// A WebAuthn ceremony's state, between its options and its response.
     pub fn ceremony(ceremony_id: &str) -> String {
         format!("CEREMONY#{ceremony_id}")
@@ -192,6 +210,14 @@ pub struct UserItem {
     /// factor too, and a passkey alone signs in.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub passkeys: u32,
+    /// The other providers this account signs in with: name → the key of its identity's
+    /// claim.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub providers: std::collections::BTreeMap<String, String>,
+    /// Created by a provider's sign-in: its password hash is of random bytes nobody knows,
+    /// until a password reset sets one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_password: bool,
     /// Key of the [`UNVERIFIED_INDEX`]: set when a registration commits, removed when the
     /// account is verified, so the sweeper finds expired unverified accounts without a scan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -293,6 +319,25 @@ pub struct PasskeyItem {
     /// Its signature counter, beside it for the condition that refuses a regression.
     #[serde(default)]
     pub sign_count: u32,
+}
+
+/// A sign-in at another provider between its start and its callback: single use, 10
+/// minutes. `link_user_id` when a signed-in user links the provider to their account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OAuthStateItem {
+    pub pk: String,
+    pub sk: String,
+    pub provider: String,
+    /// The frontend page the flow returns to (one of the configured ones).
+    pub redirect_uri: String,
+    pub pkce_verifier: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_user_id: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used: bool,
 }
 
 /// A WebAuthn ceremony between its options and its response: single use, 5 minutes.

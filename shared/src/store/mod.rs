@@ -8,6 +8,7 @@ mod codes;
 mod factors;
 mod gate;
 mod guesses;
+mod identities;
 mod items;
 mod passkeys;
 mod passwords;
@@ -20,10 +21,11 @@ pub use codes::VerifiedBy;
 pub use factors::EnrolmentTry;
 pub use gate::GatePolicy;
 pub use guesses::GuessWindowItem;
+pub use identities::{IdentityCreated, IdentityLinked};
 pub use items::{
-    CeremonyItem, ClaimItem, CodeItem, FamilyItem, ForgotItem, LoginGateItem, PasskeyItem,
-    RateItem, RefreshItem, SESSIONS_INDEX, TotpItem, UNVERIFIED, UNVERIFIED_INDEX, UserItem,
-    UserStatus, keys,
+    CeremonyItem, ClaimItem, CodeItem, FamilyItem, ForgotItem, LoginGateItem, OAuthStateItem,
+    PasskeyItem, RateItem, RefreshItem, SESSIONS_INDEX, TotpItem, UNVERIFIED, UNVERIFIED_INDEX,
+    UserItem, UserStatus, keys,
 };
 pub use passkeys::PasskeyAdded;
 pub use registrations::Reserved;

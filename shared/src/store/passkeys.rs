@@ -3,9 +3,7 @@
 //! the account that makes a password sign-in ask for a second factor, and the signature
 //! counter that never goes back. Every rule is a condition.
 
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{CeremonyItem, ClaimItem, Expr, PasskeyItem, Store, TxOutcome, UserItem, Write, keys};
 use crate::AuthError;
@@ -22,37 +20,14 @@ pub enum PasskeyAdded {
 }
 
 impl Store {
-    /// Takes a ceremony's state, once: the item is marked used on the condition that it was
-    /// not and has not expired, and answered as it was. `None`: unknown, used or expired.
+    /// Takes a ceremony's state, once (see [`Store::take_single_use`]).
     pub async fn take_ceremony(
         &self,
         pk: &str,
         sk: &str,
         now: i64,
     ) -> Result<Option<CeremonyItem>, AuthError> {
-        let update = Expr::new("SET #used = :yes").bool(":yes", true);
-        let condition = Expr::new("#used = :no AND #expires_at > :now")
-            .bool(":no", false)
-            .n(":now", now);
-        let result = self
-            .conditional_update(pk, sk, &update, &condition)
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match result {
-            Ok(out) => super::table::updated_item(out).map(Some),
-            Err(SdkError::ServiceError(service))
-                if matches!(
-                    service.err(),
-                    UpdateItemError::ConditionalCheckFailedException(_)
-                ) =>
-            {
-                Ok(None)
-            }
-            Err(e) => {
-                Err(AuthError::internal(aws_sdk_dynamodb::Error::from(e))).step("taking a ceremony")
-            }
-        }
+        self.take_single_use(pk, sk, now).await
     }
 
     /// Every passkey of an account (one query of its partition, strongly consistent).

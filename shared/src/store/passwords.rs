@@ -21,7 +21,7 @@ impl Store {
             keys::PROFILE,
             Expr::new(
                 "SET #password_hash = :hash, #verified = :yes, #session_generation = :next \
-                 REMOVE #expires_at, #unverified, #reset_code_pk",
+                 REMOVE #expires_at, #unverified, #reset_code_pk, #no_password",
             )
             .s(":hash", hash)
             .bool(":yes", true)

@@ -29,6 +29,8 @@ const CONFLICT_RETRIES: u32 = 8;
 pub struct Expr {
     text: String,
     values: HashMap<String, AttributeValue>,
+    /// Names not spelled by their token (`#p_x` for a map key `x-y`).
+    renamed: HashMap<String, String>,
 }
 
 impl Expr {
@@ -36,7 +38,22 @@ impl Expr {
         Self {
             text: text.into(),
             values: HashMap::new(),
+            renamed: HashMap::new(),
         }
+    }
+
+    /// The token `#token` names the attribute (or map key) `name`, whatever its spelling.
+    pub fn name(mut self, token: &str, name: &str) -> Self {
+        self.renamed.insert(token.to_owned(), name.to_owned());
+        self
+    }
+
+    /// A map of one string entry.
+    pub fn one_entry_map(mut self, name: &str, key: &str, value: &str) -> Self {
+        let entry = HashMap::from([(key.to_owned(), AttributeValue::S(value.to_owned()))]);
+        self.values
+            .insert(name.to_owned(), AttributeValue::M(entry));
+        self
     }
 
     pub fn s(mut self, name: &str, value: impl Into<String>) -> Self {
@@ -74,6 +91,7 @@ impl Expr {
     pub fn and(mut self, other: Expr) -> Self {
         self.text = format!("({}) AND ({})", self.text, other.text);
         self.values.extend(other.values);
+        self.renamed.extend(other.renamed);
         self
     }
 
@@ -89,7 +107,11 @@ impl Expr {
                     i += 1;
                 }
                 let token = &self.text[start..i];
-                names.insert(token.to_owned(), token[1..].to_owned());
+                let name = self.renamed.get(token).cloned();
+                names.insert(
+                    token.to_owned(),
+                    name.unwrap_or_else(|| token[1..].to_owned()),
+                );
             } else {
                 i += 1;
             }
@@ -511,6 +533,41 @@ impl Store {
             }
             Err(e) => Err(AuthError::internal(aws_sdk_dynamodb::Error::from(e)))
                 .step(format!("updating a {sk} item")),
+        }
+    }
+}
+
+impl Store {
+    /// Takes a single-use item (a WebAuthn ceremony, a provider sign-in's state, a one-time
+    /// sign-in code), once: it is marked used on the condition that it was not and has not
+    /// expired, and answered as it is then. `None`: unknown, used or expired.
+    pub async fn take_single_use<T: DeserializeOwned>(
+        &self,
+        pk: &str,
+        sk: &str,
+        now: i64,
+    ) -> Result<Option<T>, AuthError> {
+        let update = Expr::new("SET #used = :yes").bool(":yes", true);
+        let condition = Expr::new("#used = :no AND #expires_at > :now")
+            .bool(":no", false)
+            .n(":now", now);
+        let result = self
+            .conditional_update(pk, sk, &update, &condition)
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => updated_item(out).map(Some),
+            Err(SdkError::ServiceError(service))
+                if matches!(
+                    service.err(),
+                    UpdateItemError::ConditionalCheckFailedException(_)
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(AuthError::internal(aws_sdk_dynamodb::Error::from(e)))
+                .step(format!("taking a {sk} item")),
         }
     }
 }

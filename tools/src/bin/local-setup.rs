@@ -1,7 +1,8 @@
 //! `cargo run -p auth-tools --bin local-setup`: prepares the local stack (endpoints from
 //! `AWS_ENDPOINT_URL_*`): the table, the SES sender identity, the two secrets in Secrets
 //! Manager (from the key document `AUTH_SECRET_FILE`: the HMAC key under the name
-//! `AUTH_HMAC_SECRET_ID`, the signing keys under `AUTH_SIGNING_SECRET_ID`), and the SNS
+//! `AUTH_HMAC_SECRET_ID`, the signing keys under `AUTH_SIGNING_SECRET_ID`; the providers'
+//! secrets `LOCAL_OAUTH_CLIENT_SECRETS`, when set, under `AUTH_OAUTH_SECRET_ID`), and the SNS
 //! topic `USER_EVENTS_TOPIC_ARN` with a queue subscribed for each local subscriber
 //! (SocialService, BlogService). Idempotent.
 
@@ -38,7 +39,15 @@ async fn main() -> Result<(), setup::Error> {
         &serde_json::to_string(&document.signing_part())?,
     )
     .await?;
-    let secret_id = format!("{hmac_id} and {signing_id}");
+    let mut secret_id = format!("{hmac_id} and {signing_id}");
+    // The other providers' secrets, as a deployment keeps them (one secret, by provider).
+    if let Ok(json) = std::env::var("LOCAL_OAUTH_CLIENT_SECRETS") {
+        let oauth_id = env("AUTH_OAUTH_SECRET_ID")?;
+        let _: auth_shared::federation::ProviderSecrets = serde_json::from_str(&json)
+            .map_err(|_| "LOCAL_OAUTH_CLIENT_SECRETS is not the providers' secret document")?;
+        setup::put_secret(&secrets, &oauth_id, &json).await?;
+        secret_id = format!("{hmac_id}, {signing_id} and {oauth_id}");
+    }
     let topic_arn = env("USER_EVENTS_TOPIC_ARN")?;
     let topic_name = topic_arn.rsplit(':').next().unwrap_or_default();
     let sns = aws_sdk_sns::Client::new(&sdk);
