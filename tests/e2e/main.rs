@@ -4,6 +4,7 @@
 
 mod account;
 mod events;
+mod federation;
 mod lambda;
 mod logs;
 mod passkeys;

@@ -11,6 +11,7 @@ use auth_tests::authenticator::SoftAuthenticator;
 use auth_tests::aws_recorder::Recorder;
 use auth_tests::events::{fresh_forgot_record, inserts_with_prefix};
 use auth_tests::moto::{Outbox, six_digits};
+use auth_tests::oidc::sign_in_at_provider;
 use auth_tests::{required_env, totp_code, unique_email, unique_phone};
 use auth_tools::runtime_api::api_gateway_event;
 use serde_json::{Value, json};
@@ -203,6 +204,41 @@ fn with_bearer(event: String, token: &str) -> String {
     let mut event: Value = serde_json::from_str(&event).unwrap();
     event["headers"]["authorization"] = format!("Bearer {token}").into();
     event.to_string()
+}
+
+/// The same event with `query` as its query string.
+fn with_query(event: String, query: &str) -> String {
+    let mut event: Value = serde_json::from_str(&event).unwrap();
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap();
+    let map: serde_json::Map<String, Value> =
+        pairs.into_iter().map(|(k, v)| (k, Value::from(v))).collect();
+    event["rawQueryString"] = query.into();
+    event["queryStringParameters"] = Value::Object(map);
+    event.to_string()
+}
+
+/// The provider's redirect to the callback (`url`), as the callback function's event.
+fn callback_event(url: &str) -> String {
+    let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
+    with_query(
+        api_gateway_event(
+            "GET",
+            "/oauth/local/callback",
+            "/oauth/{provider}/callback",
+            None,
+            json!({ "provider": "local" }),
+        ),
+        query,
+    )
+}
+
+/// Where a 302 answer sends the browser.
+fn redirected_to(answer: &Value) -> String {
+    assert_eq!(answer["statusCode"], 302, "{answer}");
+    answer["headers"]["location"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a location: {answer}"))
+        .to_owned()
 }
 
 fn confirm_link(code: &str) -> String {
@@ -676,6 +712,77 @@ async fn every_function_s_policy_covers_the_aws_actions_its_code_calls() {
         recorded("passkey-delete", vec![one_passkey("DELETE", None)], false).await;
     assert_eq!(answers[0]["statusCode"], 204, "{answers:?}");
     called.entry("passkey-delete").or_default().extend(actions);
+
+    // Another provider (the local OpenID provider): the phone account links it and unlinks
+    // it; a new identity signs in with it, through the start route, the callback and the
+    // one-time code.
+    let page = format!("{}/signin", required_env("WEB_URL"));
+    let callback_prefix = format!("{}/oauth/local/callback", required_env("API_URL"));
+    let (answers, actions) = recorded(
+        "provider-link",
+        vec![with_bearer(
+            post(
+                "/me/providers/local",
+                json!({ "redirect_uri": page, "password": PASSWORD }),
+            ),
+            phone_bearer,
+        )],
+        false,
+    )
+    .await;
+    let authorization = body_of(&answers[0], 200)["authorization_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    called.entry("provider-link").or_default().extend(actions);
+    let login_name = format!("policy-{}", uuid::Uuid::new_v4().simple());
+    let back = sign_in_at_provider(&authorization, &login_name, &callback_prefix).await;
+    let (answers, actions) = recorded("oauth-callback", vec![callback_event(&back)], false).await;
+    assert!(redirected_to(&answers[0]).contains("#linked=local"), "{answers:?}");
+    called.entry("oauth-callback").or_default().extend(actions);
+    let (answers, actions) = recorded(
+        "provider-unlink",
+        vec![with_bearer(
+            api_gateway_event(
+                "DELETE",
+                "/me/providers/local",
+                "/me/providers/{provider}",
+                Some(json!({ "password": PASSWORD }).to_string()),
+                json!({ "provider": "local" }),
+            ),
+            phone_bearer,
+        )],
+        false,
+    )
+    .await;
+    assert_eq!(answers[0]["statusCode"], 204, "{answers:?}");
+    called.entry("provider-unlink").or_default().extend(actions);
+    let start = with_query(
+        api_gateway_event(
+            "GET",
+            "/oauth/local/start",
+            "/oauth/{provider}/start",
+            None,
+            json!({ "provider": "local" }),
+        ),
+        &serde_urlencoded::to_string([("redirect_uri", page.as_str())]).unwrap(),
+    );
+    let (answers, actions) = recorded("oauth-start", vec![start], false).await;
+    let authorization = redirected_to(&answers[0]);
+    called.entry("oauth-start").or_default().extend(actions);
+    let back = sign_in_at_provider(&authorization, &login_name, &callback_prefix).await;
+    let (answers, actions) = recorded("oauth-callback", vec![callback_event(&back)], false).await;
+    let location = redirected_to(&answers[0]);
+    let code = location.split_once("#code=").expect("a sign-in code").1.to_owned();
+    called.entry("oauth-callback").or_default().extend(actions);
+    let (answers, actions) = recorded(
+        "login-provider",
+        vec![post("/login/provider", json!({ "code": code }))],
+        false,
+    )
+    .await;
+    body_of(&answers[0], 200);
+    called.entry("login-provider").or_default().extend(actions);
 
     let moved_to = unique_email();
     let (answers, actions) = recorded(

@@ -214,8 +214,12 @@ pub fn query_or_form<T: DeserializeOwned + Default>(request: &Request) -> Result
         return serde_urlencoded::from_bytes(body_bytes(request)?)
             .map_err(|e| AuthError::InvalidRequest(format!("malformed form body: {e}")));
     }
-    let query = request.uri().query().unwrap_or_default();
-    serde_urlencoded::from_str(query)
+    let pairs: Vec<(&str, &str)> = request
+        .query_string_parameters_ref()
+        .map(|q| q.iter().collect())
+        .unwrap_or_default();
+    let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+    serde_urlencoded::from_str(&query)
         .map_err(|e| AuthError::InvalidRequest(format!("malformed query: {e}")))
 }
 
