@@ -38,7 +38,12 @@ async fn to_the_callback(login: &str) -> String {
         provider.starts_with(&required_env("LOCAL_OIDC_ISSUER")),
         "{provider}"
     );
-    for needed in ["state=", "nonce=", "code_challenge=", "code_challenge_method=S256"] {
+    for needed in [
+        "state=",
+        "nonce=",
+        "code_challenge=",
+        "code_challenge_method=S256",
+    ] {
         assert!(provider.contains(needed), "{needed} in {provider}");
     }
     sign_in_at_provider(&provider, login, &api("/oauth/local/callback")).await

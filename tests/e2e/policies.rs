@@ -210,8 +210,10 @@ fn with_bearer(event: String, token: &str) -> String {
 fn with_query(event: String, query: &str) -> String {
     let mut event: Value = serde_json::from_str(&event).unwrap();
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap();
-    let map: serde_json::Map<String, Value> =
-        pairs.into_iter().map(|(k, v)| (k, Value::from(v))).collect();
+    let map: serde_json::Map<String, Value> = pairs
+        .into_iter()
+        .map(|(k, v)| (k, Value::from(v)))
+        .collect();
     event["rawQueryString"] = query.into();
     event["queryStringParameters"] = Value::Object(map);
     event.to_string()
@@ -738,7 +740,10 @@ async fn every_function_s_policy_covers_the_aws_actions_its_code_calls() {
     let login_name = format!("policy-{}", uuid::Uuid::new_v4().simple());
     let back = sign_in_at_provider(&authorization, &login_name, &callback_prefix).await;
     let (answers, actions) = recorded("oauth-callback", vec![callback_event(&back)], false).await;
-    assert!(redirected_to(&answers[0]).contains("#linked=local"), "{answers:?}");
+    assert!(
+        redirected_to(&answers[0]).contains("#linked=local"),
+        "{answers:?}"
+    );
     called.entry("oauth-callback").or_default().extend(actions);
     let (answers, actions) = recorded(
         "provider-unlink",
@@ -773,7 +778,11 @@ async fn every_function_s_policy_covers_the_aws_actions_its_code_calls() {
     let back = sign_in_at_provider(&authorization, &login_name, &callback_prefix).await;
     let (answers, actions) = recorded("oauth-callback", vec![callback_event(&back)], false).await;
     let location = redirected_to(&answers[0]);
-    let code = location.split_once("#code=").expect("a sign-in code").1.to_owned();
+    let code = location
+        .split_once("#code=")
+        .expect("a sign-in code")
+        .1
+        .to_owned();
     called.entry("oauth-callback").or_default().extend(actions);
     let (answers, actions) = recorded(
         "login-provider",

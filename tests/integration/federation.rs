@@ -4,8 +4,11 @@
 //! failures, each answered on the frontend page the flow started from.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use auth_shared::AuthError;
+use auth_shared::app::Deferred;
+use auth_shared::federation::{Federation, ProviderSecrets};
 use auth_shared::ops::Base as _;
 use auth_shared::ops::account::{DeleteRequest, delete_account, me};
 use auth_shared::ops::bearer::{Caller, authenticate};
@@ -17,6 +20,7 @@ use auth_shared::ops::login::login;
 use auth_shared::ops::session::TokenPair;
 use auth_shared::store::{ClaimItem, OAuthStateItem, keys};
 use auth_tests::oidc::sign_in_at_provider;
+use auth_tests::stub_provider::StubProvider;
 use auth_tests::{TestApp, closed_port, config_with};
 
 use crate::code;
@@ -329,4 +333,89 @@ async fn the_last_way_to_sign_in_stays_and_deleting_the_account_frees_the_identi
     let back = provider_sign_in(&t, &login_name).await;
     let pair = trade(&t, &back["code"]).await.unwrap();
     assert_ne!(caller(&t, &pair).await.user.user_id, account.user.user_id);
+}
+
+/// An app whose providers are the stub: `stub` (OpenID) and `gh` (GitHub), with their
+/// secrets.
+async fn with_stub() -> (TestApp, StubProvider) {
+    let stub = StubProvider::start("stub-client").await;
+    let providers = format!(
+        r#"[{{"name":"stub","kind":"oidc","issuer":"{0}","client_id":"stub-client"}},
+            {{"name":"gh","kind":"github","client_id":"gh-client"}}]"#,
+        stub.url
+    );
+    let t = TestApp::with_config(config_with(&[("OAUTH_PROVIDERS", &providers)])).await;
+    let secrets: ProviderSecrets =
+        serde_json::from_str(r#"{"stub":{"client_secret":"s1"},"gh":{"client_secret":"s2"}}"#)
+            .unwrap();
+    let federation =
+        Federation::with_github(Deferred::ready(Arc::new(secrets)), &stub.url, &stub.url).unwrap();
+    let t = TestApp {
+        app: t.app.with_federation(federation),
+        clock: t.clock,
+    };
+    (t, stub)
+}
+
+/// Starts a flow at `provider` and answers its callback as the provider would (the code is
+/// the stub's to accept): where the browser lands.
+async fn through_the_stub(
+    t: &TestApp,
+    stub: &StubProvider,
+    provider: &str,
+) -> HashMap<String, String> {
+    let authorization = start(&t.app, provider, Some(&page(t))).await.unwrap();
+    let query: HashMap<String, String> =
+        serde_urlencoded::from_str(authorization.split_once('?').unwrap().1).unwrap();
+    if let Some(nonce) = query.get("nonce") {
+        stub.answer_with(|a| a.nonce = nonce.clone());
+    }
+    let params = CallbackParams {
+        state: query.get("state").cloned(),
+        code: Some("stub-code".into()),
+        error: None,
+    };
+    let location = callback(&t.app, provider, params).await.unwrap();
+    fragment(&location, t)
+}
+
+#[tokio::test]
+async fn an_id_token_for_another_audience_is_refused() {
+    let (t, stub) = with_stub().await;
+    let email = auth_tests::unique_email();
+    stub.answer_with(|a| {
+        a.email = email.clone();
+        a.audience = Some("another-client".into());
+    });
+    let back = through_the_stub(&t, &stub, "stub").await;
+    assert_eq!(back["error"], "provider_error", "{back:?}");
+    // The same answer for this client signs in: the audience was the only fault.
+    stub.answer_with(|a| a.audience = None);
+    let back = through_the_stub(&t, &stub, "stub").await;
+    let pair = trade(&t, &back["code"]).await.unwrap();
+    assert_eq!(
+        me(&caller(&t, &pair).await).unwrap().email.as_deref(),
+        Some(email.as_str())
+    );
+}
+
+#[tokio::test]
+async fn github_s_user_id_and_primary_verified_email_make_the_identity() {
+    let (t, stub) = with_stub().await;
+    let email = auth_tests::unique_email();
+    stub.answer_with(|a| {
+        a.email = email.clone();
+        a.email_verified = false;
+    });
+    let back = through_the_stub(&t, &stub, "gh").await;
+    assert_eq!(back["error"], "email_not_verified");
+    stub.answer_with(|a| a.email_verified = true);
+    let back = through_the_stub(&t, &stub, "gh").await;
+    let pair = trade(&t, &back["code"]).await.unwrap();
+    let account = caller(&t, &pair).await;
+    assert_eq!(me(&account).unwrap().email.as_deref(), Some(email.as_str()));
+    assert_eq!(
+        account.user.providers["gh"],
+        keys::identity(auth_shared::federation::GITHUB_ISSUER, "4242")
+    );
 }

@@ -8,6 +8,7 @@ pub mod downstream;
 pub mod events;
 pub mod moto;
 pub mod oidc;
+pub mod stub_provider;
 
 use std::sync::{Arc, Mutex};
 
