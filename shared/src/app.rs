@@ -388,6 +388,10 @@ impl Startup {
     /// The other providers' secrets: one Secrets Manager call, to the OAuth secret only
     /// (`AUTH_OAUTH_SECRET_ID`), started now and awaited where a provider is called.
     pub fn oauth_secrets(&self) -> Deferred<Arc<ProviderSecrets>> {
+        if self.config.providers.list.is_empty() {
+            // No provider is configured: there is no secret to read.
+            return Deferred::ready(Arc::new(ProviderSecrets::new()));
+        }
         let sdk = self.sdk.clone();
         Deferred::spawn("the providers' secrets", async move {
             secrets::load_oauth_secrets(&sdk).await.map(Arc::new)
