@@ -3,8 +3,10 @@
  * generated from the service's OpenAPI document (`src/schema.ts`, from
  * `openapi/openapi.yaml`); errors thrown as {@link AuthError} with the problem's `code` and a
  * 429's `retryAfter`; a {@link TokenStore} that keeps the session for every tab of a
- * browser and refreshes it once for all of them; and {@link passkeys}, the browser's side of
- * the WebAuthn ceremonies. No runtime dependency beyond `fetch` (and WebAuthn for passkeys).
+ * browser and refreshes it once for all of them; {@link passkeys}, the browser's side of
+ * the WebAuthn ceremonies; and {@link readProviderReturn}, which reads what a sign-in with
+ * another provider returned to the page. No runtime dependency beyond `fetch` (and WebAuthn
+ * for passkeys).
  */
 import type { components, operations } from "./schema.js";
 
@@ -50,6 +52,11 @@ export type RegistrationResponse = Schemas["RegistrationResponse"];
 export type AuthenticationResponse = Schemas["AuthenticationResponse"];
 export type PasskeyAddRequest = JsonBody<"addPasskey">;
 export type PasskeySignInRequest = JsonBody<"signInWithPasskey">;
+/** What a provider's flow returned to the frontend page, in its fragment: a sign-in's
+ * one-time `code`, a link's `linked` provider, or an `error` (see {@link readProviderReturn}). */
+export type ProviderReturn = Schemas["ProviderReturn"];
+/** Why a provider's flow ended without signing in or linking. */
+export type ProviderReturnError = Schemas["ProviderReturnError"];
 
 /** Every `code` an error response of the document can carry. */
 type ResponseBodies = {
@@ -89,6 +96,13 @@ export const ERROR_CODES = [
   "totp_not_enabled",
   "passkey_not_found",
   "too_many_passkeys",
+  "provider_not_found",
+  "invalid_redirect_uri",
+  "invalid_state",
+  "provider_unavailable",
+  "provider_already_linked",
+  "provider_not_linked",
+  "last_sign_in_method",
   "invalid_grant",
   "unsupported_grant_type",
   "invalid_token",
@@ -369,6 +383,25 @@ export class AuthClient {
     return this.keep(await this.call<TokenPair>("POST", "/login/passkey", { body }));
   }
 
+  /**
+   * The URL that starts a sign-in with another provider (`GET /oauth/{provider}/start`):
+   * navigate the browser to it (`location.assign`); it is not for `fetch`. The provider
+   * sends the browser back to `redirectUri` (one of the frontend pages the service is
+   * configured with, matched exactly) with the outcome in the fragment: read it with
+   * {@link readProviderReturn}, then trade its `code` with {@link finishProviderSignIn}.
+   */
+  startProviderSignIn(provider: string, redirectUri: string): string {
+    const query = new URLSearchParams({ redirect_uri: redirectUri });
+    return `${this.baseUrl}/oauth/${encodeURIComponent(provider)}/start?${query}`;
+  }
+
+  /** Signs in with the one-time code a provider's sign-in returned (`#code=`; 2 minutes,
+   * used once, else `invalid_code`). An account with a second factor throws `mfa_required`,
+   * as {@link login} does. */
+  async finishProviderSignIn(code: string): Promise<TokenPair> {
+    return this.keep(await this.call<TokenPair>("POST", "/login/provider", { body: { code } }));
+  }
+
   /** Refreshes the stored session now (through the store's lock); returns the access token. */
   async refresh(): Promise<string | null> {
     const stored = this.store.get();
@@ -511,6 +544,30 @@ export class AuthClient {
     });
   }
 
+  /**
+   * Starts linking `provider` to the signed-in account: the provider's authorization URL, to
+   * navigate the browser to. Once the user signs in there, the browser comes back to
+   * `redirectUri` with `#linked=` or `#error=` ({@link readProviderReturn}). Needs a sign-in
+   * within 10 minutes, or `password` (else `reauthentication_required`);
+   * `provider_already_linked` when the account has one of this provider's identities.
+   */
+  async linkProvider(provider: string, redirectUri: string, password?: string): Promise<string> {
+    const started = await this.call<Schemas["ProviderAuthorization"]>("POST", `/me/providers/${encodeURIComponent(provider)}`, {
+      body: { redirect_uri: redirectUri, ...(password === undefined ? {} : { password }) },
+      bearer: true,
+    });
+    return started.authorization_url;
+  }
+
+  /** Unlinks a provider; the same step-up as linking. `last_sign_in_method` when it is the
+   * account's only way to sign in (no password, no other provider, no passkey). */
+  async unlinkProvider(provider: string, password?: string): Promise<void> {
+    await this.call("DELETE", `/me/providers/${encodeURIComponent(provider)}`, {
+      body: password === undefined ? undefined : { password },
+      bearer: true,
+    });
+  }
+
   async deleteMe(password: string): Promise<void> {
     await this.call("DELETE", "/me", { body: { password }, bearer: true });
     this.store.clear();
@@ -587,6 +644,28 @@ function safeJson(text: string): unknown {
 
 function isProblem(value: unknown): value is Problem {
   return typeof value === "object" && value !== null && typeof (value as Problem).code === "string";
+}
+
+// Other providers ----------------------------------------------------------------------------
+
+/**
+ * What a provider's flow returned to the frontend page, from its fragment (`location.hash`,
+ * with or without the `#`): `{ code }` after a sign-in (for
+ * {@link AuthClient.finishProviderSignIn}), `{ linked, provider }` after a link, or
+ * `{ error, provider }`; `null` when the fragment holds none of them. The fragment carries a
+ * sign-in code: remove it from the address bar and the history once read
+ * (`history.replaceState(history.state, "", location.pathname + location.search)`).
+ */
+export function readProviderReturn(hash: string): ProviderReturn | null {
+  const pairs = new URLSearchParams(hash.startsWith("#") ? hash.slice(1) : hash);
+  const code = pairs.get("code");
+  const linked = pairs.get("linked");
+  const error = pairs.get("error");
+  const provider = pairs.get("provider") ?? "";
+  if (error) return { error: error as ProviderReturnError, provider };
+  if (linked) return { linked, provider: provider || linked };
+  if (code) return { code };
+  return null;
 }
 
 // Passkeys ---------------------------------------------------------------------------------

@@ -144,6 +144,67 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/login/provider": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign in with the one-time code a provider's sign-in returned to the frontend page.
+         * @description `GET /oauth/{provider}/callback` sends the browser back to the page the sign-in started from with `#code=<one-time code>`; the page trades it here within 2 minutes, once. The access token's `amr` is `["fed"]`.
+         */
+        post: operations["signInWithProvider"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth/{provider}/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Send the browser to the provider to sign in (a top-level navigation, not a fetch).
+         * @description Answers 302 to the provider's authorization page with `state`, `nonce` and PKCE S256 (kept single use for 10 minutes). After the user signs in there, the provider sends the browser to `GET|POST /oauth/{provider}/callback`, which sends it back to `redirect_uri` with the outcome in the fragment (see `ProviderReturn`). When the provider cannot be reached, the 302 goes straight back to `redirect_uri` with `#error=provider_unavailable&provider=<name>`.
+         */
+        get: operations["startProviderSignIn"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth/{provider}/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Where the provider sends the browser back; answers 302 to the frontend page the flow started from.
+         * @description The provider's redirect URI (`<API>/oauth/{provider}/callback`). The code is exchanged (with the PKCE verifier), the ID token verified (signature by the provider's published keys, `iss`, `aud`, `nonce`, `exp`), and the browser sent back to the page the flow started from with the outcome in the fragment, never a token: see `ProviderReturn`. Every outcome, a refusal included, is that 302, except a `state` that is unknown, used or expired: nothing then says where it would be safe to go.
+         */
+        get: operations["providerCallback"];
+        put?: never;
+        /** The callback as a form post (Apple's `response_mode=form_post`); the same answers. */
+        post: operations["providerFormCallback"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/token": {
         parameters: {
             query?: never;
@@ -433,6 +494,30 @@ export interface paths {
         patch: operations["renamePasskey"];
         trace?: never;
     };
+    "/me/providers/{provider}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start linking a provider's identity to the caller's account; answers the URL to open.
+         * @description Needs a sign-in within the last 10 minutes or the password in the body. The frontend navigates to `authorization_url`; once the user signs in at the provider, the callback links that identity to this account and sends the browser back to `redirect_uri` with `#linked=<provider>&provider=<provider>`, or `#error=<code>&provider=<provider>` (`identity_in_use` when another account holds the identity; see `ProviderReturn`).
+         */
+        post: operations["linkProvider"];
+        /**
+         * Unlink a provider; its identity no longer signs in to this account.
+         * @description Needs a sign-in within the last 10 minutes or the password in the body. Refused when it would leave the account no way to sign in (no password, no other provider, no passkey).
+         */
+        delete: operations["unlinkProvider"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/me/identifier": {
         parameters: {
             query?: never;
@@ -471,14 +556,13 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** @description The challenge and exactly one of `totp`, `recovery_code` or `credential`. */
+        /** @description The challenge and exactly one of `totp`, `recovery_code` or `credential` (an assertion to the mfa_required answer's `passkey_options`). */
         MfaRequest: {
             challenge_id: string;
             /** @description The authenticator app's current 6-digit code. */
             totp?: string;
             /** @description One of the account's recovery codes (`xxxxx-xxxxx`), used once. */
             recovery_code?: string;
-            /** @description An assertion to the mfa_required answer's `passkey_options`. */
             credential?: components["schemas"]["AuthenticationResponse"];
         };
         StepUp: {
@@ -662,6 +746,47 @@ export interface components {
         PasskeyList: {
             passkeys: components["schemas"]["Passkey"][];
         };
+        ProviderCodeRequest: {
+            /** @description The one-time code of the `#code=` the callback returned to the frontend page. */
+            code: string;
+        };
+        LinkProviderRequest: {
+            /** @description The frontend page to come back to: one of the configured pages, matched exactly. */
+            redirect_uri: string;
+            /** @description Needed unless the session signed in within the last 10 minutes. */
+            password?: string;
+        };
+        ProviderAuthorization: {
+            /** @description The provider's authorization page, for a top-level navigation. */
+            authorization_url: string;
+        };
+        /** @description What a provider posts with `response_mode=form_post` (Apple). */
+        ProviderCallbackForm: {
+            state: string;
+            code?: string;
+            error?: string;
+            error_description?: string;
+            iss?: string;
+            /** @description Apple's JSON with the user's name, on the first sign-in; ignored. */
+            user?: string;
+        };
+        /**
+         * @description Why a provider's flow ended without signing in or linking (see the callback's 302).
+         * @enum {string}
+         */
+        ProviderReturnError: "access_denied" | "provider_error" | "provider_unavailable" | "account_exists" | "email_not_verified" | "identity_in_use" | "provider_already_linked";
+        /** @description The fragment of the frontend page a provider's flow returns to (form-encoded pairs): one of a sign-in's one-time code, a link's outcome, or an error. The page reads it once and removes it from the address bar. */
+        ProviderReturn: {
+            /** @description For `POST /login/provider`: 2 minutes, used once. */
+            code: string;
+        } | {
+            /** @description The provider now linked to the signed-in account. */
+            linked: string;
+            provider: string;
+        } | {
+            error: components["schemas"]["ProviderReturnError"];
+            provider: string;
+        };
         /** @description RFC 9457 problem details with a stable `code`. */
         Problem: {
             /** Format: uri */
@@ -811,6 +936,10 @@ export interface components {
             verified: boolean;
             /** @description The second factors turned on; empty when the password alone signs in. */
             mfa: ("totp" | "passkey")[];
+            /** @description The other providers the account signs in with, by their configured names. */
+            providers: string[];
+            /** @description Whether the account has a password. One made by a provider's sign-in has none until a password reset sets one. */
+            has_password: boolean;
             /** Format: date-time */
             created_at: string;
         };
@@ -929,6 +1058,28 @@ export interface components {
                 } & components["schemas"]["Problem"];
             };
         };
+        /** @description Back to the frontend page the flow started from (the `redirect_uri` of the start route or of `POST /me/providers/{provider}`), the outcome in its fragment as form-encoded pairs (schema `ProviderReturn`), which browsers never send to a server: `#code=<one-time code>` after a sign-in (trade it with `POST /login/provider` within 2 minutes); `#linked=<provider>&provider=<provider>` after a link; or `#error=<error>&provider=<provider>`, where `error` is `access_denied` (the user refused at the provider), `provider_error` (the provider refused or answered something that does not verify), `provider_unavailable` (it could not be reached), `account_exists` (an account holds the email the provider vouched for: sign in to it, then link the provider), `email_not_verified` (the provider does not say the email is verified, or gave none), `identity_in_use` (a link: another account holds this identity) or `provider_already_linked` (a link: the account has another identity of this provider). */
+        ProviderReturn: {
+            headers: {
+                Location: components["headers"]["Location"];
+                "Cache-Control": components["headers"]["NoStore"];
+                "Referrer-Policy": components["headers"]["NoReferrer"];
+                [name: string]: unknown;
+            };
+            content?: never;
+        };
+        /** @description `invalid_state`: the `state` is missing, unknown, used or expired (or belongs to another provider), so nowhere is known to be safe to send the browser back to; `invalid_request`: the query or form could not be read. */
+        InvalidState: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": {
+                    /** @enum {unknown} */
+                    code?: "invalid_state" | "invalid_request";
+                } & components["schemas"]["Problem"];
+            };
+        };
         /** @description `invalid_token` (with `WWW-Authenticate`) as on every bearer route; `invalid_credentials`: the password sent is wrong (it counts toward the login lock); `reauthentication_required`: no password was sent and the session signed in more than 10 minutes ago. */
         StepUpRequired: {
             headers: {
@@ -947,6 +1098,11 @@ export interface components {
         Code: string;
         /** @description The passkey's `id` (from `GET /me/passkeys`). */
         PasskeyId: string;
+        /**
+         * @description A configured provider's name (`OAUTH_PROVIDERS`: 1 to 32 lowercase letters, digits or `-`), e.g. `google`, `apple` or `github`; `local` is the local OpenID provider of `make dev` and `make test`.
+         * @example local
+         */
+        Provider: string;
     };
     requestBodies: never;
     headers: {
@@ -955,6 +1111,10 @@ export interface components {
         /** @description Whole seconds until a retry can succeed. */
         RetryAfter: string;
         WwwAuthenticate: "Bearer error=\"invalid_token\"";
+        /** @description Where the browser goes next. */
+        Location: string;
+        /** @description The next page learns nothing of this URL (its query carries the flow's state and code). */
+        NoReferrer: "no-referrer";
     };
     pathItems: never;
 }
@@ -1382,6 +1542,177 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
+        };
+    };
+    signInWithProvider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProviderCodeRequest"];
+            };
+        };
+        responses: {
+            /** @description Signed in to the account the provider's identity belongs to (a new one for a new identity). */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenPair"];
+                };
+            };
+            /** @description Malformed; an unknown, used or expired code (`invalid_code`, counted toward the address's failure budget). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {unknown} */
+                        code?: "invalid_request" | "invalid_code";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description The code was right, but the account has a second factor: no session without it (finish with `POST /login/mfa`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        code?: "mfa_required";
+                        /**
+                         * Format: uuid
+                         * @description For `POST /login/mfa`: 5 minutes, 5 tries.
+                         */
+                        challenge_id: string;
+                        /** @description The second factors this account can use. */
+                        methods: ("totp" | "recovery_code" | "passkey")[];
+                        /** @description When `passkey` is among `methods`: WebAuthn request options naming the account's passkeys, for `navigator.credentials.get`; the assertion goes to `POST /login/mfa` as `credential`. */
+                        passkey_options?: components["schemas"]["PasskeyRequestOptions"];
+                    } & WithRequired<components["schemas"]["Problem"], "challenge_id" | "methods">;
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+        };
+    };
+    startProviderSignIn: {
+        parameters: {
+            query: {
+                /**
+                 * @description The frontend page to come back to: one of the pages the service is configured with (`OAUTH_REDIRECT_URIS`), matched exactly.
+                 * @example http://localhost:5173/signin
+                 */
+                redirect_uri: string;
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description A configured provider's name (`OAUTH_PROVIDERS`: 1 to 32 lowercase letters, digits or `-`), e.g. `google`, `apple` or `github`; `local` is the local OpenID provider of `make dev` and `make test`.
+                 * @example local
+                 */
+                provider: components["parameters"]["Provider"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the provider, or back to `redirect_uri` with `#error=provider_unavailable&provider=<name>`. */
+            302: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    "Cache-Control": components["headers"]["NoStore"];
+                    "Referrer-Policy": components["headers"]["NoReferrer"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `redirect_uri` is missing or not one of the configured frontend pages. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        code?: "invalid_redirect_uri";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description No provider of this name is configured. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        code?: "provider_not_found";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    providerCallback: {
+        parameters: {
+            query: {
+                /** @description The `state` the provider was sent, returned as it was. */
+                state: string;
+                /** @description The provider's authorization code. */
+                code?: string;
+                /** @description The provider's refusal (RFC 6749 §4.1.2.1), e.g. `access_denied`. */
+                error?: string;
+                error_description?: string;
+                /** @description The provider's issuer (RFC 9207). */
+                iss?: string;
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description A configured provider's name (`OAUTH_PROVIDERS`: 1 to 32 lowercase letters, digits or `-`), e.g. `google`, `apple` or `github`; `local` is the local OpenID provider of `make dev` and `make test`.
+                 * @example local
+                 */
+                provider: components["parameters"]["Provider"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            302: components["responses"]["ProviderReturn"];
+            400: components["responses"]["InvalidState"];
+        };
+    };
+    providerFormCallback: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A configured provider's name (`OAUTH_PROVIDERS`: 1 to 32 lowercase letters, digits or `-`), e.g. `google`, `apple` or `github`; `local` is the local OpenID provider of `make dev` and `make test`.
+                 * @example local
+                 */
+                provider: components["parameters"]["Provider"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["ProviderCallbackForm"];
+            };
+        };
+        responses: {
+            302: components["responses"]["ProviderReturn"];
+            400: components["responses"]["InvalidState"];
+            413: components["responses"]["PayloadTooLarge"];
         };
     };
     refreshToken: {
@@ -2234,6 +2565,158 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    linkProvider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A configured provider's name (`OAUTH_PROVIDERS`: 1 to 32 lowercase letters, digits or `-`), e.g. `google`, `apple` or `github`; `local` is the local OpenID provider of `make dev` and `make test`.
+                 * @example local
+                 */
+                provider: components["parameters"]["Provider"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LinkProviderRequest"];
+            };
+        };
+        responses: {
+            /** @description The provider's authorization page, for the browser to open (10 minutes, used once). */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderAuthorization"];
+                };
+            };
+            /** @description Malformed, or `redirect_uri` is not one of the configured frontend pages. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @enum {unknown} */
+                        code?: "invalid_request" | "invalid_redirect_uri";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["StepUpRequired"];
+            /** @description No provider of this name is configured. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        code?: "provider_not_found";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description The account already has an identity of this provider (unlink it first). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        code?: "provider_already_linked";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            /** @description The provider could not be reached; try again. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        code?: "provider_unavailable";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    unlinkProvider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A configured provider's name (`OAUTH_PROVIDERS`: 1 to 32 lowercase letters, digits or `-`), e.g. `google`, `apple` or `github`; `local` is the local OpenID provider of `make dev` and `make test`.
+                 * @example local
+                 */
+                provider: components["parameters"]["Provider"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["StepUp"];
+            };
+        };
+        responses: {
+            /** @description Unlinked; the identity is free to sign in to an account of its own. */
+            204: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        code?: "invalid_request";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["StepUpRequired"];
+            /** @description The account has no identity of this provider. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        code?: "provider_not_linked";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            /** @description It is the account's last way to sign in (set a password or add a passkey first). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        code?: "last_sign_in_method";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
         };
     };
     requestIdentifierChange: {

@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AuthClient, AuthError, TokenStore, localLocks, memoryStorage, passkeys } from "../dist/index.js";
+import { AuthClient, AuthError, TokenStore, localLocks, memoryStorage, passkeys, readProviderReturn } from "../dist/index.js";
 
 const API = process.env.API_URL;
 const MOTO = process.env.MOTO_URL;
@@ -255,4 +255,167 @@ test("passkeys: the browser ceremonies need WebAuthn, and mfa_required's options
   assert.equal(error.challengeId, "c-1");
   assert.deepEqual(error.methods, ["passkey"]);
   assert.deepEqual(error.passkeyOptions, options);
+});
+
+// Other providers: `local` is the local OpenID provider (tools/oidc-provider) that `make test`
+// runs (LOCAL_OIDC_ISSUER), and the web app's pages (WEB_URL) are the frontend pages a flow
+// may return to.
+const ISSUER = process.env.LOCAL_OIDC_ISSUER;
+const WEB = process.env.WEB_URL;
+const noProvider = !ISSUER || !WEB ? "needs LOCAL_OIDC_ISSUER and WEB_URL (make test)" : false;
+
+/**
+ * A person's browser at the local provider: follows its redirects with a cookie jar, fills
+ * its login form (`login`, any password) and its consent form, and stops at the service's
+ * callback, which it then opens: the frontend URL the service sends the browser back to.
+ */
+async function throughProvider(authorizationUrl, login) {
+  const jar = new Map(); // "path name" -> { path, pair }
+  const cookies = (url) => [...jar.values()]
+    .filter(({ path }) => url.pathname === path || url.pathname.startsWith(path.endsWith("/") ? path : `${path}/`))
+    .map(({ pair }) => pair).join("; ");
+  const callback = `${API}/oauth/local/callback`;
+  let url = new URL(authorizationUrl);
+  let form;
+  for (let i = 0; i < 20; i++) {
+    if (url.href.startsWith(callback)) {
+      const back = await fetch(url, { redirect: "manual" });
+      assert.equal(back.status, 302);
+      return back.headers.get("location");
+    }
+    const response = await fetch(url, {
+      method: form ? "POST" : "GET",
+      redirect: "manual",
+      headers: { cookie: cookies(url), ...(form ? { "content-type": "application/x-www-form-urlencoded" } : {}) },
+      body: form ? new URLSearchParams(form).toString() : undefined,
+    });
+    for (const line of response.headers.getSetCookie()) {
+      const [pair, ...attributes] = line.split(";").map((part) => part.trim());
+      const path = attributes.find((a) => a.toLowerCase().startsWith("path="))?.slice(5) ?? "/";
+      const name = pair.split("=")[0];
+      if (pair.endsWith("=") || /expires=Thu, 01 Jan 1970/i.test(line)) jar.delete(`${path} ${name}`);
+      else jar.set(`${path} ${name}`, { path, pair });
+    }
+    if (response.status >= 300 && response.status < 400) {
+      url = new URL(response.headers.get("location"), url);
+      form = undefined;
+      continue;
+    }
+    assert.equal(response.status, 200, `the provider answered ${response.status} at ${url}`);
+    const page = await response.text();
+    const action = page.match(/<form[^>]*action="([^"]+)"/)?.[1];
+    assert.ok(action, `a form at ${url}`);
+    url = new URL(action.replaceAll("&amp;", "&"), url);
+    form = page.includes('name="login"')
+      ? { prompt: "login", login, password: "any password" }
+      : { prompt: "consent" };
+  }
+  throw new Error("the provider never sent the browser back to the service");
+}
+
+test("providers: readProviderReturn reads what a flow returned in the fragment", () => {
+  assert.deepEqual(readProviderReturn("#code=abc_DEF-1"), { code: "abc_DEF-1" });
+  assert.deepEqual(readProviderReturn("code=abc"), { code: "abc" });
+  assert.deepEqual(readProviderReturn("#linked=local&provider=local"), { linked: "local", provider: "local" });
+  assert.deepEqual(readProviderReturn("#error=account_exists&provider=local"), { error: "account_exists", provider: "local" });
+  assert.deepEqual(readProviderReturn("#error=access_denied&provider=my-idp"), { error: "access_denied", provider: "my-idp" });
+  assert.equal(readProviderReturn(""), null);
+  assert.equal(readProviderReturn("#"), null);
+  assert.equal(readProviderReturn("#email=a%40example.com"), null);
+  // The start URL is for the browser's own navigation; nothing is fetched to make it.
+  const client = new AuthClient({ baseUrl: "https://auth.example.com/prod/", fetch: () => assert.fail("no fetch") });
+  assert.equal(
+    client.startProviderSignIn("google", "https://app.example.com/signin"),
+    "https://auth.example.com/prod/oauth/google/start?redirect_uri=https%3A%2F%2Fapp.example.com%2Fsignin",
+  );
+});
+
+test("providers: the start URL sends the browser to the provider, with state, nonce and PKCE", { skip: noProvider }, async () => {
+  const client = new AuthClient({ baseUrl: API, store: new TokenStore({ storage: memoryStorage() }) });
+  const start = client.startProviderSignIn("local", `${WEB}/signin`);
+  const response = await fetch(start, { redirect: "manual" });
+  assert.equal(response.status, 302);
+  assert.equal(response.headers.get("cache-control"), "no-store");
+  assert.equal(response.headers.get("referrer-policy"), "no-referrer");
+  const to = new URL(response.headers.get("location"));
+  assert.equal(`${to.origin}${to.pathname}`, `${ISSUER}/auth`);
+  const query = to.searchParams;
+  assert.equal(query.get("response_type"), "code");
+  assert.equal(query.get("redirect_uri"), `${API}/oauth/local/callback`);
+  assert.equal(query.get("code_challenge_method"), "S256");
+  for (const name of ["client_id", "state", "nonce", "code_challenge"]) assert.ok(query.get(name), name);
+  assert.ok(query.get("scope").split(" ").includes("openid"));
+  // Each start is a flow of its own.
+  const again = new URL((await fetch(start, { redirect: "manual" })).headers.get("location"));
+  assert.notEqual(again.searchParams.get("state"), query.get("state"));
+
+  // A page that is not one of the configured ones, exactly, and a provider that is not configured.
+  const refused = async (url, status, code) => {
+    const answer = await fetch(url, { redirect: "manual" });
+    assert.equal(answer.status, status);
+    assert.equal((await answer.json()).code, code);
+  };
+  await refused(client.startProviderSignIn("local", `${WEB}/signin/`), 400, "invalid_redirect_uri");
+  await refused(client.startProviderSignIn("local", "https://evil.example/signin"), 400, "invalid_redirect_uri");
+  await refused(client.startProviderSignIn("no-such-provider", `${WEB}/signin`), 404, "provider_not_found");
+  // A callback whose state the service never issued goes nowhere.
+  await refused(`${API}/oauth/local/callback?code=x&state=forged`, 400, "invalid_state");
+});
+
+test("providers: a new identity signs in to an account of its own, with the one-time code, once", { skip: noProvider }, async () => {
+  const client = new AuthClient({ baseUrl: API, store: new TokenStore({ storage: memoryStorage() }) });
+  await assert.rejects(client.finishProviderSignIn("not-a-code"), (error) =>
+    error instanceof AuthError && error.code === "invalid_code" && error.status === 400);
+  assert.equal(client.signedIn, false);
+
+  const login = `client-${crypto.randomUUID().slice(0, 8)}`;
+  const back = new URL(await throughProvider(
+    (await fetch(client.startProviderSignIn("local", `${WEB}/signin`), { redirect: "manual" })).headers.get("location"),
+    login,
+  ));
+  assert.equal(`${back.origin}${back.pathname}`, `${WEB}/signin`, "back to the page the flow started from");
+  const returned = readProviderReturn(back.hash);
+  assert.ok(returned && "code" in returned, back.hash);
+  const pair = await client.finishProviderSignIn(returned.code);
+  assert.ok(client.signedIn);
+  const claims = JSON.parse(Buffer.from(pair.access_token.split(".")[1], "base64url"));
+  assert.deepEqual(claims.amr, ["fed"]);
+  const me = await client.getMe();
+  assert.equal(me.email, `${login}@example.com`);
+  assert.equal(me.verified, true);
+  assert.deepEqual(me.providers, ["local"]);
+  assert.equal(me.has_password, false);
+  // The code was spent.
+  await assert.rejects(
+    new AuthClient({ baseUrl: API, store: new TokenStore({ storage: memoryStorage() }) }).finishProviderSignIn(returned.code),
+    (error) => error.code === "invalid_code",
+  );
+  // Its one way to sign in stays.
+  await assert.rejects(client.unlinkProvider("local"), (error) => error.code === "last_sign_in_method" && error.status === 409);
+  await assert.rejects(client.linkProvider("local", `${WEB}/account`), (error) => error.code === "provider_already_linked" && error.status === 409);
+});
+
+test("providers: a password account links the provider from its account page, and unlinks it", { skip: noProvider }, async () => {
+  const client = new AuthClient({ baseUrl: API, store: new TokenStore({ storage: memoryStorage() }) });
+  await signedUp(client);
+  const me = await client.getMe();
+  assert.deepEqual(me.providers, []);
+  assert.equal(me.has_password, true);
+  await assert.rejects(client.linkProvider("no-such-provider", `${WEB}/account`), (error) => error.code === "provider_not_found" && error.status === 404);
+  await assert.rejects(client.linkProvider("local", "https://evil.example/account"), (error) => error.code === "invalid_redirect_uri" && error.status === 400);
+  await assert.rejects(client.unlinkProvider("local"), (error) => error.code === "provider_not_linked" && error.status === 404);
+  await assert.rejects(client.linkProvider("local", `${WEB}/account`, "a wrong password"), (error) => error.code === "invalid_credentials" && error.status === 401);
+
+  // Signed in just now: no password needed.
+  const authorizationUrl = await client.linkProvider("local", `${WEB}/account`);
+  assert.ok(authorizationUrl.startsWith(`${ISSUER}/auth?`), authorizationUrl);
+  const login = `client-link-${crypto.randomUUID().slice(0, 8)}`;
+  const back = new URL(await throughProvider(authorizationUrl, login));
+  assert.equal(`${back.origin}${back.pathname}`, `${WEB}/account`);
+  assert.deepEqual(readProviderReturn(back.hash), { linked: "local", provider: "local" });
+  assert.deepEqual((await client.getMe()).providers, ["local"]);
+
+  // The password still signs in, so the provider can go; then it is linked no more.
+  assert.equal(await client.unlinkProvider("local", PASSWORD), undefined);
+  assert.deepEqual((await client.getMe()).providers, []);
 });
