@@ -1,7 +1,7 @@
 // The reference web app: every screen a user of auth-service needs, on the TypeScript client.
 // No framework: each route renders a small form into <main>; messages go to live regions
 // (#status polite, #error assertive), and focus moves to the new screen's heading.
-import { AuthClient, AuthError, passkeys } from "/client/index.js";
+import { AuthClient, AuthError, passkeys, readProviderReturn } from "/client/index.js";
 import qrcode from "/vendor/qrcode.mjs";
 
 // Set by /config.js (a script, so the page's connect-src can name the API's origin alone).
@@ -35,6 +35,33 @@ const MESSAGES = {
   totp_not_enabled: "No authenticator app is on.",
   passkey_not_found: "That passkey has already been removed.",
   too_many_passkeys: "You have 10 passkeys, the most an account may have. Remove one first.",
+  provider_not_found: "That provider is not one this service signs in with.",
+  invalid_redirect_uri: "This page is not one the service may send you back to.",
+  provider_already_linked: "Your account already has an identity of that provider.",
+  provider_not_linked: "That provider is not linked to your account.",
+  last_sign_in_method: "It is the only way you sign in: add a passkey or set a password (Forgot your password?) first.",
+};
+
+// The other providers configured (by name), and how the pages name them.
+const PROVIDERS = config.providers ?? [];
+const PROVIDER_LABELS = { google: "Google", apple: "Apple", github: "GitHub", microsoft: "Microsoft", local: "the local provider" };
+function providerLabel(name) {
+  return PROVIDER_LABELS[name] ?? capital(name);
+}
+
+function capital(text) {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+// What a provider's flow can send back in the fragment (`#error=…&provider=…`).
+const PROVIDER_ERRORS = {
+  access_denied: (p) => `You did not allow the sign-in at ${p}.`,
+  provider_error: (p) => `${capital(p)} did not answer as expected. Try again.`,
+  provider_unavailable: (p) => `${capital(p)} cannot be reached right now. Try again later.`,
+  account_exists: (p) => `An account already uses the email ${p} gave. Sign in to it (or reset its password), then link ${p} from your account page.`,
+  email_not_verified: (p) => `${capital(p)} did not vouch for an email address, so no account can be made with it. Sign up with your email instead.`,
+  identity_in_use: (p) => `That ${p} account already signs in to another account here.`,
+  provider_already_linked: (p) => `Your account already has a ${p} identity linked.`,
 };
 
 // What the browser's WebAuthn prompt rejects with (DOMException names).
@@ -51,18 +78,33 @@ function say(text) {
   statusLine.textContent = text;
 }
 
-function fail(error) {
+function sayError(text) {
   statusLine.textContent = "";
+  errorLine.textContent = text;
+}
+
+function fail(error) {
   if (error instanceof AuthError) {
     const wait = error.retryAfter ? ` (retry in ${error.retryAfter} s)` : "";
-    errorLine.textContent = (MESSAGES[error.code] ?? "Something went wrong. Try again.") + wait;
+    sayError((MESSAGES[error.code] ?? "Something went wrong. Try again.") + wait);
     if (error.code === "invalid_token") go("/signin");
   } else if (error instanceof DOMException && BROWSER_MESSAGES[error.name]) {
-    errorLine.textContent = BROWSER_MESSAGES[error.name];
+    sayError(BROWSER_MESSAGES[error.name]);
   } else {
-    errorLine.textContent = "Something went wrong. Try again.";
+    sayError("Something went wrong. Try again.");
     console.error(error);
   }
+}
+
+/** The outcome a provider's flow put in the fragment; null when there is none. A refusal is
+ * said in the alert region. */
+function providerReturn(link) {
+  const returned = readProviderReturn(link.toString());
+  if (returned && "error" in returned) {
+    const label = providerLabel(returned.provider);
+    sayError((PROVIDER_ERRORS[returned.error] ?? PROVIDER_ERRORS.provider_error)(label));
+  }
+  return returned;
 }
 
 function h(tag, attributes = {}, ...children) {
@@ -260,7 +302,11 @@ function confirmLink(code, email) {
       })));
 }
 
-function signIn() {
+/** The sign-in page; also where a sign-in with another provider comes back to (`#code=…` to
+ * trade for a session, or `#error=…`). */
+function signIn(link = new URLSearchParams()) {
+  const returned = providerReturn(link);
+  if (returned && "code" in returned) return finishProviderSignIn(returned.code);
   screen("Sign in",
     form("Sign in", [
       ...identifierFields(),
@@ -288,7 +334,26 @@ function signIn() {
       say("Signed in with your passkey.");
       go("/account");
     }, { class: "secondary" })) : null,
+    PROVIDERS.length ? h("p", { class: "actions" }, PROVIDERS.map((name) =>
+      button(`Continue with ${providerLabel(name)}`, async () => {
+        location.assign(auth.startProviderSignIn(name, `${location.origin}/signin`));
+      }, { class: "secondary" }))) : null,
     h("p", {}, h("a", { href: "/forgot" }, "Forgot your password?"), " · ", h("a", { href: "/signup" }, "Create an account")));
+}
+
+/** Trades the one-time code a provider's sign-in sent back for a session. */
+async function finishProviderSignIn(code) {
+  screen("Signing you in…");
+  try {
+    await auth.finishProviderSignIn(code);
+    say("Signed in.");
+    go("/account");
+  } catch (error) {
+    if (error instanceof AuthError && error.code === "mfa_required") return secondFactor(error);
+    signIn();
+    if (error instanceof AuthError && error.code === "invalid_code") sayError("That sign-in has expired. Try again.");
+    else fail(error);
+  }
 }
 
 /** The step after a right password (or a reset) on an account with a second factor: one of
@@ -384,8 +449,12 @@ async function confirmNewEmail(code) {
   }
 }
 
-async function account() {
+/** The account page; also where linking another provider comes back to (`#linked=…` or
+ * `#error=…`). */
+async function account(link = new URLSearchParams()) {
   if (!auth.signedIn) return go("/signin");
+  const returned = providerReturn(link);
+  if (returned && "linked" in returned) say(`${capital(providerLabel(returned.linked))} is linked: it signs you in to this account from now on.`);
   screen("Your account", h("p", {}, "Loading…"));
   try {
     const [me, sessions, keys] = await Promise.all([auth.getMe(), auth.listSessions(), auth.listPasskeys()]);
@@ -397,6 +466,24 @@ async function account() {
         h("td", {}, s.current ? "" : h("button", { type: "button", class: "secondary", "aria-label": `Revoke the session of ${s.user_agent ?? "unknown device"}`, onclick: async () => {
           try { await auth.revokeSession(s.id); say("Session revoked."); account(); } catch (error) { fail(error); }
         } }, "Revoke"))));
+    accountHasPassword = me.has_password;
+    const passwordSection = me.has_password ? [
+      h("h2", {}, "Change password"),
+      form("Change password", [
+        field("Current password", "current_password", { type: "password", autocomplete: "current-password" }),
+        field("New password", "password", { type: "password", autocomplete: "new-password", minlength: "8", maxlength: "128" }),
+        field("Repeat the new password", "repeat_password", { type: "password", autocomplete: "new-password" }),
+      ], "Change password", async (values) => {
+        await auth.changePassword(values);
+        say("Password changed. Every other session has ended.");
+        account();
+      }),
+    ] : [
+      h("h2", {}, "Set a password"),
+      h("p", {}, "Your account has no password: you sign in with ", me.providers.map(providerLabel).join(" or "),
+        ". Changing your email or phone and deleting the account ask for one. To set it, use ",
+        h("a", { href: "/forgot" }, "Forgot your password?"), ": we send you a link."),
+    ];
     screen("Your account",
       h("p", { id: "who" }, `Signed in as ${me.email ?? me.phone}`, me.verified ? "" : " (not confirmed)"),
       h("h2", {}, "Sessions"),
@@ -410,16 +497,8 @@ async function account() {
       ...passkeySection(keys),
       h("h2", {}, "Authenticator app"),
       ...authenticatorSection(me),
-      h("h2", {}, "Change password"),
-      form("Change password", [
-        field("Current password", "current_password", { type: "password", autocomplete: "current-password" }),
-        field("New password", "password", { type: "password", autocomplete: "new-password", minlength: "8", maxlength: "128" }),
-        field("Repeat the new password", "repeat_password", { type: "password", autocomplete: "new-password" }),
-      ], "Change password", async (values) => {
-        await auth.changePassword(values);
-        say("Password changed. Every other session has ended.");
-        account();
-      }),
+      ...providerSection(me),
+      ...passwordSection,
       h("h2", {}, "Change your email or phone"),
       form("Change email or phone", [
         ...identifierFields(),
@@ -455,13 +534,63 @@ async function account() {
   }
 }
 
+/** The other providers: each configured one, linked or not, with Link or Unlink. */
+function providerSection(me) {
+  const names = [...new Set([...PROVIDERS, ...me.providers])];
+  if (!names.length) return [];
+  const rows = names.map((name) => {
+    const label = providerLabel(name);
+    const linked = me.providers.includes(name);
+    return h("tr", {},
+      h("th", { scope: "row" }, capital(label)),
+      h("td", {}, linked ? "Linked: it signs you in" : "Not linked"),
+      h("td", {}, linked
+        ? button("Unlink", async () => unlinkProvider(name), { class: "secondary", "aria-label": `Unlink ${label}` })
+        : button("Link", async () => linkProvider(name), { class: "secondary", "aria-label": `Link ${label}` })));
+  });
+  return [
+    h("h2", {}, "Other ways to sign in"),
+    h("table", { "aria-label": "Providers" },
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Provider"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, h("span", { class: "hint" }, "Action")))),
+      h("tbody", {}, rows)),
+  ];
+}
+
+/** Off to the provider; it sends the browser back here with `#linked=` or `#error=`. */
+function linkProvider(name) {
+  return withPassword(`link ${providerLabel(name)}`, async (password) => {
+    location.assign(await auth.linkProvider(name, `${location.origin}/account`, password));
+  });
+}
+
+function unlinkProvider(name) {
+  return withPassword(`unlink ${providerLabel(name)}`, async (password) => {
+    await auth.unlinkProvider(name, password);
+    say(`${capital(providerLabel(name))} no longer signs you in.`);
+    go("/account");
+  });
+}
+
+// Whether the signed-in account has a password (one a provider made has none until a reset).
+let accountHasPassword = true;
+
 /** Runs a sensitive change; when the service asks for the password (the sign-in is over 10
- * minutes old), asks for it and runs the change again with it. */
+ * minutes old), asks for it and runs the change again with it (an account without a password
+ * signs in again instead). */
 async function withPassword(purpose, change) {
   try {
     await change(undefined);
   } catch (error) {
     if (!(error instanceof AuthError) || error.code !== "reauthentication_required") throw error;
+    if (!accountHasPassword) {
+      screen("Sign in again",
+        h("p", {}, `You signed in over 10 minutes ago. Sign in again to ${purpose}.`),
+        h("p", {}, button("Sign in again", async () => {
+          await auth.logout();
+          go("/signin");
+        })));
+      return;
+    }
     screen("Confirm it is you",
       form("Password", [field("Your password", "password", { type: "password", autocomplete: "current-password" })],
         "Continue", (values) => change(values.password)));

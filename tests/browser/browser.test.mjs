@@ -3,7 +3,8 @@
 // the web app it serves (WEB_URL): sign up by email, open the mailed link, land signed in;
 // sign in on a second page; both pages refresh at once and stay signed in; sign out
 // everywhere; an authenticator app; passkeys, made and used by Chromium's virtual
-// authenticator. A screenshot of each step goes to SCREENSHOT_DIR.
+// authenticator; another provider (the local OpenID provider's own login and consent pages).
+// A screenshot of each step goes to SCREENSHOT_DIR.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
@@ -436,6 +437,109 @@ test("a passkey in a browser without WebAuthn's JSON helpers (the client convert
     await shot(page, "passkey-removed-no-longer-signs-in");
   } catch (error) {
     await page.screenshot({ path: join(SCREENSHOTS, "failed-passkey-by-hand.png"), fullPage: true }).catch(() => {});
+    throw error;
+  } finally {
+    await browser.close();
+  }
+});
+
+/** "Continue with the local provider" on the sign-in page, then the provider's own pages (a
+ * login form where any name signs in as `<name>@example.com`, verified; a consent form), unless
+ * the provider remembers this browser. */
+async function continueWithTheLocalProvider(page, login) {
+  await page.getByRole("button", { name: "Continue with the local provider" }).click();
+  await atTheLocalProvider(page, login);
+}
+
+async function atTheLocalProvider(page, login) {
+  await page.waitForURL((url) => url.origin !== new URL(WEB_URL).origin);
+  await page.locator("input[name=login]").fill(login);
+  await page.locator("input[name=password]").fill("anything");
+  await page.locator("button[type=submit]").click();
+  if (login === "deny") return;
+  await page.waitForURL((url) => url.origin !== new URL(WEB_URL).origin && url.pathname.includes("/interaction/"));
+  await page.locator("button[type=submit]").click();
+}
+
+/** The account page's row of a provider (name, status, action). */
+function providerRow(page, label) {
+  return page.getByRole("table", { name: "Providers" }).getByRole("row", { name: new RegExp(label, "i") });
+}
+
+test("another provider: a new account made by it; an email an account holds is never merged, its owner links the provider; a refusal at the provider", async () => {
+  const browser = await launch();
+  try {
+    // A new identity makes a verified account with no password, signed in with amr fed; the
+    // one-time code is gone from the address bar.
+    const newcomer = `fed-${crypto.randomUUID().slice(0, 8)}`;
+    let page = await (await browser.newContext()).newPage();
+    await page.goto(`${WEB_URL}/signin`);
+    await continueWithTheLocalProvider(page, newcomer);
+    await page.getByText(`Signed in as ${newcomer}@example.com`).waitFor();
+    assert.equal(new URL(page.url()).pathname, "/account");
+    assert.equal(await page.evaluate(() => location.hash), "");
+    assert.deepEqual((await accessClaims(page)).amr, ["fed"]);
+    await providerRow(page, "local provider").getByText("Linked").waitFor();
+    await page.getByRole("heading", { name: "Set a password" }).waitFor();
+    assert.equal(await page.getByRole("heading", { name: "Change password" }).count(), 0);
+    await shot(page, "provider-new-account");
+    // Its only way to sign in: unlinking is refused.
+    await page.getByRole("button", { name: "Unlink the local provider" }).click();
+    await page.getByRole("alert").filter({ hasText: "It is the only way you sign in" }).waitFor();
+    await page.context().close();
+
+    // An account already holds the email the provider vouches for: no merge, an explanation.
+    const owner = `fed-owner-${crypto.randomUUID().slice(0, 8)}`;
+    const email = `${owner}@example.com`;
+    page = await (await browser.newContext()).newPage();
+    await signedUpIn(page, email);
+    await signOut(page);
+    await continueWithTheLocalProvider(page, owner);
+    await page.getByRole("alert").filter({ hasText: "An account already uses the email the local provider gave" }).waitFor();
+    assert.equal(new URL(page.url()).pathname, "/signin");
+    assert.equal(await page.evaluate(() => localStorage.getItem("auth-service.session")), null);
+    await shot(page, "provider-account-exists");
+
+    // Its owner signs in with the password and links the provider from the account page (the
+    // provider remembers this browser: straight back).
+    await page.getByLabel("Email or phone").fill(email);
+    await page.getByLabel("Password").fill(PASSWORD);
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
+    await page.getByText(`Signed in as ${email}`).waitFor();
+    await page.getByRole("button", { name: "Link the local provider" }).click();
+    await page.getByRole("status").filter({ hasText: "The local provider is linked" }).waitFor();
+    await providerRow(page, "local provider").getByText("Linked").waitFor();
+    assert.equal(await page.evaluate(() => location.hash), "");
+    await shot(page, "provider-linked");
+
+    // Now the provider signs in to that account.
+    await signOut(page);
+    await page.getByRole("button", { name: "Continue with the local provider" }).click();
+    await page.getByText(`Signed in as ${email}`).waitFor();
+    assert.deepEqual((await accessClaims(page)).amr, ["fed"]);
+
+    // Unlinked (the account has a password), it signs in there no more: the email is held.
+    await page.getByRole("button", { name: "Unlink the local provider" }).click();
+    await page.getByRole("status").filter({ hasText: "The local provider no longer signs you in." }).waitFor();
+    await providerRow(page, "local provider").getByText("Not linked").waitFor();
+    await signOut(page);
+    await page.getByRole("button", { name: "Continue with the local provider" }).click();
+    await page.getByRole("alert").filter({ hasText: "An account already uses the email" }).waitFor();
+    await page.context().close();
+
+    // Refused at the provider: back on the sign-in page with the reason.
+    page = await (await browser.newContext()).newPage();
+    await page.goto(`${WEB_URL}/signin`);
+    await continueWithTheLocalProvider(page, "deny");
+    await page.getByRole("alert").filter({ hasText: "You did not allow the sign-in at the local provider." }).waitFor();
+    assert.equal(new URL(page.url()).pathname, "/signin");
+    await shot(page, "provider-access-denied");
+  } catch (error) {
+    for (const context of browser.contexts()) {
+      for (const page of context.pages()) {
+        await page.screenshot({ path: join(SCREENSHOTS, "failed-provider.png"), fullPage: true }).catch(() => {});
+      }
+    }
     throw error;
   } finally {
     await browser.close();
