@@ -1,7 +1,8 @@
 //! Signing in with another provider over HTTP, against the local OpenID provider: the start
 //! route's redirect, the provider's pages, the callback's redirect back to the web app with a
-//! one-time code in the fragment (by query and by form post), the code traded for tokens, and
-//! a callback whose state is unknown.
+//! one-time code in the fragment (by query and by form post), the code traded for tokens, a
+//! callback brought by another browser than the one that started, and one whose state is
+//! unknown.
 
 use auth_tests::downstream::{fetch_jwks, verify};
 use auth_tests::oidc::sign_in_at_provider;
@@ -23,8 +24,9 @@ fn page() -> String {
     format!("{}/signin", required_env("WEB_URL"))
 }
 
-/// `GET /oauth/local/start`, the provider as `login`: the callback URL it sends the browser to.
-async fn to_the_callback(login: &str) -> String {
+/// `GET /oauth/local/start`, the provider as `login`: the callback URL it sends the browser
+/// to, and the `Cookie` header of the browser that started (the binding the start set).
+async fn to_the_callback(login: &str) -> (String, String) {
     let started = client()
         .get(api("/oauth/local/start"))
         .query(&[("redirect_uri", page())])
@@ -34,6 +36,9 @@ async fn to_the_callback(login: &str) -> String {
     assert_eq!(started.status(), StatusCode::FOUND);
     assert_eq!(started.headers()["cache-control"], "no-store");
     let provider = started.headers()["location"].to_str().unwrap().to_owned();
+    let set_cookie = started.headers()["set-cookie"].to_str().unwrap();
+    assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
     assert!(
         provider.starts_with(&required_env("LOCAL_OIDC_ISSUER")),
         "{provider}"
@@ -46,7 +51,8 @@ async fn to_the_callback(login: &str) -> String {
     ] {
         assert!(provider.contains(needed), "{needed} in {provider}");
     }
-    sign_in_at_provider(&provider, login, &api("/oauth/local/callback")).await
+    let callback = sign_in_at_provider(&provider, login, &api("/oauth/local/callback")).await;
+    (callback, cookie)
 }
 
 /// The fragment of the web-app page a callback answered, after checking the redirect.
@@ -61,8 +67,27 @@ fn fragment_of(response: &reqwest::Response) -> std::collections::HashMap<String
 #[tokio::test]
 async fn a_provider_sign_in_over_http_from_the_start_redirect_to_tokens() {
     let login = format!("e2e-{}", uuid::Uuid::new_v4().simple());
-    let callback = to_the_callback(&login).await;
-    let back = client().get(&callback).send().await.unwrap();
+    // Only the browser that started the flow may bring its callback (a callback handed to
+    // another browser is refused and spent).
+    let (handed_over, _) = to_the_callback(&login).await;
+    let elsewhere = client().get(&handed_over).send().await.unwrap();
+    assert_eq!(elsewhere.status(), StatusCode::BAD_REQUEST);
+    let body: serde_json::Value = elsewhere.json().await.unwrap();
+    assert_eq!(body["code"], "invalid_state");
+    let (callback, cookie) = to_the_callback(&login).await;
+    let back = client()
+        .get(&callback)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        back.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0"),
+        "the binding is removed"
+    );
     let fragment = fragment_of(&back);
     let code = fragment["code"].clone();
     let (status, _, pair) = post_json("/login/provider", json!({ "code": code })).await;
@@ -79,17 +104,23 @@ async fn a_provider_sign_in_over_http_from_the_start_redirect_to_tokens() {
     // Used once; and the callback's state is spent.
     let (status, content_type, body) = post_json("/login/provider", json!({ "code": code })).await;
     assert_problem(status, &content_type, &body, 400, "invalid_code");
-    let again = client().get(&callback).send().await.unwrap();
+    let again = client()
+        .get(&callback)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.status(), StatusCode::BAD_REQUEST);
     let body: serde_json::Value = again.json().await.unwrap();
     assert_eq!(body["code"], "invalid_state");
 
     // The same answer posted as a form (as Apple answers) signs in to the same account.
-    let callback = to_the_callback(&login).await;
+    let (callback, cookie) = to_the_callback(&login).await;
     let query = callback.split_once('?').unwrap().1.to_owned();
     let posted = client()
         .post(api("/oauth/local/callback"))
         .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", &cookie)
         .body(query)
         .send()
         .await

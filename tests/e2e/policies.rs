@@ -189,6 +189,14 @@ async fn recorded(
     let env = endpoints(&recorder);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let run = run_with(function, events, &env).await;
+    // A 5xx is a failed step of the test: its logs say why.
+    if run
+        .answers
+        .iter()
+        .any(|a| a["statusCode"].as_u64() >= Some(500))
+    {
+        eprintln!("{function}'s output:\n{}", run.output);
+    }
     (run.answers, recorder.actions())
 }
 
@@ -232,6 +240,22 @@ fn callback_event(url: &str) -> String {
         ),
         query,
     )
+}
+
+/// The cookie an answer sets, as the browser sends it back (`name=value`).
+fn cookie_set_by(answer: &Value) -> String {
+    let set_cookie = answer["cookies"][0]
+        .as_str()
+        .or_else(|| answer["headers"]["set-cookie"].as_str())
+        .unwrap_or_else(|| panic!("a cookie: {answer}"));
+    set_cookie.split(';').next().unwrap().to_owned()
+}
+
+/// `event` from a browser that holds `cookie`.
+fn with_cookie(event: String, cookie: &str) -> String {
+    let mut event: Value = serde_json::from_str(&event).unwrap();
+    event["cookies"] = json!([cookie]);
+    event.to_string()
 }
 
 /// Where a 302 answer sends the browser.
@@ -774,9 +798,15 @@ async fn every_function_s_policy_covers_the_aws_actions_its_code_calls() {
     );
     let (answers, actions) = recorded("oauth-start", vec![start], false).await;
     let authorization = redirected_to(&answers[0]);
+    let browser = cookie_set_by(&answers[0]);
     called.entry("oauth-start").or_default().extend(actions);
     let back = sign_in_at_provider(&authorization, &login_name, &callback_prefix).await;
-    let (answers, actions) = recorded("oauth-callback", vec![callback_event(&back)], false).await;
+    let (answers, actions) = recorded(
+        "oauth-callback",
+        vec![with_cookie(callback_event(&back), &browser)],
+        false,
+    )
+    .await;
     let location = redirected_to(&answers[0]);
     let code = location
         .split_once("#code=")

@@ -14,7 +14,8 @@ use auth_shared::ops::account::{DeleteRequest, delete_account, me};
 use auth_shared::ops::bearer::{Caller, authenticate};
 use auth_shared::ops::budgets::Origin;
 use auth_shared::ops::federation::{
-    CallbackParams, LinkRequest, ProviderCodeRequest, callback, link, login_provider, start, unlink,
+    CallbackParams, LinkRequest, ProviderCodeRequest, Redirect, callback, link, login_provider,
+    start, unlink,
 };
 use auth_shared::ops::login::login;
 use auth_shared::ops::session::TokenPair;
@@ -53,16 +54,22 @@ fn fragment(location: &str, t: &TestApp) -> HashMap<String, String> {
     serde_urlencoded::from_str(fragment).expect("pairs")
 }
 
+/// The `Cookie` header of the browser a start answered: the binding it set.
+fn browser(started: &Redirect) -> Option<String> {
+    let set_cookie = started.set_cookie.as_deref()?;
+    set_cookie.split(';').next().map(str::to_owned)
+}
+
 /// A whole sign-in at the provider as `login`: the fragment the frontend gets back.
 async fn provider_sign_in(t: &TestApp, login: &str) -> HashMap<String, String> {
-    let authorization = start(&t.app, PROVIDER, Some(&page(t)))
+    let started = start(&t.app, PROVIDER, Some(&page(t)))
         .await
         .expect("started");
-    let params = at_provider(t, &authorization, login).await;
-    let location = callback(&t.app, PROVIDER, params)
+    let params = at_provider(t, &started.location, login).await;
+    let back = callback(&t.app, PROVIDER, params, browser(&started).as_deref())
         .await
         .expect("a redirect");
-    fragment(&location, t)
+    fragment(&back.location, t)
 }
 
 async fn trade(t: &TestApp, code: &str) -> Result<TokenPair, AuthError> {
@@ -154,7 +161,10 @@ async fn an_email_an_account_holds_is_never_merged_until_its_owner_links_the_pro
     .await
     .expect("a link flow");
     let params = at_provider(&t, &started.authorization_url, &login_name).await;
-    let location = callback(&t.app, PROVIDER, params).await.unwrap();
+    let location = callback(&t.app, PROVIDER, params, None)
+        .await
+        .unwrap()
+        .location;
     assert_eq!(fragment(&location, &t)["linked"], "local");
     // Now the provider signs in to that account, and it lists the provider.
     let back = provider_sign_in(&t, &login_name).await;
@@ -182,7 +192,10 @@ async fn an_email_an_account_holds_is_never_merged_until_its_owner_links_the_pro
     .await
     .unwrap();
     let params = at_provider(&t, &started.authorization_url, &login_name).await;
-    let location = callback(&t.app, PROVIDER, params).await.unwrap();
+    let location = callback(&t.app, PROVIDER, params, None)
+        .await
+        .unwrap()
+        .location;
     assert_eq!(fragment(&location, &t)["error"], "identity_in_use");
 
     // Unlinked (the account keeps its password), the provider's sign-in no longer finds it.
@@ -207,17 +220,22 @@ async fn an_unverified_account_holding_the_email_is_not_handed_to_the_provider_s
 async fn a_flow_s_state_is_single_use_and_its_failures_return_to_the_frontend() {
     let t = TestApp::new().await;
     let authorization = start(&t.app, PROVIDER, Some(&page(&t))).await.unwrap();
-    let params = at_provider(&t, &authorization, &unique_login()).await;
+    let cookie = browser(&authorization);
+    let params = at_provider(&t, &authorization.location, &unique_login()).await;
     let replay = CallbackParams {
         state: params.state.clone(),
         code: params.code.clone(),
         error: None,
     };
-    callback(&t.app, PROVIDER, params)
+    let first = callback(&t.app, PROVIDER, params, cookie.as_deref())
         .await
         .expect("the first callback");
+    assert!(
+        first.set_cookie.unwrap().contains("Max-Age=0"),
+        "the binding is removed"
+    );
     assert_eq!(
-        code(callback(&t.app, PROVIDER, replay).await),
+        code(callback(&t.app, PROVIDER, replay, cookie.as_deref()).await),
         "invalid_state"
     );
     let forged = CallbackParams {
@@ -226,21 +244,25 @@ async fn a_flow_s_state_is_single_use_and_its_failures_return_to_the_frontend() 
         error: None,
     };
     assert_eq!(
-        code(callback(&t.app, PROVIDER, forged).await),
+        code(callback(&t.app, PROVIDER, forged, cookie.as_deref()).await),
         "invalid_state"
     );
 
     // The user refuses at the provider: back to the page with the provider's error.
     let authorization = start(&t.app, PROVIDER, Some(&page(&t))).await.unwrap();
-    let params = at_provider(&t, &authorization, "deny").await;
+    let params = at_provider(&t, &authorization.location, "deny").await;
     assert_eq!(params.error.as_deref(), Some("access_denied"));
-    let location = callback(&t.app, PROVIDER, params).await.unwrap();
+    let location = callback(&t.app, PROVIDER, params, browser(&authorization).as_deref())
+        .await
+        .unwrap()
+        .location;
     assert_eq!(fragment(&location, &t)["error"], "access_denied");
 
     // An ID token whose nonce is not the flow's is refused (the stored nonce changed here
     // stands for a token minted for another flow).
     let authorization = start(&t.app, PROVIDER, Some(&page(&t))).await.unwrap();
-    let params = at_provider(&t, &authorization, &unique_login()).await;
+    let cookie = browser(&authorization);
+    let params = at_provider(&t, &authorization.location, &unique_login()).await;
     let state = params.state.clone().unwrap();
     let pk = keys::oauth_state(&auth_shared::crypto::sha256_hex(state.as_bytes()));
     let mut flow: OAuthStateItem = t.app.store().get(&pk, keys::STATE).await.unwrap().unwrap();
@@ -250,7 +272,10 @@ async fn a_flow_s_state_is_single_use_and_its_failures_return_to_the_frontend() 
         .put_if(&flow, auth_shared::store::Expr::new("attribute_exists(pk)"))
         .await
         .unwrap();
-    let location = callback(&t.app, PROVIDER, params).await.unwrap();
+    let location = callback(&t.app, PROVIDER, params, cookie.as_deref())
+        .await
+        .unwrap()
+        .location;
     assert_eq!(fragment(&location, &t)["error"], "provider_error");
 
     // Only the configured pages, exactly.
@@ -273,14 +298,67 @@ async fn a_flow_s_state_is_single_use_and_its_failures_return_to_the_frontend() 
 }
 
 #[tokio::test]
+async fn a_sign_in_s_callback_is_taken_only_from_the_browser_that_started_it() {
+    let t = TestApp::new().await;
+    // Someone starts a sign-in and finishes it at the provider as themselves, then hands the
+    // callback URL to a victim, whose browser holds no binding, or another flow's.
+    let attacker = start(&t.app, PROVIDER, Some(&page(&t))).await.unwrap();
+    let set_cookie = attacker.set_cookie.clone().expect("a binding");
+    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"));
+    assert!(set_cookie.contains(&format!("Path=/oauth/{PROVIDER}/callback")));
+    assert!(set_cookie.contains("Max-Age=600"));
+    let params = at_provider(&t, &attacker.location, &unique_login()).await;
+    let again = |p: &CallbackParams| CallbackParams {
+        state: p.state.clone(),
+        code: p.code.clone(),
+        error: None,
+    };
+    assert_eq!(
+        code(callback(&t.app, PROVIDER, again(&params), None).await),
+        "invalid_state"
+    );
+    // Spent by that attempt: not even the starting browser can use it afterwards.
+    assert_eq!(
+        code(
+            callback(
+                &t.app,
+                PROVIDER,
+                again(&params),
+                browser(&attacker).as_deref()
+            )
+            .await
+        ),
+        "invalid_state"
+    );
+
+    let attacker = start(&t.app, PROVIDER, Some(&page(&t))).await.unwrap();
+    let victim = start(&t.app, PROVIDER, Some(&page(&t))).await.unwrap();
+    let params = at_provider(&t, &attacker.location, &unique_login()).await;
+    // The victim's own flow's cookie, with its secret under the attacker flow's name.
+    let victims_secret = browser(&victim).unwrap();
+    let (_, secret) = victims_secret.split_once('=').unwrap();
+    let (name, _) = browser(&attacker)
+        .unwrap()
+        .split_once('=')
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .unwrap();
+    let mixed = format!("{}; {name}={secret}", browser(&victim).unwrap());
+    assert_eq!(
+        code(callback(&t.app, PROVIDER, params, Some(&mixed)).await),
+        "invalid_state"
+    );
+}
+
+#[tokio::test]
 async fn a_provider_that_cannot_be_reached_is_answered_on_the_frontend_page() {
     let down = format!(
         r#"[{{"name":"local","kind":"oidc","issuer":"http://127.0.0.1:{}","client_id":"x"}}]"#,
         closed_port()
     );
     let t = TestApp::with_config(config_with(&[("OAUTH_PROVIDERS", &down)])).await;
-    let location = start(&t.app, PROVIDER, Some(&page(&t))).await.unwrap();
-    let back = fragment(&location, &t);
+    let started = start(&t.app, PROVIDER, Some(&page(&t))).await.unwrap();
+    assert_eq!(started.set_cookie, None, "no flow started, nothing to bind");
+    let back = fragment(&started.location, &t);
     assert_eq!(back["error"], "provider_unavailable");
     assert_eq!(back["provider"], "local");
 }
@@ -366,7 +444,7 @@ async fn through_the_stub(
 ) -> HashMap<String, String> {
     let authorization = start(&t.app, provider, Some(&page(t))).await.unwrap();
     let query: HashMap<String, String> =
-        serde_urlencoded::from_str(authorization.split_once('?').unwrap().1).unwrap();
+        serde_urlencoded::from_str(authorization.location.split_once('?').unwrap().1).unwrap();
     if let Some(nonce) = query.get("nonce") {
         stub.answer_with(|a| a.nonce = nonce.clone());
     }
@@ -375,7 +453,10 @@ async fn through_the_stub(
         code: Some("stub-code".into()),
         error: None,
     };
-    let location = callback(&t.app, provider, params).await.unwrap();
+    let location = callback(&t.app, provider, params, browser(&authorization).as_deref())
+        .await
+        .unwrap()
+        .location;
     fragment(&location, t)
 }
 
@@ -408,7 +489,11 @@ async fn github_s_user_id_and_primary_verified_email_make_the_identity() {
         a.email_verified = false;
     });
     let back = through_the_stub(&t, &stub, "gh").await;
-    assert_eq!(back["error"], "email_not_verified");
+    assert_eq!(
+        back.get("error").map(String::as_str),
+        Some("email_not_verified"),
+        "{back:?}"
+    );
     stub.answer_with(|a| a.email_verified = true);
     let back = through_the_stub(&t, &stub, "gh").await;
     let pair = trade(&t, &back["code"]).await.unwrap();
@@ -416,6 +501,9 @@ async fn github_s_user_id_and_primary_verified_email_make_the_identity() {
     assert_eq!(me(&account).unwrap().email.as_deref(), Some(email.as_str()));
     assert_eq!(
         account.user.providers["gh"],
-        keys::identity(auth_shared::federation::GITHUB_ISSUER, "4242")
+        keys::identity(
+            auth_shared::federation::GITHUB_ISSUER,
+            &stub.answers().github_id.to_string()
+        )
     );
 }

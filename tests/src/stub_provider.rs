@@ -19,6 +19,10 @@ pub struct Answers {
     /// GitHub: the user's primary email and whether GitHub verified it.
     pub email: String,
     pub email_verified: bool,
+    /// The ID token's `sub` and GitHub's user id: new for each stub, since identities outlive
+    /// a test run's accounts in a reused table.
+    pub subject: String,
+    pub github_id: u64,
 }
 
 pub struct StubProvider {
@@ -38,6 +42,8 @@ impl StubProvider {
             audience: None,
             nonce: String::new(),
             email: "someone@example.com".into(),
+            subject: format!("stub-user-{}", uuid::Uuid::new_v4().simple()),
+            github_id: (uuid::Uuid::new_v4().as_u128() as u64) >> 12,
             email_verified: true,
         }));
         let url = Arc::new(Mutex::new(String::new()));
@@ -58,6 +64,11 @@ impl StubProvider {
     /// Changes what the next answers say.
     pub fn answer_with(&self, change: impl FnOnce(&mut Answers)) {
         change(&mut self.answers.lock().unwrap());
+    }
+
+    /// What the next answers say.
+    pub fn answers(&self) -> Answers {
+        self.answers.lock().unwrap().clone()
     }
 }
 
@@ -94,7 +105,7 @@ fn answer(
             header.kid = Some("stub".into());
             let claims = json!({
                 "iss": issuer,
-                "sub": "stub-user",
+                "sub": answers.subject,
                 "aud": answers.audience.as_deref().unwrap_or(client_id),
                 "iat": now,
                 "exp": now + 300,
@@ -115,7 +126,7 @@ fn answer(
             "token_type": "bearer",
             "scope": "read:user,user:email",
         })),
-        ("GET", "/user") => json_response(json!({ "id": 4242, "login": "octo" })),
+        ("GET", "/user") => json_response(json!({ "id": answers.github_id, "login": "octo" })),
         ("GET", "/user/emails") => json_response(json!([
             { "email": "old@example.com", "primary": false, "verified": true },
             { "email": answers.email, "primary": true, "verified": answers.email_verified },

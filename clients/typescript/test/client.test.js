@@ -265,9 +265,11 @@ const WEB = process.env.WEB_URL;
 const noProvider = !ISSUER || !WEB ? "needs LOCAL_OIDC_ISSUER and WEB_URL (make test)" : false;
 
 /**
- * A person's browser at the local provider: follows its redirects with a cookie jar, fills
- * its login form (`login`, any password) and its consent form, and stops at the service's
- * callback, which it then opens: the frontend URL the service sends the browser back to.
+ * A person's browser from the start URL (the service's, which binds the flow to this browser
+ * with a cookie, or a link's authorization URL at the provider): follows redirects with a
+ * cookie jar, fills the provider's login form (`login`, any password) and its consent form,
+ * and opens the service's callback with the jar's cookies: the frontend URL the service sends
+ * the browser back to.
  */
 async function throughProvider(authorizationUrl, login) {
   const jar = new Map(); // "path name" -> { path, pair }
@@ -279,7 +281,7 @@ async function throughProvider(authorizationUrl, login) {
   let form;
   for (let i = 0; i < 20; i++) {
     if (url.href.startsWith(callback)) {
-      const back = await fetch(url, { redirect: "manual" });
+      const back = await fetch(url, { redirect: "manual", headers: { cookie: cookies(url) } });
       assert.equal(back.status, 302);
       return back.headers.get("location");
     }
@@ -337,6 +339,9 @@ test("providers: the start URL sends the browser to the provider, with state, no
   assert.equal(response.status, 302);
   assert.equal(response.headers.get("cache-control"), "no-store");
   assert.equal(response.headers.get("referrer-policy"), "no-referrer");
+  // The cookie that lets only this browser bring the callback.
+  const binding = response.headers.getSetCookie().find((c) => c.startsWith("auth_flow_"));
+  assert.match(binding, /; Path=\/oauth\/local\/callback; Max-Age=600; HttpOnly; SameSite=Lax/);
   const to = new URL(response.headers.get("location"));
   assert.equal(`${to.origin}${to.pathname}`, `${ISSUER}/auth`);
   const query = to.searchParams;
@@ -369,10 +374,7 @@ test("providers: a new identity signs in to an account of its own, with the one-
   assert.equal(client.signedIn, false);
 
   const login = `client-${crypto.randomUUID().slice(0, 8)}`;
-  const back = new URL(await throughProvider(
-    (await fetch(client.startProviderSignIn("local", `${WEB}/signin`), { redirect: "manual" })).headers.get("location"),
-    login,
-  ));
+  const back = new URL(await throughProvider(client.startProviderSignIn("local", `${WEB}/signin`), login));
   assert.equal(`${back.origin}${back.pathname}`, `${WEB}/signin`, "back to the page the flow started from");
   const returned = readProviderReturn(back.hash);
   assert.ok(returned && "code" in returned, back.hash);

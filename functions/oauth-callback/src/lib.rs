@@ -16,7 +16,15 @@ pub async fn handle(
 ) -> Result<Response<Body>, AuthError> {
     let provider = http::path_param_after(&request, "provider", "oauth");
     let params: CallbackParams = http::query_or_form(&request)?;
-    Ok(http::redirect(&callback(&*app, &provider, params).await?))
+    let cookies = request
+        .headers()
+        .get(lambda_http::http::header::COOKIE)
+        .and_then(|v| v.to_str().ok());
+    let redirect = callback(&*app, &provider, params, cookies).await?;
+    Ok(http::redirect_setting(
+        &redirect.location,
+        redirect.set_cookie.as_deref(),
+    ))
 }
 
 /// The Lambda: what this function uses (the table, the providers and their secrets),

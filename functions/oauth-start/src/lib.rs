@@ -1,5 +1,6 @@
 //! `GET /oauth/{provider}/start?redirect_uri=…`: sends the browser to the provider (302),
-//! with `state`, `nonce` and PKCE kept for the callback.
+//! with `state`, `nonce` and PKCE kept for the callback, and a cookie that binds the flow to
+//! this browser.
 
 use std::sync::Arc;
 
@@ -15,8 +16,10 @@ pub async fn handle(
 ) -> Result<Response<Body>, AuthError> {
     let provider = http::path_param_after(&request, "provider", "oauth");
     let redirect_uri = http::query_param(&request, "redirect_uri");
-    Ok(http::redirect(
-        &start(&*app, &provider, redirect_uri.as_deref()).await?,
+    let redirect = start(&*app, &provider, redirect_uri.as_deref()).await?;
+    Ok(http::redirect_setting(
+        &redirect.location,
+        redirect.set_cookie.as_deref(),
     ))
 }
 

@@ -225,10 +225,18 @@ pub fn query_or_form<T: DeserializeOwned + Default>(request: &Request) -> Result
 
 /// A `302 Found` to `location`, never cached, with no `Referer` to the next page.
 pub fn redirect(location: &str) -> Response<Body> {
+    redirect_setting(location, None)
+}
+
+/// [`redirect`], setting a cookie (`set_cookie`, a whole `Set-Cookie` value) on the way.
+pub fn redirect_setting(location: &str, set_cookie: Option<&str>) -> Response<Body> {
     let mut response = empty(StatusCode::FOUND);
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(location) {
         headers.insert(header::LOCATION, value);
+    }
+    if let Some(value) = set_cookie.and_then(|c| HeaderValue::from_str(c).ok()) {
+        headers.insert(header::SET_COOKIE, value);
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(

@@ -10,7 +10,10 @@
 //! a new identity whose email a live account holds (verified or not) makes no account and
 //! joins none (`account_exists`: sign in, then link); an email the provider does not say it
 //! verified makes no account (`email_not_verified`); linking happens only for the signed-in
-//! user who started it, and only for an identity no other account holds.
+//! user who started it, and only for an identity no other account holds; a sign-in's
+//! callback is taken only from the browser that started it (a cookie the start sets on the
+//! callback's path holds a secret whose digest the state keeps), so nobody can hand a victim
+//! the callback of a flow they finished as themselves (login CSRF).
 
 use serde::Deserialize;
 
@@ -93,6 +96,94 @@ fn with_fragment(redirect_uri: &str, pairs: &[(&str, &str)]) -> String {
     format!("{redirect_uri}#{fragment}")
 }
 
+/// The cookie that ties a sign-in's callback to the browser that started it: a secret, on
+/// the callback's path only, for the state's 10 minutes; one per flow (named after its
+/// state), so flows in two tabs do not collide.
+pub struct BrowserBinding {
+    name: String,
+    secret: String,
+    path: String,
+    /// A provider that answers with a cross-site form post (Apple) needs `SameSite=None`,
+    /// which browsers take only with `Secure`; a top-level redirect back carries `Lax` ones.
+    cross_site: bool,
+    secure: bool,
+}
+
+impl BrowserBinding {
+    fn name_for(state_digest: &str) -> String {
+        format!("auth_flow_{}", &state_digest[..16])
+    }
+
+    fn new(
+        app: &impl Base,
+        provider: &ProviderConfig,
+        state_digest: &str,
+    ) -> Result<Self, AuthError> {
+        let callback = callback_url(app, provider);
+        let path = openidconnect::url::Url::parse(&callback)
+            .map(|u| u.path().to_owned())
+            .unwrap_or_else(|_| format!("/oauth/{}/callback", provider.name));
+        let cross_site = provider.kind == crate::federation::ProviderKind::Apple;
+        Ok(Self {
+            name: Self::name_for(state_digest),
+            secret: crypto::base64url(&crypto::random_array::<32>()?),
+            path,
+            cross_site,
+            secure: cross_site || callback.starts_with("https://"),
+        })
+    }
+
+    fn attributes(&self, max_age: i64) -> String {
+        let same_site = if self.cross_site { "None" } else { "Lax" };
+        let secure = if self.secure { "; Secure" } else { "" };
+        format!(
+            "Path={}; Max-Age={max_age}; HttpOnly; SameSite={same_site}{secure}",
+            self.path
+        )
+    }
+
+    /// The `Set-Cookie` value the start answers with.
+    pub fn set_cookie(&self) -> String {
+        format!(
+            "{}={}; {}",
+            self.name,
+            self.secret,
+            self.attributes(STATE_TTL_SECS)
+        )
+    }
+
+    /// The `Set-Cookie` value that removes it (the callback answers with it).
+    pub fn cleared(&self) -> String {
+        format!("{}=; {}", self.name, self.attributes(0))
+    }
+}
+
+/// The value of the cookie `name` in a `Cookie` header.
+fn cookie<'a>(header: Option<&'a str>, name: &str) -> Option<&'a str> {
+    header?
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+/// Where a flow's start or callback sends the browser, and the cookie it sets (the start:
+/// its binding; the callback: the binding removed).
+#[derive(Debug)]
+pub struct Redirect {
+    pub location: String,
+    pub set_cookie: Option<String>,
+}
+
+impl Redirect {
+    fn to(location: String) -> Self {
+        Self {
+            location,
+            set_cookie: None,
+        }
+    }
+}
+
 fn failure_code(failure: &ProviderFailure) -> &'static str {
     match failure {
         ProviderFailure::Unavailable(_) => "provider_unavailable",
@@ -101,14 +192,14 @@ fn failure_code(failure: &ProviderFailure) -> &'static str {
 }
 
 /// Starts a flow at `provider` returning to `redirect_uri` (one of the configured pages):
-/// the provider's authorization URL, or the frontend page with an error when the provider
-/// cannot be reached.
+/// the provider's authorization URL (and, for a sign-in, the cookie that binds the flow to
+/// this browser), or the failure when the provider cannot be reached.
 async fn begin(
     app: &impl Federates,
     provider: &ProviderConfig,
     redirect_uri: &str,
     link_user_id: Option<&str>,
-) -> Result<Result<String, ProviderFailure>, AuthError> {
+) -> Result<Result<Redirect, ProviderFailure>, AuthError> {
     let authorization = match app
         .federation()
         .authorize(provider, &callback_url(app, provider))
@@ -121,14 +212,24 @@ async fn begin(
         }
     };
     let now = app.now();
+    let state_digest = crypto::sha256_hex(authorization.state.as_bytes());
+    // A link is started by a signed-in user's request and ends on their account alone; a
+    // sign-in ends in whichever browser brings the callback, so it must be the starting one.
+    let binding = match link_user_id {
+        None => Some(BrowserBinding::new(app, provider, &state_digest)?),
+        Some(_) => None,
+    };
     let item = OAuthStateItem {
-        pk: keys::oauth_state(&crypto::sha256_hex(authorization.state.as_bytes())),
+        pk: keys::oauth_state(&state_digest),
         sk: keys::STATE.to_owned(),
         provider: provider.name.clone(),
         redirect_uri: redirect_uri.to_owned(),
         pkce_verifier: authorization.pkce_verifier,
         nonce: authorization.nonce,
         link_user_id: link_user_id.map(str::to_owned),
+        browser_digest: binding
+            .as_ref()
+            .map(|b| crypto::sha256_hex(b.secret.as_bytes())),
         created_at: now,
         expires_at: now + STATE_TTL_SECS,
         used: false,
@@ -136,30 +237,34 @@ async fn begin(
     if !app.store().insert(&item).await? {
         return Err(AuthError::internal("a new state was taken"));
     }
-    Ok(Ok(authorization.url))
+    Ok(Ok(Redirect {
+        location: authorization.url,
+        set_cookie: binding.map(|b| b.set_cookie()),
+    }))
 }
 
-/// `GET /oauth/{provider}/start?redirect_uri=…`: where to send the browser (302).
+/// `GET /oauth/{provider}/start?redirect_uri=…`: where to send the browser (302), with the
+/// cookie that binds the flow to it.
 #[tracing::instrument(skip_all, fields(provider = %provider))]
 pub async fn start(
     app: &impl Federates,
     provider: &str,
     redirect_uri: Option<&str>,
-) -> Result<String, AuthError> {
+) -> Result<Redirect, AuthError> {
     let provider = provider_of(app, provider)?;
     let redirect_uri = redirect_uri.unwrap_or_default();
     if !app.config().providers.allows_redirect(redirect_uri) {
         return Err(AuthError::InvalidRedirectUri);
     }
     Ok(match begin(app, provider, redirect_uri, None).await? {
-        Ok(url) => url,
-        Err(failure) => with_fragment(
+        Ok(redirect) => redirect,
+        Err(failure) => Redirect::to(with_fragment(
             redirect_uri,
             &[
                 ("error", failure_code(&failure)),
                 ("provider", &provider.name),
             ],
-        ),
+        )),
     })
 }
 
@@ -192,26 +297,34 @@ pub async fn link(
     )
     .await?
     {
-        Ok(authorization_url) => Ok(LinkStarted { authorization_url }),
+        Ok(redirect) => Ok(LinkStarted {
+            authorization_url: redirect.location,
+        }),
         Err(_) => Err(AuthError::ProviderUnavailable),
     }
 }
 
 /// `GET|POST /oauth/{provider}/callback`: where to send the browser (302), always the
 /// frontend page the flow started from, with `code` (a sign-in), `linked` or `error` in
-/// the fragment. Only a callback whose `state` is unknown, used or expired is answered
-/// here (`invalid_state`): nothing says where it would be safe to send it.
+/// the fragment. Only a callback whose `state` is unknown, used or expired, or a sign-in's
+/// brought by another browser than the one that started it (`cookies`, the request's
+/// `Cookie` header, lacks its binding), is answered here (`invalid_state`): nothing says
+/// where it would be safe to send it.
 #[tracing::instrument(skip_all, fields(provider = %provider))]
 pub async fn callback(
     app: &impl Federates,
     provider: &str,
     params: CallbackParams,
-) -> Result<String, AuthError> {
+    cookies: Option<&str>,
+) -> Result<Redirect, AuthError> {
     let now = app.now();
-    let Some(state) = params.state.filter(|s| !s.is_empty()) else {
+    let CallbackParams { state, code, error } = params;
+    let answer = Answer { code, error };
+    let Some(state) = state.filter(|s| !s.is_empty()) else {
         return Err(AuthError::InvalidState);
     };
-    let pk = keys::oauth_state(&crypto::sha256_hex(state.as_bytes()));
+    let state_digest = crypto::sha256_hex(state.as_bytes());
+    let pk = keys::oauth_state(&state_digest);
     let Some(flow) = app
         .store()
         .take_single_use::<OAuthStateItem>(&pk, keys::STATE, now)
@@ -222,14 +335,52 @@ pub async fn callback(
     if flow.provider != provider {
         return Err(AuthError::InvalidState);
     }
+    let Ok(provider) = provider_of(app, provider) else {
+        return Ok(Redirect::to(with_fragment(
+            &flow.redirect_uri,
+            &[("error", "provider_error"), ("provider", &flow.provider)],
+        )));
+    };
+    let Some(expected) = &flow.browser_digest else {
+        return finish(app, provider, answer, &flow, now)
+            .await
+            .map(Redirect::to);
+    };
+    let binding = BrowserBinding::new(app, provider, &state_digest)?;
+    let held = cookie(cookies, &binding.name).map(|secret| crypto::sha256_hex(secret.as_bytes()));
+    if held.as_deref() != Some(expected.as_str()) {
+        // Spent all the same: it was seen outside the browser it belongs to.
+        tracing::warn!(
+            "a sign-in's callback came from another browser than the one that started it"
+        );
+        return Err(AuthError::InvalidState);
+    }
+    Ok(Redirect {
+        location: finish(app, provider, answer, &flow, now).await?,
+        set_cookie: Some(binding.cleared()),
+    })
+}
+
+/// What the provider answered: a code, or an error.
+struct Answer {
+    code: Option<String>,
+    error: Option<String>,
+}
+
+/// A callback whose flow is this browser's: the provider's answer checked, then the link or
+/// the sign-in.
+async fn finish(
+    app: &impl Federates,
+    provider: &ProviderConfig,
+    params: Answer,
+    flow: &OAuthStateItem,
+    now: i64,
+) -> Result<String, AuthError> {
     let back = |error: &str| {
         with_fragment(
             &flow.redirect_uri,
             &[("error", error), ("provider", &flow.provider)],
         )
-    };
-    let Ok(provider) = provider_of(app, provider) else {
-        return Ok(back("provider_error"));
     };
     if let Some(error) = params.error {
         tracing::info!(%error, "the provider answered an error");

@@ -335,6 +335,10 @@ pub struct OAuthStateItem {
     pub nonce: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link_user_id: Option<String>,
+    /// The SHA-256 of the secret the starting browser holds in a cookie (a sign-in's): the
+    /// callback is taken only from that browser.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub browser_digest: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
     pub used: bool,

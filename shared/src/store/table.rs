@@ -444,7 +444,8 @@ impl Store {
             if !retryable || attempt >= CONFLICT_RETRIES {
                 let err = result.err().map(aws_sdk_dynamodb::Error::from);
                 let failed: Result<TxOutcome, AuthError> = Err(AuthError::internal(match err {
-                    Some(e) => e.to_string(),
+                    // With the service's message (which names the rule a request broke).
+                    Some(e) => aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string(),
                     None => "transaction failed".to_owned(),
                 }));
                 return failed.step(format!("a transaction of {} writes", items.len()));
