@@ -173,7 +173,7 @@ export interface paths {
         };
         /**
          * Send the browser to the provider to sign in (a top-level navigation, not a fetch).
-         * @description Answers 302 to the provider's authorization page with `state`, `nonce` and PKCE S256 (kept single use for 10 minutes). After the user signs in there, the provider sends the browser to `GET|POST /oauth/{provider}/callback`, which sends it back to `redirect_uri` with the outcome in the fragment (see `ProviderReturn`). When the provider cannot be reached, the 302 goes straight back to `redirect_uri` with `#error=provider_unavailable&provider=<name>`.
+         * @description Answers 302 to the provider's authorization page with `state`, `nonce` and PKCE S256 (kept single use for 10 minutes). After the user signs in there, the provider sends the browser to `GET|POST /oauth/{provider}/callback`, which sends it back to `redirect_uri` with the outcome in the fragment (see `ProviderReturn`). When the provider cannot be reached, the 302 goes straight back to `redirect_uri` with `#error=provider_unavailable&provider=<name>`. The 302 to the provider sets a cookie (`auth_flow_…`, HttpOnly, on the callback's path, 10 minutes) that ties the flow to this browser: the callback is taken only from the browser that holds it, so a callback URL handed to someone else signs nobody in.
          */
         get: operations["startProviderSignIn"];
         put?: never;
@@ -193,7 +193,7 @@ export interface paths {
         };
         /**
          * Where the provider sends the browser back; answers 302 to the frontend page the flow started from.
-         * @description The provider's redirect URI (`<API>/oauth/{provider}/callback`). The code is exchanged (with the PKCE verifier), the ID token verified (signature by the provider's published keys, `iss`, `aud`, `nonce`, `exp`), and the browser sent back to the page the flow started from with the outcome in the fragment, never a token: see `ProviderReturn`. Every outcome, a refusal included, is that 302, except a `state` that is unknown, used or expired: nothing then says where it would be safe to go.
+         * @description The provider's redirect URI (`<API>/oauth/{provider}/callback`). The code is exchanged (with the PKCE verifier), the ID token verified (signature by the provider's published keys, `iss`, `aud`, `nonce`, `exp`), and the browser sent back to the page the flow started from with the outcome in the fragment, never a token: see `ProviderReturn`. Every outcome, a refusal included, is that 302, except a `state` that is unknown, used or expired, or a sign-in's brought by another browser than the one that started it (no `auth_flow_…` cookie of its own): nothing then says where it would be safe to go.
          */
         get: operations["providerCallback"];
         put?: never;
@@ -1068,7 +1068,7 @@ export interface components {
             };
             content?: never;
         };
-        /** @description `invalid_state`: the `state` is missing, unknown, used or expired (or belongs to another provider), so nowhere is known to be safe to send the browser back to; `invalid_request`: the query or form could not be read. */
+        /** @description `invalid_state`: the `state` is missing, unknown, used or expired (or belongs to another provider), or a sign-in's callback came from another browser than the one that started it (the state is then spent), so nowhere is known to be safe to send the browser back to; `invalid_request`: the query or form could not be read. */
         InvalidState: {
             headers: {
                 [name: string]: unknown;
@@ -1632,6 +1632,8 @@ export interface operations {
                     Location: components["headers"]["Location"];
                     "Cache-Control": components["headers"]["NoStore"];
                     "Referrer-Policy": components["headers"]["NoReferrer"];
+                    /** @description With the 302 to the provider: `auth_flow_<16 hex>=<secret>; Path=/oauth/{provider}/callback; Max-Age=600; HttpOnly; SameSite=Lax` (`Secure` over https; `SameSite=None; Secure` for a provider that answers with a cross-site form post, Apple). */
+                    "Set-Cookie"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
