@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make bench`: builds release binaries and measures every figure BENCHMARKS.md reports:
 # crypto costs, each function's init time and warm overhead against loopback stand-ins,
-# end-to-end throughput of login and refresh against DynamoDB Local with wrk, and the size
-# of each arm64 bootstrap. Prints as it goes and writes BENCHMARKS.md. Not part of make test.
+# end-to-end throughput of login and refresh against DynamoDB Local with wrk, 10,000 users
+# imported into it (BENCH_IMPORT_USERS), and the size of each arm64 bootstrap. Prints as it
+# goes and writes BENCHMARKS.md. Not part of make test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -103,6 +104,9 @@ PY
   run_wrk login scripts/wrk/login.lua
   run_wrk refresh scripts/wrk/refresh.lua
 } | tee -a "$OUT"
+
+step "import: ${BENCH_IMPORT_USERS:-10000} users through ops::import against the same DynamoDB Local"
+"$TARGET/release/auth-bench" import "${BENCH_IMPORT_USERS:-10000}" | tee -a "$OUT"
 stack_stop
 
 step "the deployed bootstrap: build time and size"

@@ -7,9 +7,11 @@
 //!                                              overhead and AWS round trips
 //!   auth-bench init-steps                      what a cold start spends where, in process
 //!   auth-bench argon2-memory                   peak memory of one hash (a fresh process)
+//!   auth-bench import [USERS]                  users imported into DynamoDB Local
 //!
 //! Each prints Markdown with the target beside the figure.
 
+mod import;
 mod standins;
 
 use std::collections::BTreeMap;
@@ -1168,6 +1170,10 @@ async fn main() -> Result<(), Error> {
         Some("crypto") => crypto_report().await,
         Some("argon2-memory") => argon2_memory().await,
         Some("init-steps") => init_steps().await,
+        Some("import") => {
+            let users = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(10_000);
+            import::import_report(users).await
+        }
         Some("lambda") => {
             let dir = args
                 .get(1)
@@ -1180,7 +1186,7 @@ async fn main() -> Result<(), Error> {
             lambda_report(Path::new(dir), requests, starts).await
         }
         _ => {
-            Err("usage: auth-bench crypto | lambda DIR [REQUESTS] [STARTS] | argon2-memory".into())
+            Err("usage: auth-bench crypto | lambda DIR [REQUESTS] [STARTS] | argon2-memory | import [USERS]".into())
         }
     }
 }

@@ -51,6 +51,10 @@ pub struct UserEvent {
     /// In `user.deleted` only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<DeletionReason>,
+    /// In `user.created` only, and only when true: an operator imported the account from
+    /// another system (it is not a new sign-up, and may be verified already).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub imported: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -97,6 +101,20 @@ pub fn outbox_put(
     pending(store, &event, now)
 }
 
+/// The transaction item that records `user.created` for `user`, an account an operator
+/// imported: `"imported": true`.
+pub fn outbox_imported(
+    store: &Store,
+    user: &UserItem,
+    now: i64,
+) -> Result<TransactWriteItem, AuthError> {
+    let mut event = UserEvent::new(USER_CREATED, &user.user_id, now);
+    event.identifier_type = Some(user.identifier_type.clone());
+    event.username = user.username.clone();
+    event.imported = true;
+    pending(store, &event, now)
+}
+
 /// The transaction item that records `user.deleted` for the account `user_id`, pending.
 pub fn outbox_deleted(
     store: &Store,
@@ -120,6 +138,7 @@ impl UserEvent {
             identifier_type: None,
             username: None,
             reason: None,
+            imported: false,
         }
     }
 }
@@ -331,6 +350,7 @@ mod tests {
             identifier_type: Some("email".into()),
             username: None,
             reason: None,
+            imported: false,
         };
         let json: serde_json::Value = serde_json::to_value(&event).unwrap();
         let keys: Vec<&str> = json

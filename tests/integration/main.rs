@@ -7,6 +7,7 @@ mod confirmation;
 mod events;
 mod factors;
 mod federation;
+mod import;
 mod openapi;
 mod passkeys;
 mod recovery;

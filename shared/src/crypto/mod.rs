@@ -1,6 +1,7 @@
 //! Randomness, digests and password hashing. Nothing here may panic.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod imported;
 pub mod jwt;
 pub mod password;
 pub mod sealed;

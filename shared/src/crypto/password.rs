@@ -2,8 +2,6 @@
 
 use std::sync::Arc;
 
-use argon2::password_hash::PasswordVerifier as _;
-use argon2::password_hash::phc::PasswordHash;
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 
 use crate::AuthError;
@@ -65,6 +63,8 @@ impl PasswordHasher {
     }
 
     /// Verifies on a blocking thread; `None` stands for an unknown user and costs the same.
+    /// Besides the service's own, a hash imported from another system verifies (see
+    /// [`crate::crypto::imported`]); [`needs_rehash`] tells which hashes are not the service's.
     pub async fn verify(&self, password: &Password, hash: Option<&str>) -> Result<bool, AuthError> {
         let argon2 = Arc::clone(&self.argon2);
         let password = password.clone();
@@ -123,32 +123,44 @@ fn hash_blocking(argon2: &Argon2<'_>, password: &str) -> Result<String, AuthErro
     ))
 }
 
-fn verify_blocking(argon2: &Argon2<'_>, password: &str, phc: &str) -> Result<bool, AuthError> {
+/// The salt and hash of a hash made by the service at its current parameters.
+fn current_parts(phc: &str) -> Option<(Vec<u8>, Vec<u8>)> {
     use base64::Engine;
-    // Hashes at this service's parameters take the kept-memory path; any other PHC string
-    // (other parameters, another version) is verified by the library as it stands.
-    let ours = phc.strip_prefix(PHC_PREFIX).and_then(|rest| {
-        let (salt, hash) = rest.split_once('$')?;
-        let salt = b64().decode(salt).ok()?;
-        let hash = b64().decode(hash).ok()?;
-        (hash.len() == HASH_BYTES).then_some((salt, hash))
-    });
-    if let Some((salt, expected)) = ours {
+    let rest = phc.strip_prefix(PHC_PREFIX)?;
+    let (salt, hash) = rest.split_once('$')?;
+    let salt = b64().decode(salt).ok()?;
+    let hash = b64().decode(hash).ok()?;
+    (hash.len() == HASH_BYTES).then_some((salt, hash))
+}
+
+/// Whether a stored hash is to be replaced, once its password is known (at a sign-in): any
+/// hash but the service's argon2id at its current parameters (an imported one, or one made
+/// at earlier parameters).
+pub fn needs_rehash(phc: &str) -> bool {
+    current_parts(phc).is_none()
+}
+
+fn verify_blocking(argon2: &Argon2<'_>, password: &str, phc: &str) -> Result<bool, AuthError> {
+    // Hashes at this service's parameters take the kept-memory path; any other (argon2 at
+    // other parameters, or a hash imported from another system) is verified by its own
+    // library, within the bounds an import allows.
+    if let Some((salt, expected)) = current_parts(phc) {
         let actual = raw_hash(argon2, password.as_bytes(), &salt)?;
         return Ok(bool::from(subtle::ConstantTimeEq::ct_eq(
             &actual[..],
             &expected[..],
         )));
     }
-    let parsed = PasswordHash::new(phc)
-        .map_err(|e| AuthError::internal(format!("stored hash unreadable: {e}")))?;
-    Ok(argon2.verify_password(password.as_bytes(), &parsed).is_ok())
+    crate::crypto::imported::verify(password.as_bytes(), phc)
+        .map_err(|e| AuthError::internal(format!("stored hash unusable: {e}")))
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)] // a test may fail loudly
 mod tests {
     use super::*;
+    use argon2::password_hash::PasswordVerifier as _;
+    use argon2::password_hash::phc::PasswordHash;
 
     #[tokio::test]
     async fn hashes_with_the_contract_parameters_and_verifies() -> Result<(), AuthError> {
@@ -209,6 +221,27 @@ mod tests {
         );
         let other = cheap.hash_password(b"pw").unwrap().to_string();
         assert!(verify_blocking(&hasher.argon2, "pw", &other)?);
+        assert!(!verify_blocking(&hasher.argon2, "pv", &other)?);
+        // Only the service's own hashes at its current parameters are kept at a sign-in.
+        assert!(needs_rehash(&other));
+        assert!(!needs_rehash(&ours) && !needs_rehash(&theirs));
+        assert!(!needs_rehash(&unusable_hash()?));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn imported_hashes_verify_and_are_to_be_replaced() -> Result<(), AuthError> {
+        let hasher = PasswordHasher::new()?;
+        let pw = Password::for_login("correct horse battery staple".into());
+        let wrong = Password::for_login("correct horse battery stable".into());
+        let bcrypt = bcrypt::hash(pw.expose(), 4).unwrap();
+        assert!(hasher.verify(&pw, Some(&bcrypt)).await?);
+        assert!(!hasher.verify(&wrong, Some(&bcrypt)).await?);
+        assert!(needs_rehash(&bcrypt));
+        // A stored hash out of bounds, or of no known scheme, is an error, not a match.
+        let costly = bcrypt.replacen("$04$", "$20$", 1);
+        assert!(hasher.verify(&pw, Some(&costly)).await.is_err());
+        assert!(hasher.verify(&pw, Some("plain text")).await.is_err());
         Ok(())
     }
 }

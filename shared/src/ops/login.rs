@@ -124,6 +124,18 @@ pub async fn login(
         return Err(AuthError::InvalidCredentials);
     };
     tracing::Span::current().record("user_id", user.user_id.as_str());
+    // An imported hash (or one made at earlier parameters) is replaced by the service's hash
+    // of the password just checked: in the session's own transaction below, or on a write of
+    // its own now when the sign-in goes on to a code or a second factor.
+    let mut rehash = if crypto::password::needs_rehash(&user.password_hash) {
+        Some(app.hasher().hash(&password).await?)
+    } else {
+        None
+    };
+    let user = match rehash.take_if(|_| !user.verified || user.has_second_factor()) {
+        Some(new) => rehashed_alone(app, user, new).await?,
+        None => user,
+    };
     if !user.verified {
         failure.succeeded(app).await?;
         app.store().clear_login_failures(&gate).await?;
@@ -145,7 +157,40 @@ pub async fn login(
     ];
     also.extend(failure.succeeded_with(app)?);
     let signed_in = SignedIn::password(app.now());
-    session::start_checked(app, &user, &request.origin, signed_in, &also).await
+    session::start_rehashing(app, &user, &request.origin, signed_in, &also, rehash).await
+}
+
+/// `user` with its hash replaced by `new`, the service's hash of the password just checked,
+/// on a write of its own: for a sign-in that goes on to a code or a second factor, and so
+/// starts no session on the password. It holds what the session's transaction would (the
+/// checked hash still the account's, the generation unchanged): a change or reset that
+/// commits first refuses the sign-in.
+async fn rehashed_alone(
+    app: &impl Base,
+    user: UserItem,
+    new: String,
+) -> Result<UserItem, AuthError> {
+    let write = app.store().password_rehashed(
+        &user.user_id,
+        user.session_generation,
+        &user.password_hash,
+        &new,
+    )?;
+    if app.store().transact(vec![write]).await? == TxOutcome::Committed {
+        return Ok(UserItem {
+            password_hash: new,
+            ..user
+        });
+    }
+    match app.store().get::<UserItem>(&user.pk, keys::PROFILE).await? {
+        Some(current) if current.is_disabled() => Err(crate::ops::disabled(&current)),
+        // Re-hashed first by a twin sign-in, with the same password (the generation held).
+        Some(current) if current.session_generation == user.session_generation => Ok(current),
+        _ => {
+            tracing::info!("password changed while signing in; sign-in refused");
+            Err(AuthError::InvalidCredentials)
+        }
+    }
 }
 
 /// How long a second-factor challenge lives.

@@ -9,6 +9,7 @@ mod codes;
 pub mod confirm;
 pub mod discovery;
 pub mod federation;
+pub mod import;
 mod limits;
 pub mod login;
 mod notices;

@@ -254,6 +254,23 @@ pub async fn reset(
     Err(AuthError::InvalidCode)
 }
 
+/// The account as it is now if, since `user` was read, only a sign-in's re-hash of its
+/// password changed it (the service's hash of the same password, in the same session
+/// generation: see `Store::password_rehashed`), so a change racing the account's first
+/// sign-in still goes through.
+async fn rehashed_meanwhile(
+    app: &impl crate::ops::Base,
+    user: &UserItem,
+) -> Result<Option<UserItem>, AuthError> {
+    let current = app.store().get::<UserItem>(&user.pk, keys::PROFILE).await?;
+    Ok(current.filter(|current| {
+        current.session_generation == user.session_generation
+            && current.password_hash != user.password_hash
+            && !crate::crypto::password::needs_rehash(&current.password_hash)
+            && !current.is_disabled()
+    }))
+}
+
 /// Replaces the caller's password after checking the current one (a wrong one counts
 /// toward the identifier's login lock, as at sign-in), ends every session of the account,
 /// the calling one included, and answers a new session for the caller.
@@ -281,7 +298,15 @@ pub async fn change(
     )?;
     let mut items = vec![app.store().password_changed(user, &hash)?];
     items.extend(session.writes(app, now)?);
-    match app.store().transact(items).await? {
+    let mut outcome = app.store().transact(items.clone()).await?;
+    if outcome != TxOutcome::Committed
+        && let Some(rehashed) = rehashed_meanwhile(app, user).await?
+    {
+        // The first write is the password's: it now replaces the re-hashed one.
+        items[0] = app.store().password_changed(&rehashed, &hash)?;
+        outcome = app.store().transact(items).await?;
+    }
+    match outcome {
         TxOutcome::Committed => {
             tracing::info!("password changed; every earlier session ended");
             notices::tell(app, user, Notice::PasswordChanged).await;

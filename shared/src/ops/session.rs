@@ -274,7 +274,6 @@ impl NewSession {
 /// that commits between the check and this write makes the sign-in `invalid_credentials`
 /// (the old password no longer opens the account), while a sign-out-everywhere that
 /// commits meanwhile only moves the session to the new generation.
-#[tracing::instrument(skip_all, fields(user_id = %user.user_id))]
 pub async fn start_checked(
     app: &impl Issues,
     user: &UserItem,
@@ -282,7 +281,24 @@ pub async fn start_checked(
     signed_in: SignedIn,
     also: &[Write],
 ) -> Result<TokenPair, AuthError> {
-    let checked_hash = user.password_hash.as_str();
+    start_rehashing(app, user, origin, signed_in, also, None).await
+}
+
+/// [`start_checked`] for a password sign-in that also replaces the account's hash with
+/// `rehash`, the service's hash of the password just checked (the account's was imported, or
+/// made at earlier parameters): the session's transaction writes it in place of the checked
+/// hash, on the same conditions, so a change or reset that commits first refuses the sign-in
+/// and one that commits after it replaces the new hash.
+#[tracing::instrument(skip_all, fields(user_id = %user.user_id))]
+pub async fn start_rehashing(
+    app: &impl Issues,
+    user: &UserItem,
+    origin: &Origin,
+    signed_in: SignedIn,
+    also: &[Write],
+    mut rehash: Option<String>,
+) -> Result<TokenPair, AuthError> {
+    let mut checked_hash = user.password_hash.clone();
     let mut generation = user.session_generation;
     for _ in 0..MAX_ROUNDS {
         let now = app.now();
@@ -297,7 +313,14 @@ pub async fn start_checked(
         let first = session.first_token(now);
         match app
             .store()
-            .start_session(&session.family, &first, generation, checked_hash, also)
+            .start_session(
+                &session.family,
+                &first,
+                generation,
+                &checked_hash,
+                rehash.as_deref(),
+                also,
+            )
             .await?
         {
             Started::Started => return session.pair(app, now).await,
@@ -308,6 +331,13 @@ pub async fn start_checked(
                     // one starts in the new generation.
                     Some(current) if current.password_hash == checked_hash => {
                         generation = current.session_generation;
+                    }
+                    // Re-hashed meanwhile by a twin sign-in, with the same password: the
+                    // only write that replaces the hash and keeps the generation (see
+                    // `Store::password_rehashed`). This one starts on the new hash.
+                    Some(current) if current.session_generation == generation => {
+                        checked_hash = current.password_hash;
+                        rehash = None;
                     }
                     // The password checked is no longer the account's, or the account is gone.
                     _ => {

@@ -9,6 +9,7 @@ mod factors;
 mod gate;
 mod guesses;
 mod identities;
+mod imports;
 mod items;
 mod passkeys;
 mod passwords;
@@ -22,6 +23,7 @@ pub use factors::EnrolmentTry;
 pub use gate::GatePolicy;
 pub use guesses::GuessWindowItem;
 pub use identities::{IdentityCreated, IdentityLinked};
+pub use imports::Imported;
 pub use items::{
     CeremonyItem, ClaimItem, CodeItem, FamilyItem, ForgotItem, LoginGateItem, OAuthStateItem,
     PasskeyItem, RateItem, RefreshItem, SESSIONS_INDEX, TotpItem, UNVERIFIED, UNVERIFIED_INDEX,

@@ -59,24 +59,28 @@ impl Store {
     /// account's generation `generation`, and only while that is still the account's
     /// password (both checked in the same transaction, so neither a sign-out-everywhere nor
     /// a password change or reset that commits meanwhile can leave it alive), together with
-    /// `also`, writes that carry no condition.
+    /// `also`, writes that carry no condition. With `rehash`, the checked hash is replaced by
+    /// that one (the service's hash of the same password) on the same condition, in the
+    /// same write.
     pub async fn start_session(
         &self,
         family: &FamilyItem,
         first: &RefreshItem,
         generation: u64,
         checked_hash: &str,
+        rehash: Option<&str>,
         also: &[Write],
     ) -> Result<Started, AuthError> {
         let mut items = self.session_writes(family, first)?;
-        items.push(
-            self.check(
+        items.push(match rehash {
+            Some(new) => self.password_rehashed(&family.user_id, generation, checked_hash, new)?,
+            None => self.check(
                 &keys::user(&family.user_id),
                 keys::PROFILE,
                 generation_is(generation)
                     .and(Expr::new("#password_hash = :checked").s(":checked", checked_hash)),
             )?,
-        );
+        });
         items.extend_from_slice(also);
         match self.transact(items).await? {
             TxOutcome::Committed => Ok(Started::Started),
