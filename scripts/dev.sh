@@ -65,6 +65,9 @@ cat <<MSG
                  read (and empty) one: bash scripts/queue.sh social-service-user-events
   DynamoDB Local http://127.0.0.1:$DDB_PORT   table $TABLE_NAME
   Local OpenID provider $LOCAL_OIDC_ISSUER   (any login name; password anything; the login "deny" refuses)
+  Operators      in another shell: export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \\
+                   AWS_ENDPOINT_URL_LAMBDA=$API_URL AWS_ENDPOINT_URL_STS=http://127.0.0.1:$MOTO_PORT
+                 then: cargo run -q -p authctl -- user list   (README.md, "Operating")
   Server logs    $STACK_LOG_DIR   (api.log, events.log, dynamodb.log, moto.log, oidc-provider.log)
 
   Ctrl-C stops everything.

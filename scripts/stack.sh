@@ -107,6 +107,10 @@ export_stack_env() { # ddb_port moto_port api_port
   export AWS_ENDPOINT_URL_SECRETS_MANAGER="http://127.0.0.1:$2"
   export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$2"
   export AWS_ENDPOINT_URL_DYNAMODB_STREAMS="http://127.0.0.1:$1"
+  # authctl: the admin function through cargo lambda watch's Invoke API, and who is asking
+  # from moto's STS.
+  export AWS_ENDPOINT_URL_STS="http://127.0.0.1:$2"
+  export AWS_ENDPOINT_URL_LAMBDA="http://127.0.0.1:$3"
   # moto's account id is fixed, so the topic's ARN is known before it exists.
   export USER_EVENTS_TOPIC_ARN="arn:aws:sns:us-east-1:123456789012:auth-user-events"
   export MOTO_URL="http://127.0.0.1:$2"

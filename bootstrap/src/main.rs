@@ -31,6 +31,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         "user-events" => user_events::run().await,
         "reset-sender" => reset_sender::run().await,
         "outbox-sweeper" => outbox_sweeper::run().await,
+        "admin" => admin::run().await,
+        "me-activity" => me_activity::run().await,
         "login-mfa" => login_mfa::run().await,
         "totp-enroll" => totp_enroll::run().await,
         "totp-confirm" => totp_confirm::run().await,

@@ -35,6 +35,9 @@ pub enum AuthError {
     UserNotFound,
     #[error("wrong identifier or password")]
     InvalidCredentials,
+    /// An operator disabled the account: it signs in nowhere until enabled.
+    #[error("the account is disabled")]
+    AccountDisabled,
     #[error("the identifier is not verified; a one-time code was sent")]
     VerificationRequired {
         challenge_id: String,
@@ -131,6 +134,7 @@ impl AuthError {
             UserNotFound => (400, "user_not_found", "User not found", REQ),
             RateLimited { .. } => (429, "rate_limited", "Too many requests", REQ),
             InvalidCredentials => (401, "invalid_credentials", "Invalid credentials", REQ),
+            AccountDisabled => (403, "account_disabled", "Account disabled", "invalid_grant"),
             VerificationRequired { .. } => {
                 (403, "verification_required", "Verification required", REQ)
             }

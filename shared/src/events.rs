@@ -13,6 +13,9 @@ use crate::{AuthError, Clock};
 pub const USER_CREATED: &str = "user.created";
 pub const USER_VERIFIED: &str = "user.verified";
 pub const USER_DELETED: &str = "user.deleted";
+/// An operator disabled the account (it signs in nowhere; its sessions ended), or enabled it.
+pub const USER_DISABLED: &str = "user.disabled";
+pub const USER_ENABLED: &str = "user.enabled";
 
 /// Why an account is gone, in `user.deleted`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,6 +28,8 @@ pub enum DeletionReason {
     /// The owner of the address or phone said "I did not sign up" with the confirmation code
     /// (`DELETE /registration/{code}`): someone else registered it.
     Declined,
+    /// An operator deleted it (`authctl user delete`).
+    Admin,
 }
 /// The sparse index that lists outbox items still waiting to be published.
 pub const PENDING_INDEX: &str = "outbox-pending";
@@ -99,6 +104,17 @@ pub fn outbox_put(
     event.identifier_type = Some(user.identifier_type.clone());
     event.username = user.username.clone();
     pending(store, &event, now)
+}
+
+/// The transaction item that records `event_type` (`user.disabled`, `user.enabled`) for the
+/// account `user_id`, pending: nothing but the user id.
+pub fn outbox_about(
+    store: &Store,
+    event_type: &str,
+    user_id: &str,
+    now: i64,
+) -> Result<TransactWriteItem, AuthError> {
+    pending(store, &UserEvent::new(event_type, user_id, now), now)
 }
 
 /// The transaction item that records `user.created` for `user`, an account an operator

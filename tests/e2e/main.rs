@@ -7,6 +7,7 @@ mod events;
 mod federation;
 mod lambda;
 mod logs;
+mod operators;
 mod passkeys;
 mod policies;
 mod recovery;

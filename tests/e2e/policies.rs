@@ -933,6 +933,53 @@ async fn every_function_s_policy_covers_the_aws_actions_its_code_calls() {
     body_of(&answers[0], 200);
     called.entry("well-known").or_default().extend(actions);
 
+    // The account's activity, and every operator command (the admin function, invoked
+    // as IAM would, with an operator's principal), on the account the reset and change
+    // above left with the password `newer`.
+    let (answers, actions) = recorded("login", vec![login(&verified, newer)], false).await;
+    let signed_in = body_of(&answers[0], 200);
+    called.entry("login").or_default().extend(actions);
+    let (answers, actions) = recorded(
+        "me-activity",
+        vec![with_bearer(
+            api_gateway_event("GET", "/me/activity", "/me/activity", None, json!({})),
+            signed_in["access_token"].as_str().unwrap(),
+        )],
+        false,
+    )
+    .await;
+    assert!(
+        !body_of(&answers[0], 200)["activity"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    called.entry("me-activity").or_default().extend(actions);
+    let operator = |command: Value| {
+        json!({ "actor": "arn:aws:iam::123456789012:user/policy-test", "command": command })
+            .to_string()
+    };
+    let commands = [
+        json!({ "name": "show", "user": verified }),
+        json!({ "name": "list", "limit": 3 }),
+        json!({ "name": "list", "unverified": true, "limit": 3 }),
+        json!({ "name": "sessions", "user": verified }),
+        json!({ "name": "activity", "user": verified }),
+        json!({ "name": "export", "user": verified }),
+        json!({ "name": "unlock", "user": verified }),
+        json!({ "name": "reset-password", "user": verified }),
+        json!({ "name": "revoke-sessions", "user": verified }),
+        json!({ "name": "disable", "user": verified, "reason": "policy test" }),
+        json!({ "name": "enable", "user": verified }),
+        json!({ "name": "delete", "user": verified }),
+    ];
+    let (answers, actions) =
+        recorded("admin", commands.into_iter().map(operator).collect(), false).await;
+    for answer in &answers {
+        assert_eq!(answer["ok"], true, "{answers:?}");
+    }
+    called.entry("admin").or_default().extend(actions);
+
     let grants = grants_by_binary();
     for (binary, actions) in &called {
         let granted = grants

@@ -204,6 +204,22 @@ async fn an_email_an_account_holds_is_never_merged_until_its_owner_links_the_pro
         .expect("unlinked");
     let back = provider_sign_in(&t, &login_name).await;
     assert_eq!(back["error"], "account_exists");
+    let activity = auth_shared::ops::audit::page(&t.app, &account.user.user_id, None, Some(100))
+        .await
+        .unwrap()
+        .activity;
+    let changes: Vec<(&str, Option<&str>)> = activity
+        .iter()
+        .filter(|a| a.event.starts_with("provider_"))
+        .map(|a| (a.event.as_str(), a.detail.as_deref()))
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ("provider_unlinked", Some("local")),
+            ("provider_linked", Some("local"))
+        ]
+    );
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ mod factors;
 mod federation;
 mod import;
 mod openapi;
+mod operators;
 mod passkeys;
 mod recovery;
 mod registration;

@@ -119,6 +119,7 @@ fn every_error() -> Vec<AuthError> {
             methods: Vec::new(),
             passkey_options: None,
         },
+        AuthError::AccountDisabled,
         AuthError::InvalidChallenge,
         AuthError::InvalidCredential,
         AuthError::ReauthenticationRequired,
@@ -156,6 +157,7 @@ fn every_error() -> Vec<AuthError> {
             | AuthError::TooManyAttempts
             | AuthError::UserNotFound
             | AuthError::InvalidCredentials
+            | AuthError::AccountDisabled
             | AuthError::VerificationRequired { .. }
             | AuthError::MfaRequired { .. }
             | AuthError::InvalidChallenge

@@ -354,7 +354,7 @@ async fn a_credential_id_belongs_to_one_account_even_when_two_claim_it_at_once()
     assert_eq!(
         t.app
             .store()
-            .add_passkey(&other.user, &copy, MAX_PASSKEYS)
+            .add_passkey(&other.user, &copy, MAX_PASSKEYS, Vec::new())
             .await
             .unwrap(),
         PasskeyAdded::Claimed
@@ -374,8 +374,8 @@ async fn a_credential_id_belongs_to_one_account_even_when_two_claim_it_at_once()
     let (a, b) = (racing(&other), racing(&third));
     let store = t.app.store();
     let (x, y) = tokio::join!(
-        store.add_passkey(&other.user, &a, MAX_PASSKEYS),
-        store.add_passkey(&third.user, &b, MAX_PASSKEYS)
+        store.add_passkey(&other.user, &a, MAX_PASSKEYS, Vec::new()),
+        store.add_passkey(&third.user, &b, MAX_PASSKEYS, Vec::new())
     );
     let outcomes = [x.unwrap(), y.unwrap()];
     assert_eq!(
@@ -568,6 +568,23 @@ async fn renaming_and_removing_a_passkey_and_the_step_up_removal_needs() {
     assert!(
         owner_of_credential(&t, &authenticator).await.is_none(),
         "its credential id is free"
+    );
+    // Its addition and removal, by name, in the account's activity.
+    let activity = auth_shared::ops::audit::page(&t.app, &me.user.user_id, None, Some(100))
+        .await
+        .unwrap()
+        .activity;
+    let changes: Vec<(&str, Option<&str>)> = activity
+        .iter()
+        .filter(|a| a.event.starts_with("passkey_"))
+        .map(|a| (a.event.as_str(), a.detail.as_deref()))
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ("passkey_removed", Some("Phone")),
+            ("passkey_added", Some("Laptop"))
+        ]
     );
     assert_eq!(
         code(passkey_sign_in(&t, &mut authenticator).await),

@@ -574,7 +574,7 @@ async fn once_sign_out_everywhere_has_answered_no_earlier_session_refreshes() {
         });
     let (refreshed, revoked) = tokio::join!(
         futures::future::join_all(refreshes),
-        revoke_all(&t.app, &me.user)
+        revoke_all(&t.app, &me)
     );
     revoked.expect("signed out everywhere");
     // Whatever the racing refreshes got, nothing of the earlier sessions works now.

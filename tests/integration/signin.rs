@@ -36,11 +36,16 @@ fn by_phone_login(phone: &str, password: &str) -> LoginRequest {
 /// A verified email account; returns the email.
 pub async fn verified_email(t: &TestApp) -> String {
     let email = unique_email();
-    let (_, link) = registered_email(t, &email).await;
+    verified_email_as(t, &email).await;
+    email
+}
+
+/// A verified account of `email` (registered and confirmed).
+pub async fn verified_email_as(t: &TestApp, email: &str) {
+    let (_, link) = registered_email(t, email).await;
     auth_shared::ops::confirm::confirm(&t.app, &link, None, &crate::NO_ORIGIN)
         .await
         .expect("confirmed");
-    email
 }
 
 fn body_of(err: &AuthError) -> String {

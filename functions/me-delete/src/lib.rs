@@ -13,7 +13,9 @@ pub async fn handle(
     app: Arc<impl Hashes + Verifies>,
     request: Request,
 ) -> Result<Response<Body>, AuthError> {
-    let caller = authenticate(&*app, http::bearer_token(&request)).await?;
+    let caller = authenticate(&*app, http::bearer_token(&request))
+        .await?
+        .from(http::origin(&request));
     let body = http::json_body(&request)?;
     delete_account(&*app, &caller, body).await?;
     Ok(http::no_content())

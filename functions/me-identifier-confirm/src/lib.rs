@@ -13,7 +13,9 @@ pub async fn handle(
     app: Arc<impl Keyed + Delivers + Verifies>,
     request: Request,
 ) -> Result<Response<Body>, AuthError> {
-    let caller = authenticate(&*app, http::bearer_token(&request)).await?;
+    let caller = authenticate(&*app, http::bearer_token(&request))
+        .await?
+        .from(http::origin(&request));
     let body = http::optional_json_body(&request)?;
     let code = http::path_param(&request, "code");
     Ok(http::ok(

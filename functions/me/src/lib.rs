@@ -13,7 +13,9 @@ pub async fn handle(
     app: Arc<impl Verifies>,
     request: Request,
 ) -> Result<Response<Body>, AuthError> {
-    let caller = authenticate(&*app, http::bearer_token(&request)).await?;
+    let caller = authenticate(&*app, http::bearer_token(&request))
+        .await?
+        .from(http::origin(&request));
     Ok(http::ok(&me(&caller)?))
 }
 

@@ -14,7 +14,9 @@ pub async fn handle(
     app: Arc<impl Delivers + Verifies>,
     request: Request,
 ) -> Result<Response<Body>, AuthError> {
-    let caller = authenticate(&*app, http::bearer_token(&request)).await?;
+    let caller = authenticate(&*app, http::bearer_token(&request))
+        .await?
+        .from(http::origin(&request));
     let body: AddRequest = http::json_body(&request)?;
     Ok(http::created(&add(&*app, &caller, body).await?))
 }

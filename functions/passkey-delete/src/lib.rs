@@ -14,7 +14,9 @@ pub async fn handle(
     app: Arc<impl Hashes + Delivers + Verifies>,
     request: Request,
 ) -> Result<Response<Body>, AuthError> {
-    let caller = authenticate(&*app, http::bearer_token(&request)).await?;
+    let caller = authenticate(&*app, http::bearer_token(&request))
+        .await?
+        .from(http::origin(&request));
     let id = http::path_param(&request, "id");
     let body: StepUpRequest = http::optional_json_body(&request)?.unwrap_or_default();
     remove(&*app, &caller, &id, body).await?;

@@ -14,7 +14,9 @@ pub async fn handle(
     app: Arc<impl Delivers + Hashes + Issues + Verifies>,
     request: Request,
 ) -> Result<Response<Body>, AuthError> {
-    let caller = authenticate(&*app, http::bearer_token(&request)).await?;
+    let caller = authenticate(&*app, http::bearer_token(&request))
+        .await?
+        .from(http::origin(&request));
     let mut body: ChangeRequest = http::json_body(&request)?;
     body.origin = http::origin(&request);
     Ok(http::ok(&change(&*app, &caller, body).await?))

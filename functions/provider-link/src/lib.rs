@@ -14,7 +14,9 @@ pub async fn handle(
     app: Arc<impl Federates + Hashes + Verifies>,
     request: Request,
 ) -> Result<Response<Body>, AuthError> {
-    let caller = authenticate(&*app, http::bearer_token(&request)).await?;
+    let caller = authenticate(&*app, http::bearer_token(&request))
+        .await?
+        .from(http::origin(&request));
     let provider = http::path_param_after(&request, "provider", "providers");
     let body: LinkRequest = http::json_body(&request)?;
     Ok(http::ok(&link(&*app, &caller, &provider, body).await?))

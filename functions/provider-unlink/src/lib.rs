@@ -15,7 +15,9 @@ pub async fn handle(
     app: Arc<impl Hashes + Verifies>,
     request: Request,
 ) -> Result<Response<Body>, AuthError> {
-    let caller = authenticate(&*app, http::bearer_token(&request)).await?;
+    let caller = authenticate(&*app, http::bearer_token(&request))
+        .await?
+        .from(http::origin(&request));
     let provider = http::path_param_after(&request, "provider", "providers");
     let body: StepUpRequest = http::optional_json_body(&request)?.unwrap_or_default();
     unlink(&*app, &caller, &provider, body.password).await?;

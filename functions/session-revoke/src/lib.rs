@@ -13,7 +13,9 @@ pub async fn handle(
     app: Arc<impl Verifies>,
     request: Request,
 ) -> Result<Response<Body>, AuthError> {
-    let caller = authenticate(&*app, http::bearer_token(&request)).await?;
+    let caller = authenticate(&*app, http::bearer_token(&request))
+        .await?
+        .from(http::origin(&request));
     let id = http::path_param(&request, "id");
     revoke_one(&*app, &caller, &id).await?;
     Ok(http::no_content())

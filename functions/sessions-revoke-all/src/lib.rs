@@ -13,8 +13,10 @@ pub async fn handle(
     app: Arc<impl Verifies>,
     request: Request,
 ) -> Result<Response<Body>, AuthError> {
-    let caller = authenticate(&*app, http::bearer_token(&request)).await?;
-    revoke_all(&*app, &caller.user).await?;
+    let caller = authenticate(&*app, http::bearer_token(&request))
+        .await?
+        .from(http::origin(&request));
+    revoke_all(&*app, &caller).await?;
     Ok(http::no_content())
 }
 

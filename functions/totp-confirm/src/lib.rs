@@ -14,7 +14,9 @@ pub async fn handle(
     app: Arc<impl Keyed + Delivers + Verifies>,
     request: Request,
 ) -> Result<Response<Body>, AuthError> {
-    let caller = authenticate(&*app, http::bearer_token(&request)).await?;
+    let caller = authenticate(&*app, http::bearer_token(&request))
+        .await?
+        .from(http::origin(&request));
     let body: CodeRequest = http::json_body(&request)?;
     Ok(http::ok(&confirm(&*app, &caller, body).await?))
 }

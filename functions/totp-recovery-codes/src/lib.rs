@@ -14,7 +14,9 @@ pub async fn handle(
     app: Arc<impl Keyed + Hashes + Verifies>,
     request: Request,
 ) -> Result<Response<Body>, AuthError> {
-    let caller = authenticate(&*app, http::bearer_token(&request)).await?;
+    let caller = authenticate(&*app, http::bearer_token(&request))
+        .await?
+        .from(http::origin(&request));
     let body: StepUpRequest = http::optional_json_body(&request)?.unwrap_or_default();
     Ok(http::ok(
         &replace_recovery_codes(&*app, &caller, body).await?,

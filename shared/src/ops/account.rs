@@ -14,7 +14,7 @@ use crate::ops::budgets::{self, Origin};
 use crate::ops::codes::{self, PresentedCode, Purpose};
 use crate::ops::limits::SendSlot;
 use crate::ops::{Base, Delivers, Hashes, Keyed};
-use crate::ops::{MAX_ROUNDS, login, verify};
+use crate::ops::{MAX_ROUNDS, audit, login, verify};
 use crate::store::{
     ChangeRequest, ClaimItem, DeletedBy, Deletion, FamilyItem, IdentifierChange, SESSIONS_INDEX,
     Store, TxOutcome, UNVERIFIED, UNVERIFIED_INDEX, UserItem, keys,
@@ -255,7 +255,14 @@ pub async fn confirm_identifier_change(
         let change = (kind.as_str(), normalized, address);
         let outcome = app
             .store()
-            .change_identifier(&user, &code, &new_claim, &old_claim, change, now)
+            .change_identifier(
+                &user,
+                &code,
+                (&new_claim, &old_claim),
+                change,
+                now,
+                audit::by_caller(app, caller, audit::IDENTIFIER_CHANGED, Some(kind.as_str()))?,
+            )
             .await?;
         match outcome {
             IdentifierChange::Changed => {
@@ -303,29 +310,22 @@ pub async fn delete_account(
     let password = Password::for_login(request.password);
     login::check_password(app, &caller.user, &password).await?;
     for _ in 0..MAX_ROUNDS {
-        let now = app.now();
         let user = current(app, caller).await?;
-        let claims = owned_claims(app.store(), &user).await?;
         let by = DeletedBy::Owner {
             generation: user.session_generation,
             passkeys: user.passkeys,
         };
-        let mut also = vec![app.store().login_gate_forgotten(&login::gate_of(&user)?)?];
-        // Its passkeys go, and their credential ids are free again (at most
-        // `passkeys::MAX_PASSKEYS`: the transaction stays far below its 100 items).
-        for passkey in app.store().passkeys_of(&user.user_id).await? {
-            also.extend(app.store().passkey_removed(&user, &passkey)?);
-        }
-        let outcome = app
-            .store()
-            .delete_account(&user, &claims, by, DeletionReason::Deleted, &also, now)
-            .await?;
-        match outcome {
-            Deletion::Deleted => {
-                tracing::info!("account deleted");
-                forget_sessions(app.store(), &user.user_id).await;
-                return Ok(());
-            }
+        match delete_once(
+            app.store(),
+            &user,
+            by,
+            DeletionReason::Deleted,
+            &[],
+            app.now(),
+        )
+        .await?
+        {
+            Deletion::Deleted => return Ok(()),
             // Signed out everywhere (the next round's read says so), a passkey added or
             // removed meanwhile, or a lost race: look again.
             Deletion::AccountChanged | Deletion::Raced => continue,
@@ -334,6 +334,34 @@ pub async fn delete_account(
     Err(AuthError::internal(
         "account deletion kept conflicting with concurrent writes",
     ))
+}
+
+/// One try at deleting `user` as read, on what `by` requires: the profile, its claims, its
+/// passkeys (their credential ids free again), its identifier's login lock, `extra` writes,
+/// and `user.deleted` with `reason`, in one transaction; then its sessions' records.
+pub(crate) async fn delete_once(
+    store: &Store,
+    user: &UserItem,
+    by: DeletedBy<'_>,
+    reason: DeletionReason,
+    extra: &[crate::store::Write],
+    now: i64,
+) -> Result<Deletion, AuthError> {
+    let claims = owned_claims(store, user).await?;
+    let mut also = vec![store.login_gate_forgotten(&login::gate_of(user)?)?];
+    // At most `passkeys::MAX_PASSKEYS`: the transaction stays far below its 100 items.
+    for passkey in store.passkeys_of(&user.user_id).await? {
+        also.extend(store.passkey_removed(user, &passkey)?);
+    }
+    also.extend_from_slice(extra);
+    let outcome = store
+        .delete_account(user, &claims, by, reason, &also, now)
+        .await?;
+    if outcome == Deletion::Deleted {
+        tracing::info!(user_id = %user.user_id, ?reason, "account deleted");
+        forget_sessions(store, &user.user_id).await;
+    }
+    Ok(outcome)
 }
 
 /// The claims (identifier, username, providers' identities) that `user` still holds: an expired account's claims

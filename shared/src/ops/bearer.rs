@@ -14,6 +14,16 @@ pub struct Caller {
     pub session_id: String,
     /// When the session's sign-in happened (none for sessions older than the record).
     pub auth_time: Option<i64>,
+    /// Where this request came from (for the audit trail), once the route adds it.
+    pub origin: crate::ops::budgets::Origin,
+}
+
+impl Caller {
+    /// The caller, with the request's address and user agent.
+    pub fn from(mut self, origin: crate::ops::budgets::Origin) -> Self {
+        self.origin = origin;
+        self
+    }
 }
 
 impl std::fmt::Debug for Caller {
@@ -49,6 +59,10 @@ pub async fn authenticate(app: &impl Verifies, token: Option<&str>) -> Result<Ca
     };
     let user: UserItem = user.decode()?.ok_or(AuthError::InvalidToken)?;
     let family: FamilyItem = family.decode()?.ok_or(AuthError::InvalidToken)?;
+    // The disable ended the session too; the answer says why, to the account's own token.
+    if family.user_id == user.user_id && user.is_disabled() {
+        return Err(AuthError::AccountDisabled);
+    }
     let live = family.user_id == user.user_id
         && !family.revoked
         && family.expires_at > now
@@ -62,5 +76,6 @@ pub async fn authenticate(app: &impl Verifies, token: Option<&str>) -> Result<Ca
         user,
         session_id,
         auth_time: family.auth_time,
+        origin: Default::default(),
     })
 }

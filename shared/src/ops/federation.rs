@@ -25,10 +25,10 @@ use crate::ops::bearer::Caller;
 use crate::ops::budgets::{self, Origin};
 use crate::ops::session::{self, TokenPair};
 use crate::ops::totp::step_up;
-use crate::ops::{Base, Federates, Hashes, Issues, login};
+use crate::ops::{Base, Federates, Hashes, Issues, audit, login};
 use crate::store::{
-    ClaimItem, CodeItem, IdentityCreated, IdentityLinked, OAuthStateItem, UserItem, UserStatus,
-    keys,
+    Audit, ClaimItem, CodeItem, IdentityCreated, IdentityLinked, OAuthStateItem, UserItem,
+    UserStatus, keys,
 };
 
 /// How long a started flow waits for its callback.
@@ -444,7 +444,10 @@ async fn linked(
         }
         match app
             .store()
-            .link_identity(&user, &provider.name, claim)
+            .link_identity(&user, &provider.name, claim, {
+                let audit = Audit::event(audit::PROVIDER_LINKED).detail(&provider.name);
+                vec![app.store().audited(&user.user_id, &audit, app.now_ms())?]
+            })
             .await?
         {
             IdentityLinked::Linked => {
@@ -551,6 +554,8 @@ fn new_account(
         passkeys: 0,
         providers: [(provider.name.clone(), identity_claim.to_owned())].into(),
         no_password: true,
+        disabled_at: None,
+        disabled_reason: None,
         unverified: None,
         change_code_pk: None,
         new_identifier_type: None,
@@ -615,6 +620,10 @@ pub async fn login_provider(
         return Err(AuthError::InvalidCode);
     };
     tracing::Span::current().record("user_id", user.user_id.as_str());
+    if user.is_disabled() {
+        failure.succeeded(app).await?;
+        return Err(crate::ops::disabled(&user));
+    }
     let signed_in = SignedIn::federated(now);
     if user.has_second_factor() {
         failure.succeeded(app).await?;
@@ -645,7 +654,12 @@ pub async fn unlink(
         if user.no_password && user.providers.len() == 1 && user.passkeys == 0 {
             return Err(AuthError::LastSignInMethod);
         }
-        if app.store().unlink_identity(&user, provider, claim).await? {
+        let audit = audit::by_caller(app, caller, audit::PROVIDER_UNLINKED, Some(provider))?;
+        if app
+            .store()
+            .unlink_identity(&user, provider, claim, audit)
+            .await?
+        {
             tracing::info!("provider unlinked");
             return Ok(());
         }

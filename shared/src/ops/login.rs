@@ -13,9 +13,9 @@ use crate::ops::budgets::{self, Origin};
 use crate::ops::limits::SendSlot;
 use crate::ops::session::{self, NewSession, SignedIn, TokenPair};
 use crate::ops::{Base, Delivers, Hashes, Issues, Keyed};
-use crate::ops::{MAX_ROUNDS, find_account, notices, passkeys, totp, verify};
+use crate::ops::{MAX_ROUNDS, audit, find_account, notices, passkeys, totp, verify};
 use crate::store::{
-    CodeItem, CodeTry, GatePolicy, LoginGateItem, TxOutcome, UserItem, VerifiedBy, keys,
+    Audit, CodeItem, CodeTry, GatePolicy, LoginGateItem, TxOutcome, UserItem, VerifiedBy, keys,
 };
 
 /// Failures before the first lock.
@@ -118,12 +118,30 @@ pub async fn login(
     let hash = account.as_ref().map(|u| u.password_hash.as_str());
     if !app.hasher().verify(&password, hash).await? {
         tracing::info!(failures = gate.failures, "sign-in failed");
+        let failed = Audit::event(audit::SIGN_IN_FAILED)
+            .from(&request.origin)
+            .amr(&["pwd".to_owned()]);
+        // The same write whether or not an account holds the identifier (no answer's time
+        // tells which): for none, a record nobody reads that lapses within the hour.
+        match &account {
+            Some(user) => {
+                app.store()
+                    .audit_alone(&user.user_id, &failed, app.now_ms())
+                    .await
+            }
+            None => app.store().audit_nobody(&failed, app.now_ms()).await,
+        }
         return Err(AuthError::InvalidCredentials);
     }
     let Some(user) = account else {
         return Err(AuthError::InvalidCredentials);
     };
     tracing::Span::current().record("user_id", user.user_id.as_str());
+    if user.is_disabled() {
+        failure.succeeded(app).await?;
+        app.store().clear_login_failures(&gate).await?;
+        return Err(crate::ops::disabled(&user));
+    }
     // An imported hash (or one made at earlier parameters) is replaced by the service's hash
     // of the password just checked: in the session's own transaction below, or on a write of
     // its own now when the sign-in goes on to a code or a second factor.
@@ -321,6 +339,7 @@ pub async fn login_mfa(
         return Err(AuthError::InvalidChallenge);
     };
     tracing::Span::current().record("user_id", user.user_id.as_str());
+    crate::ops::refuse_disabled(&user)?;
     let gate = take_attempt(app, &gate_of(&user)?).await?;
     let recovery = matches!(factor, Factor::Recovery(_));
     let passkey = matches!(factor, Factor::Passkey(_));
@@ -328,7 +347,7 @@ pub async fn login_mfa(
         Factor::Totp(ref code) => totp::accept_code(app, &user, code, now)
             .await?
             .then(|| vec!["otp".to_owned()]),
-        Factor::Recovery(ref code) => totp::spend_recovery_code(app, &user, code)
+        Factor::Recovery(ref code) => totp::spend_recovery_code(app, &user, code, &request.origin)
             .await?
             .then(|| vec!["otp".to_owned()]),
         Factor::Passkey(credential) => match challenge.ceremony.as_deref() {
@@ -468,6 +487,7 @@ pub async fn login_with_otp(
             return Err(AuthError::InvalidCode);
         };
         tracing::Span::current().record("user_id", user.user_id.as_str());
+        crate::ops::refuse_disabled(&user)?;
 
         // The session it signs in to starts in the same transaction, in the account's
         // current session generation.

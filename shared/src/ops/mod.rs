@@ -3,6 +3,8 @@
 //! response value or an [`AuthError`].
 
 pub mod account;
+pub mod admin;
+pub mod audit;
 pub mod bearer;
 pub mod budgets;
 mod codes;
@@ -44,6 +46,23 @@ const NO_USER: &str = "00000000-0000-0000-0000-000000000000";
 
 /// How many times an operation re-reads and re-decides after losing a race.
 const MAX_ROUNDS: usize = 6;
+
+/// `account_disabled` for an account an operator disabled: asked once a sign-in's first
+/// proof is right (so the answer tells nothing to someone without it), and again by every
+/// transaction that starts or continues a session (`store::generation_is`), which a disable
+/// committed meanwhile fails.
+pub(crate) fn refuse_disabled(user: &crate::store::UserItem) -> Result<(), AuthError> {
+    if user.is_disabled() {
+        return Err(disabled(user));
+    }
+    Ok(())
+}
+
+/// The answer to a disabled account's sign-in (see [`refuse_disabled`]).
+pub(crate) fn disabled(user: &crate::store::UserItem) -> AuthError {
+    tracing::info!(user_id = %user.user_id, "sign-in refused: the account is disabled");
+    AuthError::AccountDisabled
+}
 
 /// The live, delivered account that holds an identifier, if any. Always the same two reads
 /// (the claim, then a profile), whether or not an account holds the identifier, so neither

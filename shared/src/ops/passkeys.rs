@@ -24,7 +24,7 @@ use crate::ops::bearer::Caller;
 use crate::ops::budgets::{self, Origin};
 use crate::ops::session::{self, TokenPair};
 use crate::ops::totp::{StepUpRequest, step_up};
-use crate::ops::{Base, Delivers, Hashes, Issues, notices};
+use crate::ops::{Base, Delivers, Hashes, Issues, audit, notices};
 use crate::store::{
     CeremonyItem, ClaimItem, PasskeyAdded, PasskeyItem, UserItem, UserStatus, keys,
 };
@@ -288,7 +288,12 @@ pub async fn add(
         credential: to_json(&passkey)?,
         sign_count: 0,
     };
-    match app.store().add_passkey(user, &item, MAX_PASSKEYS).await? {
+    let audit = audit::by_caller(app, caller, audit::PASSKEY_ADDED, Some(&item.name))?;
+    match app
+        .store()
+        .add_passkey(user, &item, MAX_PASSKEYS, audit)
+        .await?
+    {
         PasskeyAdded::Added => {}
         PasskeyAdded::Claimed => {
             tracing::info!("passkey refused: its credential id belongs to an account");
@@ -346,7 +351,8 @@ pub async fn remove(
     let item = passkey_of(app, user, passkey_id)
         .await?
         .ok_or(AuthError::PasskeyNotFound)?;
-    if !app.store().remove_passkey(user, &item).await? {
+    let audit = audit::by_caller(app, caller, audit::PASSKEY_REMOVED, Some(&item.name))?;
+    if !app.store().remove_passkey(user, &item, audit).await? {
         return Err(AuthError::PasskeyNotFound);
     }
     tracing::info!(passkey_id, "passkey removed");
@@ -393,6 +399,10 @@ pub async fn sign_in(app: &impl Issues, request: SignInRequest) -> Result<TokenP
         .finish_discoverable_authentication_v2(&credential, state, &passkey)
         .map_err(refused)?;
     record_use(app, &item, &mut passkey, &result, now).await?;
+    if user.is_disabled() {
+        failure.succeeded(app).await?;
+        return Err(crate::ops::disabled(&user));
+    }
     let signed_in = SignedIn::passkey(result.backup_eligible(), now);
     let also: Vec<_> = failure.succeeded_with(app)?.into_iter().collect();
     session::start_checked(app, &user, &request.origin, signed_in, &also).await

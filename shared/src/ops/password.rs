@@ -18,8 +18,8 @@ use crate::ops::codes::{self, PresentedCode, Purpose};
 use crate::ops::limits::SendSlot;
 use crate::ops::session::{NewSession, SignedIn, TokenPair};
 use crate::ops::{Delivers, Hashes, Issues, Keyed};
-use crate::ops::{MAX_ROUNDS, find_account, login, notices, verify};
-use crate::store::{ForgotItem, TxOutcome, UserItem, keys};
+use crate::ops::{MAX_ROUNDS, audit, find_account, login, notices, verify};
+use crate::store::{Audit, ForgotItem, TxOutcome, UserItem, keys};
 
 /// The body: the identifier that forgot its password.
 pub use crate::ops::IdentifierRequest as ForgotRequest;
@@ -207,6 +207,7 @@ pub async fn reset(
             return Err(AuthError::InvalidCode);
         }
         tracing::Span::current().record("user_id", user.user_id.as_str());
+        crate::ops::refuse_disabled(&user)?;
         let generation = user.session_generation + 1;
         // The code proved the identifier; the new password was only chosen.
         let signed_in = SignedIn::code(verify::kind_of(&user)?.channel(), now);
@@ -224,6 +225,11 @@ pub async fn reset(
             app.store()
                 .password_reset(&user, &presented.pk, &hash, now)?,
             app.store().login_gate_forgotten(&login::gate_of(&user)?)?,
+            app.store().audited(
+                &user.user_id,
+                &Audit::event(audit::PASSWORD_RESET).from(&request.origin),
+                app.now_ms(),
+            )?,
         ];
         if !user.verified {
             items.extend(verify::verified_elsewhere(app, &user, now)?);
@@ -296,7 +302,14 @@ pub async fn change(
         SignedIn::password(now),
         now,
     )?;
-    let mut items = vec![app.store().password_changed(user, &hash)?];
+    let mut items = vec![
+        app.store().password_changed(user, &hash)?,
+        app.store().audited(
+            &user.user_id,
+            &Audit::event(audit::PASSWORD_CHANGED).from(&request.origin),
+            app.now_ms(),
+        )?,
+    ];
     items.extend(session.writes(app, now)?);
     let mut outcome = app.store().transact(items.clone()).await?;
     if outcome != TxOutcome::Committed

@@ -119,6 +119,8 @@ pub async fn register(
             passkeys: 0,
             providers: Default::default(),
             no_password: false,
+            disabled_at: None,
+            disabled_reason: None,
             unverified: None,
             change_code_pk: None,
             new_identifier_type: None,

@@ -10,11 +10,12 @@ use crate::crypto;
 pub use crate::crypto::SignedIn;
 use crate::events::rfc3339;
 use crate::ops::MAX_ROUNDS;
+use crate::ops::audit;
 use crate::ops::bearer::Caller;
 use crate::ops::budgets::Origin;
 use crate::ops::{Base, Issues, Keyed};
 pub use crate::store::generation_is;
-use crate::store::{FamilyItem, RefreshItem, Rotated, Started, UserItem, Write, keys};
+use crate::store::{Audit, FamilyItem, RefreshItem, Rotated, Started, UserItem, Write, keys};
 
 const TOKEN_CHARS: usize = 43;
 
@@ -250,10 +251,26 @@ impl NewSession {
         &self.family.family_id
     }
 
-    /// The writes that start it: the family and its first token, both new.
+    /// The writes that start it: the family and its first token, both new, and the sign-in's
+    /// audit record.
     pub fn writes(&self, app: &impl Base, now: i64) -> Result<Vec<Write>, AuthError> {
-        app.store()
-            .session_writes(&self.family, &self.first_token(now))
+        let mut writes = app
+            .store()
+            .session_writes(&self.family, &self.first_token(now))?;
+        writes.push(self.audited(app)?);
+        Ok(writes)
+    }
+
+    /// The audit record of the sign-in that starts it: how, from where.
+    fn audited(&self, app: &impl Base) -> Result<Write, AuthError> {
+        let family = &self.family;
+        let audit = Audit {
+            ip: family.ip.clone(),
+            user_agent: family.user_agent.clone(),
+            amr: family.amr.clone(),
+            ..Audit::event(audit::SIGNED_IN)
+        };
+        app.store().audited(&family.user_id, &audit, app.now_ms())
     }
 
     fn first_token(&self, now: i64) -> RefreshItem {
@@ -298,6 +315,7 @@ pub async fn start_rehashing(
     also: &[Write],
     mut rehash: Option<String>,
 ) -> Result<TokenPair, AuthError> {
+    crate::ops::refuse_disabled(user)?;
     let mut checked_hash = user.password_hash.clone();
     let mut generation = user.session_generation;
     for _ in 0..MAX_ROUNDS {
@@ -311,6 +329,8 @@ pub async fn start_rehashing(
             now,
         )?;
         let first = session.first_token(now);
+        let mut writes = also.to_vec();
+        writes.push(session.audited(app)?);
         match app
             .store()
             .start_session(
@@ -319,7 +339,7 @@ pub async fn start_rehashing(
                 generation,
                 &checked_hash,
                 rehash.as_deref(),
-                also,
+                &writes,
             )
             .await?
         {
@@ -327,6 +347,9 @@ pub async fn start_rehashing(
             Started::AccountMoved => {
                 let current = app.store().get::<UserItem>(&user.pk, keys::PROFILE).await?;
                 match current {
+                    Some(current) if current.is_disabled() => {
+                        return Err(crate::ops::disabled(&current));
+                    }
                     // Every session of the account just ended, the password unchanged: this
                     // one starts in the new generation.
                     Some(current) if current.password_hash == checked_hash => {
@@ -433,7 +456,7 @@ async fn rotate(
                     .await?
                 {
                     Rotated::Rotated => return pair(app, &lineage, child, now).await,
-                    Rotated::SessionEnded => return Err(AuthError::InvalidGrant),
+                    Rotated::SessionEnded => return Err(ended(app, &lineage).await),
                     // Rotated meanwhile: decide again on what is stored now.
                     Rotated::Raced => continue,
                 }
@@ -453,7 +476,7 @@ async fn rotate(
                 return if live {
                     pair(app, &lineage, child, now).await
                 } else {
-                    Err(AuthError::InvalidGrant)
+                    Err(ended(app, &lineage).await)
                 };
             }
             // A rotated token used again: it may have been stolen. End the whole family.
@@ -465,6 +488,19 @@ async fn rotate(
         }
     }
     Err(AuthError::InvalidGrant)
+}
+
+/// Why a refresh found its session ended: `account_disabled` when an operator disabled the
+/// account (the disable ended it), `invalid_grant` otherwise.
+async fn ended(app: &impl Base, lineage: &Lineage) -> AuthError {
+    let profile = app
+        .store()
+        .get::<UserItem>(&keys::user(&lineage.user_id), keys::PROFILE)
+        .await;
+    match profile {
+        Ok(Some(user)) if user.is_disabled() => AuthError::AccountDisabled,
+        _ => AuthError::InvalidGrant,
+    }
 }
 
 /// Revokes the family of a refresh token; an unknown token is not an error (RFC 7009).
@@ -504,15 +540,23 @@ pub struct SessionList {
 /// revoked, expired and ended (earlier generation) ones.
 #[tracing::instrument(skip_all, fields(user_id = %caller.user.user_id))]
 pub async fn list(app: &impl Base, caller: &Caller) -> Result<SessionList, AuthError> {
+    let sessions = live_sessions(app, &caller.user, Some(&caller.session_id)).await?;
+    Ok(SessionList { sessions })
+}
+
+/// `user`'s live sessions, newest first (`current` marks the one named, if any).
+pub async fn live_sessions(
+    app: &impl Base,
+    user: &UserItem,
+    current: Option<&str>,
+) -> Result<Vec<SessionView>, AuthError> {
     let now = app.now();
-    let families = app.store().sessions_of(&caller.user.user_id).await?;
-    let sessions = families
+    let families = app.store().sessions_of(&user.user_id).await?;
+    Ok(families
         .into_iter()
-        .filter(|f| {
-            !f.revoked && f.expires_at > now && f.generation == caller.user.session_generation
-        })
+        .filter(|f| !f.revoked && f.expires_at > now && f.generation == user.session_generation)
         .map(|f| SessionView {
-            current: f.family_id == caller.session_id,
+            current: Some(f.family_id.as_str()) == current,
             created_at: rfc3339(f.created_at),
             last_used_at: rfc3339(f.last_used_at.unwrap_or(f.created_at)),
             expires_at: rfc3339(f.expires_at),
@@ -520,8 +564,7 @@ pub async fn list(app: &impl Base, caller: &Caller) -> Result<SessionList, AuthE
             user_agent: f.user_agent,
             ip: f.ip,
         })
-        .collect();
-    Ok(SessionList { sessions })
+        .collect())
 }
 
 /// Ends one of the caller's own live sessions; any other id, another user's included, is
@@ -542,6 +585,7 @@ pub async fn revoke_one(
             &caller.user.user_id,
             caller.user.session_generation,
             app.now(),
+            audit::by_caller(app, caller, audit::SESSION_REVOKED, None)?,
         )
         .await?;
     if revoked {
@@ -555,9 +599,14 @@ pub async fn revoke_one(
 /// Signs out everywhere: the account moves to the next session generation, which ends every
 /// session started before, the caller's included, in one write. Refreshes check the
 /// generation inside their own transaction, so none succeeds once this has answered.
-#[tracing::instrument(skip_all, fields(user_id = %user.user_id))]
-pub async fn revoke_all(app: &impl Base, user: &UserItem) -> Result<(), AuthError> {
-    if app.store().end_all_sessions(&user.user_id).await? {
+#[tracing::instrument(skip_all, fields(user_id = %caller.user.user_id))]
+pub async fn revoke_all(app: &impl Base, caller: &Caller) -> Result<(), AuthError> {
+    let audit = audit::by_caller(app, caller, audit::SESSIONS_ENDED, None)?;
+    if app
+        .store()
+        .end_all_sessions_with(&caller.user.user_id, audit)
+        .await?
+    {
         tracing::info!("signed out everywhere");
         Ok(())
     } else {

@@ -13,8 +13,9 @@ use crate::crypto::{self, sealed};
 use crate::domain::Password;
 use crate::notify::Notice;
 use crate::ops::bearer::Caller;
-use crate::ops::{Base, Delivers, Hashes, Keyed, login, notices};
-use crate::store::{EnrolmentTry, TotpItem, UserItem, keys};
+use crate::ops::budgets::Origin;
+use crate::ops::{Base, Delivers, Hashes, Keyed, audit, login, notices};
+use crate::store::{Audit, EnrolmentTry, TotpItem, UserItem, keys};
 
 /// Tries at a pending enrolment, and at a sign-in's second-factor challenge.
 pub const MAX_TRIES: u32 = 5;
@@ -198,7 +199,12 @@ pub async fn confirm(
         return Err(AuthError::InvalidCode);
     };
     let (codes, digests) = new_recovery_codes(app, &user.user_id).await?;
-    if !app.store().enable_totp(&pending, step, digests).await? {
+    let audit = audit::by_caller(app, caller, audit::TOTP_ENABLED, None)?;
+    if !app
+        .store()
+        .enable_totp(&pending, step, digests, audit)
+        .await?
+    {
         // Replaced by a new enrolment, or confirmed by a twin request meanwhile.
         return Err(AuthError::InvalidCode);
     }
@@ -224,7 +230,8 @@ pub async fn disable(
     if !accept_code(app, user, &request.totp, app.now()).await? {
         return Err(AuthError::InvalidCode);
     }
-    if !app.store().disable_totp(user).await? {
+    let audit = audit::by_caller(app, caller, audit::TOTP_DISABLED, None)?;
+    if !app.store().disable_totp(user, audit).await? {
         return Err(AuthError::TotpNotEnabled);
     }
     tracing::info!("authenticator app turned off");
@@ -247,7 +254,11 @@ pub async fn replace_recovery_codes(
     let (codes, digests) = new_recovery_codes(app, &user.user_id).await?;
     if !app
         .store()
-        .replace_recovery_codes(&user.user_id, digests)
+        .replace_recovery_codes(
+            &user.user_id,
+            digests,
+            audit::by_caller(app, caller, audit::RECOVERY_CODES_REPLACED, None)?,
+        )
         .await?
     {
         return Err(AuthError::TotpNotEnabled);
@@ -281,18 +292,22 @@ pub(crate) async fn accept_code(
     }
 }
 
-/// Spends a recovery code of the account, once.
+/// Spends a recovery code of the account, once (recorded as used from `origin`).
 pub(crate) async fn spend_recovery_code(
     app: &impl Keyed,
     user: &UserItem,
     code: &str,
+    origin: &Origin,
 ) -> Result<bool, AuthError> {
     let Some(normalized) = normalize_recovery_code(code) else {
         return Ok(false);
     };
     let digest = recovery_digest(&app.hmac_key().await?, &user.user_id, &normalized);
     app.store()
-        .spend_recovery_code(&user.user_id, &digest)
+        .spend_recovery_code(&user.user_id, &digest, {
+            let audit = Audit::event(audit::RECOVERY_CODE_USED).from(origin);
+            vec![app.store().audited(&user.user_id, &audit, app.now_ms())?]
+        })
         .await
 }
 

@@ -18,6 +18,9 @@ pub enum DeletedBy<'a> {
     /// Whoever holds its confirmation code `code_pk` and declines it: the account still
     /// unverified, pointing at that code, active and unexpired at `now`.
     Declined { code_pk: &'a str, now: i64 },
+    /// An operator: the account as read, with the number of passkeys read (each is deleted
+    /// with it; one added meanwhile fails it).
+    Operator { passkeys: u32 },
 }
 
 /// How a deletion ended.
@@ -95,13 +98,13 @@ impl Store {
         &self,
         user: &UserItem,
         code: &CodeItem,
-        new_claim: &ClaimItem,
-        old_claim_pk: &str,
+        (new_claim, old_claim_pk): (&ClaimItem, &str),
         (kind, normalized, address): (&str, &str, &str),
         now: i64,
+        also: Vec<Write>,
     ) -> Result<IdentifierChange, AuthError> {
         let owned = Expr::new("#user_id = :uid").s(":uid", user.user_id.as_str());
-        let items = vec![
+        let mut items = vec![
             self.code_spent(code, now)?,
             self.put(
                 new_claim,
@@ -129,6 +132,7 @@ impl Store {
                 ),
             )?,
         ];
+        items.extend(also);
         let outcome = self.transact(items).await?;
         Ok(match outcome {
             TxOutcome::Committed => IdentifierChange::Changed,
@@ -153,12 +157,10 @@ impl Store {
             DeletedBy::Owner {
                 generation,
                 passkeys,
-            } => generation_is(generation).and(if passkeys == 0 {
-                Expr::new("attribute_not_exists(#passkeys) OR #passkeys = :passkeys")
-                    .n(":passkeys", 0)
-            } else {
-                Expr::new("#passkeys = :passkeys").n(":passkeys", passkeys)
-            }),
+            } => generation_is(generation).and(passkeys_are(passkeys)),
+            DeletedBy::Operator { passkeys } => {
+                Expr::new("attribute_exists(pk)").and(passkeys_are(passkeys))
+            }
             DeletedBy::Expiry { now } => {
                 Expr::new("#verified = :no AND #unverified = :unverified AND #expires_at <= :now")
                     .bool(":no", false)
@@ -191,5 +193,14 @@ impl Store {
             _ if outcome.condition_failed(0) => Deletion::AccountChanged,
             TxOutcome::Cancelled(_) => Deletion::Raced,
         })
+    }
+}
+
+/// The account still has `passkeys` passkeys (the ones a deletion read and removes).
+fn passkeys_are(passkeys: u32) -> Expr {
+    if passkeys == 0 {
+        Expr::new("attribute_not_exists(#passkeys) OR #passkeys = :passkeys").n(":passkeys", 0)
+    } else {
+        Expr::new("#passkeys = :passkeys").n(":passkeys", passkeys)
     }
 }

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::ReturnValue;
 
-use super::{Expr, Store, TotpItem, TxOutcome, UserItem, keys};
+use super::{Expr, Store, TotpItem, TxOutcome, UserItem, Write, keys};
 use crate::AuthError;
 
 /// The outcome of counting one try at a pending enrolment.
@@ -70,8 +70,9 @@ impl Store {
         pending: &TotpItem,
         step: i64,
         recovery: Vec<String>,
+        also: Vec<Write>,
     ) -> Result<bool, AuthError> {
-        let items = vec![
+        let mut items = vec![
             self.update(
                 &pending.pk,
                 keys::TOTP,
@@ -92,6 +93,7 @@ impl Store {
                 Some(Expr::new("attribute_exists(pk)")),
             )?,
         ];
+        items.extend(also);
         Ok(matches!(self.transact(items).await?, TxOutcome::Committed))
     }
 
@@ -111,19 +113,21 @@ impl Store {
         .await
     }
 
-    /// Spends one recovery code, by its digest: it leaves the set, once.
+    /// Spends one recovery code, by its digest: it leaves the set, once (with `also`).
     pub async fn spend_recovery_code(
         &self,
         user_id: &str,
         digest: &str,
+        also: Vec<Write>,
     ) -> Result<bool, AuthError> {
-        self.update_if(
+        self.update_if_with(
             &keys::user(user_id),
             keys::TOTP,
             Expr::new("DELETE #recovery :spent").one_string_set(":spent", digest),
             Expr::new("#enabled = :yes AND contains(#recovery, :digest)")
                 .bool(":yes", true)
                 .s(":digest", digest),
+            also,
         )
         .await
     }
@@ -133,19 +137,21 @@ impl Store {
         &self,
         user_id: &str,
         recovery: Vec<String>,
+        also: Vec<Write>,
     ) -> Result<bool, AuthError> {
-        self.update_if(
+        self.update_if_with(
             &keys::user(user_id),
             keys::TOTP,
             Expr::new("SET #recovery = :codes").string_set(":codes", recovery),
             Expr::new("#enabled = :yes").bool(":yes", true),
+            also,
         )
         .await
     }
 
     /// Turns the authenticator app off: its item gone and the account unmarked, together.
-    pub async fn disable_totp(&self, user: &UserItem) -> Result<bool, AuthError> {
-        let items = vec![
+    pub async fn disable_totp(&self, user: &UserItem, also: Vec<Write>) -> Result<bool, AuthError> {
+        let mut items = vec![
             self.delete(
                 &user.pk,
                 keys::TOTP,
@@ -158,6 +164,7 @@ impl Store {
                 Some(Expr::new("attribute_exists(pk)")),
             )?,
         ];
+        items.extend(also);
         Ok(matches!(self.transact(items).await?, TxOutcome::Committed))
     }
 }

@@ -3,7 +3,7 @@
 //! its email's claim and its identity's in one transaction; a signed-in user links and
 //! unlinks providers with conditions that keep the claim and the account's list together.
 
-use super::{ClaimItem, Expr, Store, TxOutcome, UserItem, keys};
+use super::{ClaimItem, Expr, Store, TxOutcome, UserItem, Write, keys};
 use crate::AuthError;
 use crate::events;
 
@@ -73,6 +73,7 @@ impl Store {
         user: &UserItem,
         provider: &str,
         identity_claim: &str,
+        also: Vec<Write>,
     ) -> Result<IdentityLinked, AuthError> {
         let claim = ClaimItem {
             pk: identity_claim.to_owned(),
@@ -106,10 +107,11 @@ impl Store {
                 .name(&name, provider),
             )
         };
-        let items = vec![
+        let mut items = vec![
             self.put_new(&claim)?,
             self.update(&user.pk, keys::PROFILE, update, Some(condition))?,
         ];
+        items.extend(also);
         let outcome = self.transact(items).await?;
         Ok(match outcome {
             TxOutcome::Committed => IdentityLinked::Linked,
@@ -127,9 +129,10 @@ impl Store {
         user: &UserItem,
         provider: &str,
         identity_claim: &str,
+        also: Vec<Write>,
     ) -> Result<bool, AuthError> {
         let name = format!("#p_{}", provider.replace('-', "_"));
-        let items = vec![
+        let mut items = vec![
             self.delete(
                 identity_claim,
                 keys::CLAIM,
@@ -158,6 +161,7 @@ impl Store {
                 ),
             )?,
         ];
+        items.extend(also);
         Ok(matches!(self.transact(items).await?, TxOutcome::Committed))
     }
 }

@@ -218,6 +218,13 @@ pub struct UserItem {
     /// until a password reset sets one.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub no_password: bool,
+    /// Disabled by an operator (when, and the reason they gave): no sign-in, refresh or
+    /// bearer route works until they enable it. Every session-continuing condition holds
+    /// its absence (see `generation_is`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
     /// Key of the [`UNVERIFIED_INDEX`]: set when a registration commits, removed when the
     /// account is verified, so the sweeper finds expired unverified accounts without a scan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -242,6 +249,10 @@ pub const UNVERIFIED: &str = "UNVERIFIED";
 impl UserItem {
     pub fn is_live(&self, now: i64) -> bool {
         self.expires_at.is_none_or(|at| at > now)
+    }
+
+    pub fn is_disabled(&self) -> bool {
+        self.disabled_at.is_some()
     }
 
     /// Whether a password (or an OTP) alone is not enough to sign in.

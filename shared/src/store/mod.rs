@@ -4,6 +4,7 @@
 //! Nothing here decides policy; `crate::ops` does, without DynamoDB syntax.
 
 mod accounts;
+mod audit;
 mod codes;
 mod factors;
 mod gate;
@@ -11,6 +12,7 @@ mod guesses;
 mod identities;
 mod imports;
 mod items;
+mod operators;
 mod passkeys;
 mod passwords;
 mod registrations;
@@ -18,6 +20,7 @@ mod sessions;
 mod table;
 
 pub use accounts::{ChangeRequest, DeletedBy, Deletion, IdentifierChange};
+pub use audit::{AUDIT_RETENTION_SECS, Audit, AuditItem, AuditPage};
 pub use codes::VerifiedBy;
 pub use factors::EnrolmentTry;
 pub use gate::GatePolicy;
@@ -29,6 +32,7 @@ pub use items::{
     PasskeyItem, RateItem, RefreshItem, SESSIONS_INDEX, TotpItem, UNVERIFIED, UNVERIFIED_INDEX,
     UserItem, UserStatus, keys,
 };
+pub use operators::{Page, Toggled};
 pub use passkeys::PasskeyAdded;
 pub use registrations::Reserved;
 pub use sessions::{Rotated, Started, generation_is};

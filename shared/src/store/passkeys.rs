@@ -68,6 +68,7 @@ impl Store {
         user: &UserItem,
         passkey: &PasskeyItem,
         max: u32,
+        also: Vec<Write>,
     ) -> Result<PasskeyAdded, AuthError> {
         let claim = ClaimItem {
             pk: keys::credential(&passkey.credential_id),
@@ -75,7 +76,7 @@ impl Store {
             user_id: user.user_id.clone(),
             expires_at: None,
         };
-        let items = vec![
+        let mut items = vec![
             self.put_new(&claim)?,
             self.put_new(passkey)?,
             self.update(
@@ -90,6 +91,7 @@ impl Store {
                 ),
             )?,
         ];
+        items.extend(also);
         let outcome = self.transact(items).await?;
         Ok(match outcome {
             TxOutcome::Committed => PasskeyAdded::Added,
@@ -122,8 +124,10 @@ impl Store {
         &self,
         user: &UserItem,
         passkey: &PasskeyItem,
+        also: Vec<Write>,
     ) -> Result<bool, AuthError> {
         let mut items = self.passkey_removed(user, passkey)?;
+        items.extend(also);
         items.push(self.update(
             &user.pk,
             keys::PROFILE,

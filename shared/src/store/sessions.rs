@@ -5,13 +5,16 @@
 use super::{Expr, FamilyItem, RefreshItem, SESSIONS_INDEX, Store, TxOutcome, Write, keys};
 use crate::AuthError;
 
-/// The condition that an account's session generation is still `generation`: its sessions
-/// of that generation live. Accounts written before generations existed have none (0).
+/// The condition that an account's session generation is still `generation` and it is not
+/// disabled: its sessions of that generation live. Accounts written before generations
+/// existed have none (0). A disable moves the generation on and sets `disabled_at` in one
+/// write, so every transaction that starts or continues a session on this condition fails
+/// once the disable has committed.
 pub fn generation_is(generation: u64) -> Expr {
     let text = if generation == 0 {
-        "attribute_exists(pk) AND (attribute_not_exists(#session_generation) OR #session_generation = :generation)"
+        "attribute_exists(pk) AND (attribute_not_exists(#session_generation) OR #session_generation = :generation) AND attribute_not_exists(#disabled_at)"
     } else {
-        "#session_generation = :generation"
+        "#session_generation = :generation AND attribute_not_exists(#disabled_at)"
     };
     Expr::new(text).n(":generation", generation)
 }
@@ -177,6 +180,7 @@ impl Store {
         user_id: &str,
         generation: u64,
         now: i64,
+        also: Vec<Write>,
     ) -> Result<bool, AuthError> {
         let own_and_live = Expr::new(
             "#user_id = :uid AND #revoked = :no AND #expires_at > :now AND #generation = :generation",
@@ -185,13 +189,36 @@ impl Store {
         .bool(":no", false)
         .n(":now", now)
         .n(":generation", generation);
-        self.update_if(
+        self.update_if_with(
             &keys::family(family_id),
             keys::FAMILY,
             revocation(),
             own_and_live,
+            also,
         )
         .await
+    }
+
+    /// [`Store::end_all_sessions`] with `also` (an audit record) in the same transaction.
+    pub async fn end_all_sessions_with(
+        &self,
+        user_id: &str,
+        also: Vec<Write>,
+    ) -> Result<bool, AuthError> {
+        let mut items = vec![self.update(
+            &keys::user(user_id),
+            keys::PROFILE,
+            Expr::new("ADD #session_generation :one").n(":one", 1),
+            Some(Expr::new("attribute_exists(pk)")),
+        )?];
+        items.extend(also);
+        match self.transact(items).await? {
+            TxOutcome::Committed => Ok(true),
+            outcome if outcome.condition_failed(0) => Ok(false),
+            TxOutcome::Cancelled(reasons) => Err(AuthError::internal(format!(
+                "ending sessions collided: {reasons:?}"
+            ))),
+        }
     }
 
     /// Moves the account to its next session generation, which ends every session started

@@ -510,6 +510,27 @@ impl Store {
         self.put_if(item, absent()).await
     }
 
+    /// [`Store::update_if`] in one transaction with `also` (writes without a condition: an
+    /// audit record); `Ok(false)` when the update's condition failed.
+    pub async fn update_if_with(
+        &self,
+        pk: &str,
+        sk: &str,
+        update: Expr,
+        condition: Expr,
+        also: Vec<TransactWriteItem>,
+    ) -> Result<bool, AuthError> {
+        let mut items = vec![self.update(pk, sk, update, Some(condition))?];
+        items.extend(also);
+        match self.transact(items).await? {
+            TxOutcome::Committed => Ok(true),
+            outcome if outcome.condition_failed(0) => Ok(false),
+            TxOutcome::Cancelled(reasons) => Err(AuthError::internal(format!(
+                "an update of a {sk} item collided: {reasons:?}"
+            ))),
+        }
+    }
+
     /// A single conditional update; `Ok(false)` when the condition failed.
     pub async fn update_if(
         &self,
