@@ -204,3 +204,57 @@ async fn authctl_lists_accounts_a_page_at_a_time() {
     assert!(!ok);
     assert_eq!(failed["code"], "invalid_request");
 }
+
+#[tokio::test]
+async fn authctl_imports_a_file_a_line_at_a_time_and_an_imported_user_signs_in() {
+    let email = auth_tests::unique_email();
+    let legacy = bcrypt::hash(PASSWORD, 4).unwrap();
+    let file = std::env::temp_dir().join(format!("import-{}.jsonl", uuid::Uuid::new_v4()));
+    let lines = [
+        json!({ "email": email, "verified": true, "password_hash": legacy }).to_string(),
+        "not json".to_owned(),
+        String::new(),
+        json!({ "email": email, "verified": true, "password_hash": legacy }).to_string(),
+    ];
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let run = || {
+        let exe = std::env::current_exe().unwrap();
+        let binary = exe
+            .parent()
+            .and_then(|d| d.parent())
+            .unwrap()
+            .join("authctl");
+        let out = Command::new(binary)
+            .args(["--json", "import", file.to_str().unwrap(), "--batch", "2"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let reports: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let summary: Value = serde_json::from_slice(&out.stderr).unwrap();
+        (reports, summary)
+    };
+    let (reports, summary) = run();
+    let statuses: Vec<(u64, &str)> = reports
+        .iter()
+        .map(|r| (r["line"].as_u64().unwrap(), r["status"].as_str().unwrap()))
+        .collect();
+    // The blank line is skipped; the file's second copy of the user is the one account's.
+    assert_eq!(statuses, [(1, "created"), (2, "invalid"), (4, "exists")]);
+    assert_eq!(summary["counts"]["created"], 1);
+
+    // The old hash signs in over HTTP (and is re-hashed there).
+    let (status, pair) = sign_in(&email).await;
+    assert_eq!(status, 200, "{pair}");
+
+    // Again: nothing more.
+    let (reports, _) = run();
+    assert_eq!(reports[0]["status"], "exists");
+    std::fs::remove_file(&file).ok();
+}
