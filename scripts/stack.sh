@@ -106,6 +106,8 @@ export_stack_env() { # ddb_port moto_port api_port
   export AWS_ENDPOINT_URL_SNS="http://127.0.0.1:$2"
   export AWS_ENDPOINT_URL_SECRETS_MANAGER="http://127.0.0.1:$2"
   export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$2"
+  # The Cognito user pool a deployment may migrate from (moto's, in the tests).
+  export AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER="http://127.0.0.1:$2"
   export AWS_ENDPOINT_URL_DYNAMODB_STREAMS="http://127.0.0.1:$1"
   # authctl: the admin function through cargo lambda watch's Invoke API, and who is asking
   # from moto's STS.

@@ -29,6 +29,8 @@ pub trait Base: Send + Sync + 'static {
     fn now(&self) -> i64;
     /// Milliseconds since the Unix epoch (locks, the refresh grace window).
     fn now_ms(&self) -> i64;
+    /// The Cognito user pool accounts migrate from, when one is configured.
+    fn cognito(&self) -> Option<&crate::migration::Cognito>;
 }
 
 /// The service's HMAC key: code digests and refresh-token children. It may
@@ -140,6 +142,8 @@ pub struct App<K = Without, D = Without, H = Without, S = Without, V = Without, 
     signer: S,
     verifier: V,
     federation: F,
+    /// Only when `COGNITO_USER_POOL_ID` is set: a client of the pool's API.
+    cognito: Option<Arc<crate::migration::Cognito>>,
 }
 
 /// Every capability: what the integration tests drive the use cases with.
@@ -149,7 +153,12 @@ impl App {
     /// The base every use case has: configuration, clock and the DynamoDB client.
     pub fn new(config: Config, sdk: &SdkConfig, clock: Arc<dyn Clock>) -> Self {
         let store = Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name);
+        let cognito = config
+            .cognito
+            .clone()
+            .map(|pool| Arc::new(crate::migration::Cognito::new(sdk, pool)));
         Self {
+            cognito,
             config: Arc::new(config),
             clock,
             store,
@@ -185,6 +194,7 @@ impl<K, D, H, S, V, F> App<K, D, H, S, V, F> {
             signer,
             verifier,
             federation: self.federation,
+            cognito: self.cognito,
         }
     }
 
@@ -201,6 +211,7 @@ impl<K, D, H, S, V, F> App<K, D, H, S, V, F> {
             signer: self.signer,
             verifier: self.verifier,
             federation,
+            cognito: self.cognito,
         }
     }
 
@@ -280,6 +291,10 @@ where
 
     fn store(&self) -> &Store {
         &self.store
+    }
+
+    fn cognito(&self) -> Option<&crate::migration::Cognito> {
+        self.cognito.as_deref()
     }
 
     fn now(&self) -> i64 {

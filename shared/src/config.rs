@@ -66,6 +66,17 @@ pub struct Config {
     /// Other identity providers (`OAUTH_PROVIDERS`, JSON) and the frontend pages their
     /// sign-ins may return to (`OAUTH_REDIRECT_URIS`, comma-separated, matched exactly).
     pub providers: crate::federation::Providers,
+    /// Lazy migration from a Cognito user pool (`COGNITO_USER_POOL_ID` and
+    /// `COGNITO_CLIENT_ID`, both or neither): off unless set.
+    pub cognito: Option<CognitoPool>,
+}
+
+/// The Cognito user pool accounts migrate from, and its app client (which must allow
+/// `ADMIN_USER_PASSWORD_AUTH`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CognitoPool {
+    pub user_pool_id: String,
+    pub client_id: String,
 }
 
 impl std::fmt::Debug for Config {
@@ -167,6 +178,22 @@ impl Config {
                 lookup("OAUTH_REDIRECT_URIS").as_deref(),
             )
             .map_err(StartupError::Config)?,
+            cognito: match (
+                lookup("COGNITO_USER_POOL_ID").filter(|v| !v.trim().is_empty()),
+                lookup("COGNITO_CLIENT_ID").filter(|v| !v.trim().is_empty()),
+            ) {
+                (Some(user_pool_id), Some(client_id)) => Some(CognitoPool {
+                    user_pool_id,
+                    client_id,
+                }),
+                (None, None) => None,
+                _ => {
+                    return Err(StartupError::Config(
+                        "COGNITO_USER_POOL_ID and COGNITO_CLIENT_ID are set together, or neither"
+                            .into(),
+                    ));
+                }
+            },
         })
     }
 }

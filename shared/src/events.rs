@@ -60,6 +60,10 @@ pub struct UserEvent {
     /// another system (it is not a new sign-up, and may be verified already).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub imported: bool,
+    /// In `user.created` only, and only when true: the account came from the Cognito user
+    /// pool the service migrates from, at the user's first sign-in (or password reset) here.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub migrated: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -118,16 +122,18 @@ pub fn outbox_about(
 }
 
 /// The transaction item that records `user.created` for `user`, an account an operator
-/// imported: `"imported": true`.
+/// imported (`"imported": true`) or one migrated from the Cognito pool (`"migrated": true`).
 pub fn outbox_imported(
     store: &Store,
     user: &UserItem,
     now: i64,
+    migrated: bool,
 ) -> Result<TransactWriteItem, AuthError> {
     let mut event = UserEvent::new(USER_CREATED, &user.user_id, now);
     event.identifier_type = Some(user.identifier_type.clone());
     event.username = user.username.clone();
-    event.imported = true;
+    event.imported = !migrated;
+    event.migrated = migrated;
     pending(store, &event, now)
 }
 
@@ -155,6 +161,7 @@ impl UserEvent {
             username: None,
             reason: None,
             imported: false,
+            migrated: false,
         }
     }
 }
@@ -367,6 +374,7 @@ mod tests {
             username: None,
             reason: None,
             imported: false,
+            migrated: false,
         };
         let json: serde_json::Value = serde_json::to_value(&event).unwrap();
         let keys: Vec<&str> = json

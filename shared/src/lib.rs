@@ -35,6 +35,7 @@ pub mod error;
 pub mod events;
 pub mod federation;
 pub mod http;
+pub mod migration;
 pub mod notify;
 pub mod ops;
 pub mod secrets;

@@ -148,6 +148,13 @@ fn allows(grants: &[Grant], action: &str) -> bool {
             true,
         ),
         "dynamodb:Query@table" => granted("dynamodb:Query", Some("GetAtt:AuthTable.Arn"), true),
+        action if action.starts_with("cognito-idp:") && action.ends_with("@pool") => granted(
+            action.trim_end_matches("@pool"),
+            Some(
+                "Sub:arn:${AWS::Partition}:cognito-idp:${AWS::Region}:${AWS::AccountId}:userpool/${CognitoUserPoolId}",
+            ),
+            true,
+        ),
         action if action.starts_with("dynamodb:Query@index/") => {
             let index = action.trim_start_matches("dynamodb:Query@index/");
             granted(
@@ -168,6 +175,7 @@ fn endpoints(recorder: &Recorder) -> Vec<(&'static str, String)> {
         "AWS_ENDPOINT_URL_SESV2",
         "AWS_ENDPOINT_URL_SNS",
         "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+        "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER",
     ]
     .into_iter()
     .map(|name| (name, recorder.url.clone()))
@@ -180,13 +188,24 @@ async fn recorded(
     events: Vec<String>,
     fail_email: bool,
 ) -> (Vec<Value>, BTreeSet<String>) {
+    recorded_with(function, events, fail_email, &[]).await
+}
+
+/// [`recorded`] with more of the function's environment (`extra`).
+async fn recorded_with(
+    function: &str,
+    events: Vec<String>,
+    fail_email: bool,
+    extra: &[(&'static str, String)],
+) -> (Vec<Value>, BTreeSet<String>) {
     let recorder = Recorder::start(
         &required_env("AWS_ENDPOINT_URL_DYNAMODB"),
         &required_env("MOTO_URL"),
     )
     .await;
     recorder.fail_email(fail_email);
-    let env = endpoints(&recorder);
+    let mut env = endpoints(&recorder);
+    env.extend(extra.iter().cloned());
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let run = run_with(function, events, &env).await;
     // A 5xx is a failed step of the test: its logs say why.
@@ -979,6 +998,49 @@ async fn every_function_s_policy_covers_the_aws_actions_its_code_calls() {
         assert_eq!(answer["ok"], true, "{answers:?}");
     }
     called.entry("admin").or_default().extend(actions);
+
+    // Migration from a Cognito user pool (moto's): a pool user's first sign-in, and another
+    // one's forgot-password request served by the reset sender.
+    let (cognito, pool_id, client_id) = auth_tests::cognito::pool().await;
+    let (migrating, resetting) = (unique_email(), unique_email());
+    for email in [&migrating, &resetting] {
+        auth_tests::cognito::pool_user(&cognito, &pool_id, email, true).await;
+    }
+    let pool_env = [
+        ("COGNITO_USER_POOL_ID", pool_id.clone()),
+        ("COGNITO_CLIENT_ID", client_id.clone()),
+    ];
+    let (answers, actions) = recorded_with(
+        "login",
+        vec![login(&migrating, auth_tests::cognito::POOL_PASSWORD)],
+        false,
+        &pool_env,
+    )
+    .await;
+    body_of(&answers[0], 200);
+    assert!(
+        actions.contains("cognito-idp:AdminInitiateAuth@pool"),
+        "{actions:?}"
+    );
+    called.entry("login").or_default().extend(actions);
+    let (answers, actions) = recorded("password-forgot", vec![forgot(&resetting)], false).await;
+    body_of(&answers[0], 202);
+    called.entry("password-forgot").or_default().extend(actions);
+    let (_, actions) = recorded_with(
+        "reset-sender",
+        vec![
+            json!({ "Records": [fresh_forgot_record(&resetting.to_lowercase()).await] })
+                .to_string(),
+        ],
+        false,
+        &pool_env,
+    )
+    .await;
+    assert!(
+        actions.contains("cognito-idp:AdminGetUser@pool"),
+        "{actions:?}"
+    );
+    called.entry("reset-sender").or_default().extend(actions);
 
     let grants = grants_by_binary();
     for (binary, actions) in &called {

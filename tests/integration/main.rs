@@ -8,6 +8,7 @@ mod events;
 mod factors;
 mod federation;
 mod import;
+mod migration;
 mod openapi;
 mod operators;
 mod passkeys;

@@ -64,6 +64,10 @@ fn actions_of(request: &Request) -> Vec<Action> {
         }
         return actions;
     }
+    if let Some(operation) = target.strip_prefix("AWSCognitoIdentityProviderService.") {
+        // Granted on the one user pool the service migrates from.
+        return vec![format!("cognito-idp:{operation}@pool")];
+    }
     if let Some(operation) = target.strip_prefix("secretsmanager.") {
         // Which of the two secrets: each is granted to its own functions.
         let id = serde_json::from_slice::<Value>(&request.body)

@@ -4,6 +4,7 @@
 
 pub mod authenticator;
 pub mod aws_recorder;
+pub mod cognito;
 pub mod downstream;
 pub mod events;
 pub mod moto;

@@ -139,7 +139,7 @@ async fn write(app: &impl Base, number: usize, line: &Line) -> Result<LineReport
         let user = account(line, now);
         let outcome = app
             .store()
-            .create_imported_account(&user, &claims, now)
+            .create_imported_account(&user, &claims, now, false)
             .await?;
         let report = LineReport::new(number, LineStatus::Exists);
         return Ok(match outcome {

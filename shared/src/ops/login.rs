@@ -114,7 +114,11 @@ pub async fn login(
     // Counted against the caller's address first: a spray over many identifiers meets it.
     let failure = budgets::take_failure_try(app, &request.origin, app.now()).await?;
     let gate = take_attempt(app, &keys::login_gate(&claim_pk)).await?;
-    let account = find_account(app, &claim_pk, app.now()).await?;
+    let account = match find_account(app, &claim_pk, app.now()).await? {
+        // No account here: the Cognito pool being migrated from may know the user.
+        None => crate::ops::migrate::on_sign_in(app, &identifier, &password).await?,
+        found => found,
+    };
     let hash = account.as_ref().map(|u| u.password_hash.as_str());
     if !app.hasher().verify(&password, hash).await? {
         tracing::info!(failures = gate.failures, "sign-in failed");

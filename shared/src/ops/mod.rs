@@ -14,6 +14,7 @@ pub mod federation;
 pub mod import;
 mod limits;
 pub mod login;
+mod migrate;
 mod notices;
 pub mod passkeys;
 pub mod password;

@@ -132,7 +132,19 @@ pub async fn send_reset(
     let claim_pk = keys::identifier(kind, &request.identifier);
     let mut sms_taken = false;
     for _ in 0..MAX_ROUNDS {
-        let Some(user) = find_account(app, &claim_pk, now).await? else {
+        let found = match find_account(app, &claim_pk, now).await? {
+            // No account here: the Cognito pool being migrated from may know the user.
+            None => {
+                let value = Some(request.identifier.as_str());
+                let identifier = match kind {
+                    crate::domain::IdentifierKind::Email => Identifier::from_pair(value, None)?,
+                    crate::domain::IdentifierKind::Phone => Identifier::from_pair(None, value)?,
+                };
+                crate::ops::migrate::on_forgot(app, &identifier).await?
+            }
+            found => found,
+        };
+        let Some(user) = found else {
             tracing::info!("password reset asked for an identifier no account holds");
             return Ok(());
         };

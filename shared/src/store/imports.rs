@@ -28,6 +28,7 @@ impl Store {
         user: &UserItem,
         claims: &[String],
         now: i64,
+        migrated: bool,
     ) -> Result<Imported, AuthError> {
         let mut items = Vec::with_capacity(claims.len() + 2);
         for claim in claims {
@@ -41,7 +42,7 @@ impl Store {
             items.push(self.put(&item, Some(free))?);
         }
         items.push(self.put_new(user)?);
-        items.push(events::outbox_imported(self, user, now)?);
+        items.push(events::outbox_imported(self, user, now, migrated)?);
         let outcome = self.transact(items).await?;
         Ok(match outcome {
             TxOutcome::Committed => Imported::Created,
