@@ -24,6 +24,7 @@ const MESSAGES = {
   too_many_attempts: "Too many wrong codes. Ask for a new one.",
   user_not_found: "No account uses this.",
   invalid_credentials: "Wrong email, phone or password.",
+  account_disabled: "This account is disabled. Contact support.",
   rate_limited: "Too many tries. Wait a moment.",
   invalid_token: "Your session has ended. Sign in again.",
   session_not_found: "That session has already ended.",
@@ -88,6 +89,10 @@ function fail(error) {
     const wait = error.retryAfter ? ` (retry in ${error.retryAfter} s)` : "";
     sayError((MESSAGES[error.code] ?? "Something went wrong. Try again.") + wait);
     if (error.code === "invalid_token") go("/signin");
+    // Disabled: the client has forgotten the session (a bearer route's 403 ended it), so the
+    // sign-in page shows the reason and does not send the user back here. The sign-in form
+    // itself stays as typed.
+    else if (error.code === "account_disabled" && !main.querySelector("form[aria-label='Sign in']")) go("/signin");
   } else if (error instanceof DOMException && BROWSER_MESSAGES[error.name]) {
     sayError(BROWSER_MESSAGES[error.name]);
   } else {
@@ -160,7 +165,8 @@ function when(timestamp) {
 }
 
 function screen(title, ...content) {
-  main.replaceChildren(h("h1", { tabindex: "-1" }, title), ...content);
+  // A section left out (`cond ? node : null`) is no node, not the text "null".
+  main.replaceChildren(h("h1", { tabindex: "-1" }, title), ...content.filter((c) => c !== null && c !== undefined));
   main.querySelector("h1").focus();
 }
 
@@ -484,6 +490,7 @@ async function account(link = new URLSearchParams()) {
         ". Changing your email or phone and deleting the account ask for one. To set it, use ",
         h("a", { href: "/forgot" }, "Forgot your password?"), ": we send you a link."),
     ];
+    const activity = activitySection();
     screen("Your account",
       h("p", { id: "who" }, `Signed in as ${me.email ?? me.phone}`, me.verified ? "" : " (not confirmed)"),
       h("h2", {}, "Sessions"),
@@ -493,6 +500,7 @@ async function account(link = new URLSearchParams()) {
       h("button", { type: "button", id: "everywhere", onclick: async () => {
         try { await auth.revokeAllSessions(); say("Signed out everywhere."); go("/signin"); } catch (error) { fail(error); }
       } }, "Sign out everywhere"),
+      ...activity.nodes,
       h("h2", {}, "Passkeys"),
       ...passkeySection(keys),
       h("h2", {}, "Authenticator app"),
@@ -529,6 +537,7 @@ async function account(link = new URLSearchParams()) {
         say("Your account is deleted.");
         go("/signup");
       }));
+    await activity.start();
   } catch (error) {
     fail(error);
   }
@@ -554,6 +563,89 @@ function providerSection(me) {
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Provider"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, h("span", { class: "hint" }, "Action")))),
       h("tbody", {}, rows)),
   ];
+}
+
+// The audit trail's events (`GET /me/activity`) in plain words; an event not listed here is
+// shown by its name.
+const ACTIVITY = {
+  signed_in: (a) => `Signed in ${signInWay(a.amr)}`.trim(),
+  sign_in_failed: () => "A sign-in failed: wrong password",
+  password_changed: () => "Password changed",
+  password_reset: () => "Password reset",
+  sessions_ended: () => "Signed out everywhere",
+  session_revoked: () => "A session was ended",
+  totp_enabled: () => "Authenticator app turned on",
+  totp_disabled: () => "Authenticator app turned off",
+  recovery_codes_replaced: () => "New recovery codes made",
+  recovery_code_used: () => "A recovery code was used",
+  passkey_added: (a) => (a.detail ? `Passkey "${a.detail}" added` : "Passkey added"),
+  passkey_removed: (a) => (a.detail ? `Passkey "${a.detail}" removed` : "Passkey removed"),
+  provider_linked: (a) => `${capital(providerLabel(a.detail ?? "another provider"))} linked`,
+  provider_unlinked: (a) => `${capital(providerLabel(a.detail ?? "another provider"))} unlinked`,
+  identifier_changed: (a) => ({ email: "You now sign in with a new email address", phone: "You now sign in with a new phone number" })[a.detail] ?? "Email or phone changed",
+  account_disabled: () => "Account disabled",
+  account_enabled: () => "Account enabled",
+  operator_action: (a) => OPERATOR_ACTIONS[a.detail] ?? "Account looked after by support",
+};
+const OPERATOR_ACTIONS = {
+  unlock: "Sign-in lock cleared",
+  "reset-password": "Password reset link sent",
+};
+// How a sign-in proved who the user is, from its `amr` (RFC 8176) in order.
+const SIGN_IN_WAYS = { pwd: "your password", hwk: "a passkey", swk: "a passkey", fed: "another provider", sms: "a code we texted you", otp: "a link or code we emailed you" };
+
+function signInWay(amr = []) {
+  const ways = amr.map((method, i) =>
+    // A code followed by `mfa` is the second factor: the authenticator app or a recovery code.
+    method === "otp" && amr[i + 1] === "mfa" ? "a code from your authenticator app or a recovery code" : SIGN_IN_WAYS[method])
+    .filter((way, i, all) => way && all.indexOf(way) === i);
+  return ways.length ? `with ${ways.join(" and ")}` : "";
+}
+
+function activityRow(record) {
+  const what = (ACTIVITY[record.event] ?? (() => record.event))(record);
+  const where = [record.ip, record.user_agent].filter(Boolean);
+  return h("tr", {},
+    h("td", {}, when(record.at)),
+    h("td", {}, what, record.actor ? " by an operator" : ""),
+    h("td", {}, where.length ? where.flatMap((part, i) => (i ? [h("br"), h("span", { class: "hint" }, part)] : [part])) : h("span", { class: "hint" }, "Not recorded")));
+}
+
+/** "Recent activity": the newest records of the audit trail in a table, and "Show more" for
+ * older ones while there are. Loaded after the rest of the page, so a failure here leaves
+ * the rest of the account page working. */
+const ACTIVITY_PAGE = 10;
+function activitySection() {
+  const rows = h("tbody", {});
+  const table = h("table", { "aria-label": "Recent activity", tabindex: "-1" },
+    h("caption", { class: "hint" }, "What happened to your account, newest first"),
+    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "When"), h("th", { scope: "col" }, "What"), h("th", { scope: "col" }, "From where"))),
+    rows);
+  const place = h("div", { id: "activity" }, h("p", {}, "Loading your recent activity…"));
+  let cursor;
+  const load = async () => {
+    const page = await auth.listActivity({ limit: ACTIVITY_PAGE, ...(cursor ? { cursor } : {}) });
+    rows.append(...page.activity.map(activityRow));
+    cursor = page.next_cursor;
+    more.hidden = !cursor;
+    return page.activity.length;
+  };
+  const more = button("Show more", async () => {
+    const added = await load();
+    say(`${added} earlier ${added === 1 ? "event" : "events"} shown${cursor ? "" : "; that is all"}.`);
+    // The button is gone after the last page: keep the reader's place on the table.
+    if (!cursor) table.focus();
+  }, { class: "secondary", hidden: true });
+  const start = async () => {
+    try {
+      await load();
+      place.replaceChildren(rows.children.length ? table : h("p", {}, "Nothing yet."), more);
+    } catch (error) {
+      place.replaceChildren(h("p", {}, "Your recent activity could not be loaded."));
+      fail(error);
+    }
+  };
+  return { nodes: [h("h2", {}, "Recent activity"), place], start };
 }
 
 /** Off to the provider; it sends the browser back here with `#linked=` or `#error=`. */

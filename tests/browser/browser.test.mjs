@@ -3,7 +3,8 @@
 // the web app it serves (WEB_URL): sign up by email, open the mailed link, land signed in;
 // sign in on a second page; both pages refresh at once and stay signed in; sign out
 // everywhere; an authenticator app; passkeys, made and used by Chromium's virtual
-// authenticator; another provider (the local OpenID provider's own login and consent pages).
+// authenticator; another provider (the local OpenID provider's own login and consent pages);
+// the account's recent activity; an account an operator disabled.
 // A screenshot of each step goes to SCREENSHOT_DIR.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -437,6 +438,122 @@ test("a passkey in a browser without WebAuthn's JSON helpers (the client convert
     await shot(page, "passkey-removed-no-longer-signs-in");
   } catch (error) {
     await page.screenshot({ path: join(SCREENSHOTS, "failed-passkey-by-hand.png"), fullPage: true }).catch(() => {});
+    throw error;
+  } finally {
+    await browser.close();
+  }
+});
+
+/** A sign-in over HTTP, as another device would (its user agent is Node.js's). */
+async function signInElsewhere(email) {
+  const response = await fetch(`${API_URL}/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email, password: PASSWORD }),
+  });
+  assert.equal(response.status, 200);
+}
+
+async function signInWithPassword(page, email) {
+  await page.getByLabel("Email or phone").fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+}
+
+test("the account page's Recent activity: the sign-in with the password, from this browser, newest first; Show more pages back", async () => {
+  const email = `activity-${crypto.randomUUID()}@example.com`;
+  const browser = await launch();
+  const page = await (await browser.newContext({ userAgent: "activity-browser-test" })).newPage();
+  try {
+    // Signed up by the mailed link (a sign-in by an emailed link), then ten sign-ins on
+    // another device, then the password here: more than the page's 10 records.
+    await signedUpIn(page, email);
+    for (let i = 0; i < 10; i++) await signInElsewhere(email);
+    await signOut(page);
+    await signInWithPassword(page, email);
+    await page.getByText(`Signed in as ${email}`).waitFor();
+
+    const activity = page.getByRole("table", { name: "Recent activity" });
+    await activity.waitFor();
+    const rows = activity.locator("tbody tr");
+    assert.equal(await rows.count(), 10, "the last 10 records");
+    const newest = rows.first().getByRole("cell");
+    assert.equal(await newest.nth(1).textContent(), "Signed in with your password");
+    assert.match(await newest.nth(2).textContent(), /activity-browser-test/, "from this browser");
+    const at = Date.parse(await newest.nth(0).locator("time").getAttribute("datetime"));
+    assert.ok(Math.abs(Date.now() - at) < 5 * 60_000, `signed in at ${new Date(at).toISOString()}`);
+    assert.equal(await rows.nth(1).getByRole("cell").nth(1).textContent(), "Signed in with your password");
+    assert.match(await rows.nth(1).getByRole("cell").nth(2).textContent(), /node/, "the other device");
+    assert.equal(await activity.getByText("by an operator").count(), 0);
+    await shot(page, "recent-activity");
+
+    // Older records, a page at a time through the cursor, until there are no more.
+    await page.getByRole("button", { name: "Show more" }).click();
+    await page.getByRole("status").filter({ hasText: /earlier events? shown; that is all/ }).waitFor();
+    assert.ok(await rows.count() > 10);
+    assert.equal(await page.getByRole("button", { name: "Show more" }).count(), 0, "no more to show");
+    assert.equal(await rows.last().getByRole("cell").nth(1).textContent(), "Signed in with a link or code we emailed you");
+    await shot(page, "recent-activity-all");
+  } catch (error) {
+    await page.screenshot({ path: join(SCREENSHOTS, "failed-activity.png"), fullPage: true }).catch(() => {});
+    throw error;
+  } finally {
+    await browser.close();
+  }
+});
+
+/** An operator's command, through the `admin` function's Lambda Invoke API, which the local
+ * API (`cargo lambda watch`) serves beside the routes, as `authctl` calls it. */
+async function operator(command) {
+  const response = await fetch(`${API_URL}/2015-03-31/functions/admin/invocations`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ actor: "arn:aws:iam::123456789012:user/browser-test", command }),
+  });
+  assert.equal(response.status, 200, `the admin function answered ${response.status}`);
+  const answer = await response.json();
+  assert.ok(answer.ok, JSON.stringify(answer));
+  return answer.result;
+}
+
+test("a disabled account: the account page signs out to the sign-in page, which says why; enabled, its activity shows the operator's doing", async () => {
+  const email = `disabled-${crypto.randomUUID()}@example.com`;
+  const browser = await launch();
+  const page = await browser.newPage();
+  try {
+    await signedUpIn(page, email);
+    await operator({ name: "disable", user: email, reason: "browser test" });
+
+    // The account page's bearer calls answer 403: the session is forgotten and the page goes
+    // to the sign-in page with the reason, once (opening the account page again goes there
+    // with no call at all).
+    await page.reload();
+    await page.getByRole("heading", { name: "Sign in", exact: true }).waitFor();
+    await page.getByRole("alert").filter({ hasText: "This account is disabled. Contact support." }).waitFor();
+    assert.equal(new URL(page.url()).pathname, "/signin");
+    assert.equal(await page.evaluate(() => localStorage.getItem("auth-service.session")), null);
+    await shot(page, "disabled-signed-out");
+    await page.goto(`${WEB_URL}/account`);
+    await page.getByRole("heading", { name: "Sign in", exact: true }).waitFor();
+
+    // The right password is told why; the form keeps what was typed.
+    await signInWithPassword(page, email);
+    await page.getByRole("alert").filter({ hasText: "This account is disabled. Contact support." }).waitFor();
+    assert.equal(await page.getByLabel("Email or phone").inputValue(), email);
+    assert.equal(await page.evaluate(() => localStorage.getItem("auth-service.session")), null);
+    await shot(page, "disabled-sign-in-refused");
+
+    // Enabled, the same click signs in, and the trail shows what the operator did.
+    await operator({ name: "enable", user: email });
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
+    await page.getByText(`Signed in as ${email}`).waitFor();
+    const activity = page.getByRole("table", { name: "Recent activity" });
+    await activity.getByRole("row", { name: /Account enabled by an operator/ }).waitFor();
+    await activity.getByRole("row", { name: /Account disabled by an operator/ }).waitFor();
+    assert.equal(await activity.getByText("browser-test", { exact: false }).count(), 0, "the operator's principal is not shown");
+    await shot(page, "disabled-then-enabled-activity");
+  } catch (error) {
+    await page.screenshot({ path: join(SCREENSHOTS, "failed-disabled.png"), fullPage: true }).catch(() => {});
     throw error;
   } finally {
     await browser.close();

@@ -16,6 +16,12 @@ export type Registered = Schemas["Registered"];
 export type Confirmed = Schemas["Confirmed"];
 export type ResetDone = Schemas["ResetDone"];
 export type Session = Schemas["Session"];
+/** One record of the account's audit trail (`GET /me/activity`). */
+export type Activity = Schemas["Activity"];
+/** A page of the audit trail, newest first; `next_cursor` is absent on the last page. */
+export type ActivityPage = Schemas["ActivityPage"];
+/** `listActivity`'s query: a page's `next_cursor` as `cursor`, and `limit` (1 to 100, default 20). */
+export type ActivityQuery = NonNullable<operations["listActivity"]["parameters"]["query"]>;
 export type Me = Schemas["Me"];
 export type IdentifierChanged = Schemas["IdentifierChanged"];
 export type Channel = Schemas["Channel"];
@@ -87,6 +93,7 @@ export const ERROR_CODES = [
   "too_many_attempts",
   "user_not_found",
   "invalid_credentials",
+  "account_disabled",
   "verification_required",
   "mfa_required",
   "invalid_challenge",
@@ -286,8 +293,8 @@ export class TokenStore {
       try {
         return this.set(await refresh(current.refreshToken)).accessToken;
       } catch (error) {
-        // The session ended (revoked, expired, reused): forget it.
-        if (error instanceof AuthError && error.code === "invalid_grant") this.clear();
+        // The session ended (revoked, expired, reused, or the account disabled): forget it.
+        if (error instanceof AuthError && (error.code === "invalid_grant" || error.code === "account_disabled")) this.clear();
         throw error;
       }
     });
@@ -467,6 +474,17 @@ export class AuthClient {
     return this.call("GET", "/me", { bearer: true });
   }
 
+  /** A page of the account's audit trail, newest first (20 records unless `limit` says, at
+   * most 100); pass the page's `next_cursor` as `cursor` for the next one. A cursor no page
+   * handed out, or a `limit` outside 1 to 100, is `invalid_request`. */
+  listActivity(query: ActivityQuery = {}): Promise<ActivityPage> {
+    const params = new URLSearchParams();
+    if (query.cursor !== undefined) params.set("cursor", query.cursor);
+    if (query.limit !== undefined) params.set("limit", String(query.limit));
+    const search = params.toString();
+    return this.call("GET", `/me/activity${search ? `?${search}` : ""}`, { bearer: true });
+  }
+
   requestIdentifierChange(body: IdentifierChangeRequest): Promise<{ channel: Channel }> {
     return this.call("POST", "/me/identifier", { body, bearer: true });
   }
@@ -588,6 +606,8 @@ export class AuthClient {
     try {
       return (await this.send(method, path, call, token)) as T;
     } catch (error) {
+      // An operator disabled the account: its sessions ended with it, so forget this one.
+      if (error instanceof AuthError && error.code === "account_disabled") this.store.clear();
       // Refused although it looked fresh (a clock off, a key rotated): refresh once, retry once.
       if (!(error instanceof AuthError) || error.code !== "invalid_token") throw error;
       const again = await this.store.accessToken(refresh, token).catch(() => null);

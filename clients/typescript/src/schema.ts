@@ -377,6 +377,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/me/activity": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's own audit trail (security events), newest first, a page at a time.
+         * @description What happened to the account, kept 400 days: each sign-in (with how, `amr`) and wrong password, from where (IP and user agent); password changes and resets; sessions ended; second factors, passkeys and providers added or removed; the identifier changed; the account disabled or enabled; and what an operator did (`actor`). Never a password, code or token. Pass a page's `next_cursor` as `cursor` for the next page; the last page has none.
+         */
+        get: operations["listActivity"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/me/totp": {
         parameters: {
             query?: never;
@@ -943,6 +963,47 @@ export interface components {
             /** Format: date-time */
             created_at: string;
         };
+        /** @description One security event of the account. */
+        Activity: {
+            /**
+             * @description What happened: `signed_in`, `sign_in_failed` (a wrong password), `password_changed`, `password_reset`, `sessions_ended` (every session: signed out everywhere, or by an operator), `session_revoked`, `totp_enabled`, `totp_disabled`, `recovery_codes_replaced`, `recovery_code_used`, `passkey_added`, `passkey_removed`, `provider_linked`, `provider_unlinked`, `identifier_changed`, `account_disabled`, `account_enabled`, or `operator_action` (another command of an operator's: `detail` names it). Show an event you do not know by its name: the list may grow.
+             * @example signed_in
+             */
+            event: string;
+            /**
+             * Format: date-time
+             * @description When, RFC 3339 in UTC with milliseconds.
+             */
+            at: string;
+            /** @description The address the request came from. */
+            ip?: string;
+            /** @description The `User-Agent` of the request. */
+            user_agent?: string;
+            /**
+             * @description `signed_in`: how the user proved who they are (RFC 8176, as the access token's `amr`).
+             * @example [
+             *       "pwd"
+             *     ]
+             * @example [
+             *       "hwk",
+             *       "user",
+             *       "mfa"
+             *     ]
+             * @example [
+             *       "fed"
+             *     ]
+             */
+            amr?: string[];
+            /** @description When an operator did it, the operator's AWS principal (an IAM ARN). */
+            actor?: string;
+            /** @description A short note: an operator's reason for a disable, the command of an `operator_action`, the name of a passkey or provider, the kind of a new identifier (`email` or `phone`, never the address). */
+            detail?: string;
+        };
+        ActivityPage: {
+            activity: components["schemas"]["Activity"][];
+            /** @description Absent on the last page; else the `cursor` of the next one. */
+            next_cursor?: string;
+        };
         IdentifierChanged: {
             /** Format: uuid */
             user_id: string;
@@ -1043,6 +1104,18 @@ export interface components {
                 "application/problem+json": {
                     /** @constant */
                     code?: "invalid_token";
+                } & components["schemas"]["Problem"];
+            };
+        };
+        /** @description `account_disabled`: an operator disabled the account. Its sessions ended with the disable; it signs in nowhere until an operator enables it. */
+        AccountDisabled: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": {
+                    /** @constant */
+                    code?: "account_disabled";
                 } & components["schemas"]["Problem"];
             };
         };
@@ -1332,13 +1405,16 @@ export interface operations {
                     } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The right password, and a step to go: `verification_required` for an unverified identifier (a one-time code was sent), or `mfa_required` for an account with a second factor (finish with `POST /login/mfa`). */
+            /** @description The right password, and a step to go: `verification_required` for an unverified identifier (a one-time code was sent), or `mfa_required` for an account with a second factor (finish with `POST /login/mfa`); or `account_disabled`: an operator disabled the account (a wrong password is still `invalid_credentials`). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": ({
+                        /** @constant */
+                        code?: "account_disabled";
+                    } & components["schemas"]["Problem"]) | ({
                         /** @constant */
                         code?: "verification_required";
                         /** Format: uuid */
@@ -1399,13 +1475,16 @@ export interface operations {
                     } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The code was right and the identifier is verified, but the account has a second factor: no session without it (finish with `POST /login/mfa`). */
+            /** @description The code was right and the identifier is verified, but the account has a second factor: no session without it (finish with `POST /login/mfa`); or `account_disabled`: an operator disabled the account. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
+                    "application/problem+json": ({
+                        /** @constant */
+                        code?: "account_disabled";
+                    } & components["schemas"]["Problem"]) | ({
                         /** @constant */
                         code?: "mfa_required";
                         /**
@@ -1417,7 +1496,7 @@ export interface operations {
                         methods: ("totp" | "recovery_code" | "passkey")[];
                         /** @description When `passkey` is among `methods`: WebAuthn request options naming the account's passkeys, for `navigator.credentials.get`; the assertion goes to `POST /login/mfa` as `credential`. */
                         passkey_options?: components["schemas"]["PasskeyRequestOptions"];
-                    } & WithRequired<components["schemas"]["Problem"], "challenge_id" | "methods">;
+                    } & WithRequired<components["schemas"]["Problem"], "challenge_id" | "methods">);
                 };
             };
             413: components["responses"]["PayloadTooLarge"];
@@ -1459,6 +1538,7 @@ export interface operations {
                     } & components["schemas"]["Problem"];
                 };
             };
+            403: components["responses"]["AccountDisabled"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
@@ -1539,6 +1619,7 @@ export interface operations {
                     } & components["schemas"]["Problem"];
                 };
             };
+            403: components["responses"]["AccountDisabled"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
@@ -1579,13 +1660,16 @@ export interface operations {
                     } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The code was right, but the account has a second factor: no session without it (finish with `POST /login/mfa`). */
+            /** @description The code was right, but the account has a second factor: no session without it (finish with `POST /login/mfa`); or `account_disabled`: an operator disabled the account. */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
+                    "application/problem+json": ({
+                        /** @constant */
+                        code?: "account_disabled";
+                    } & components["schemas"]["Problem"]) | ({
                         /** @constant */
                         code?: "mfa_required";
                         /**
@@ -1597,7 +1681,7 @@ export interface operations {
                         methods: ("totp" | "recovery_code" | "passkey")[];
                         /** @description When `passkey` is among `methods`: WebAuthn request options naming the account's passkeys, for `navigator.credentials.get`; the assertion goes to `POST /login/mfa` as `credential`. */
                         passkey_options?: components["schemas"]["PasskeyRequestOptions"];
-                    } & WithRequired<components["schemas"]["Problem"], "challenge_id" | "methods">;
+                    } & WithRequired<components["schemas"]["Problem"], "challenge_id" | "methods">);
                 };
             };
             413: components["responses"]["PayloadTooLarge"];
@@ -1750,6 +1834,20 @@ export interface operations {
                     "application/json": {
                         /** @enum {unknown} */
                         code?: "invalid_request" | "invalid_grant" | "unsupported_grant_type";
+                    } & components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description An operator disabled the account: its sessions ended with the disable, and none refreshes until it is enabled (`error` is `invalid_grant`, as for an ended session). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        code?: "account_disabled";
+                        /** @constant */
+                        error?: "invalid_grant";
                     } & components["schemas"]["OAuthError"];
                 };
             };
@@ -1920,13 +2018,16 @@ export interface operations {
                     } & components["schemas"]["Problem"];
                 };
             };
-            /** @description The password was reset and every session ended, but the account has a second factor: no session without it (finish with `POST /login/mfa`). */
+            /** @description The password was reset and every session ended, but the account has a second factor: no session without it (finish with `POST /login/mfa`); or `account_disabled`: an operator disabled the account (nothing was changed and the code is not spent). */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
+                    "application/problem+json": ({
+                        /** @constant */
+                        code?: "account_disabled";
+                    } & components["schemas"]["Problem"]) | ({
                         /** @constant */
                         code?: "mfa_required";
                         /**
@@ -1938,7 +2039,7 @@ export interface operations {
                         methods: ("totp" | "recovery_code" | "passkey")[];
                         /** @description When `passkey` is among `methods`: WebAuthn request options naming the account's passkeys, for `navigator.credentials.get`; the assertion goes to `POST /login/mfa` as `credential`. */
                         passkey_options?: components["schemas"]["PasskeyRequestOptions"];
-                    } & WithRequired<components["schemas"]["Problem"], "challenge_id" | "methods">;
+                    } & WithRequired<components["schemas"]["Problem"], "challenge_id" | "methods">);
                 };
             };
             413: components["responses"]["PayloadTooLarge"];
@@ -1981,6 +2082,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["InvalidTokenOrCredentials"];
+            403: components["responses"]["AccountDisabled"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
@@ -2006,6 +2108,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["InvalidToken"];
+            403: components["responses"]["AccountDisabled"];
         };
     };
     revokeAllSessions: {
@@ -2026,6 +2129,7 @@ export interface operations {
                 content?: never;
             };
             401: components["responses"]["InvalidToken"];
+            403: components["responses"]["AccountDisabled"];
         };
     };
     revokeSession: {
@@ -2049,6 +2153,7 @@ export interface operations {
                 content?: never;
             };
             401: components["responses"]["InvalidToken"];
+            403: components["responses"]["AccountDisabled"];
             /** @description No such live session of the caller's (also another user's). */
             404: {
                 headers: {
@@ -2083,6 +2188,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["InvalidToken"];
+            403: components["responses"]["AccountDisabled"];
         };
     };
     deleteMe: {
@@ -2119,9 +2225,50 @@ export interface operations {
                 };
             };
             401: components["responses"]["InvalidTokenOrCredentials"];
+            403: components["responses"]["AccountDisabled"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
+        };
+    };
+    listActivity: {
+        parameters: {
+            query?: {
+                /** @description The `next_cursor` of the previous page; none for the newest records. */
+                cursor?: string;
+                /** @description Records per page. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of records, newest first. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActivityPage"];
+                };
+            };
+            /** @description A `cursor` no page handed out, or a `limit` outside 1 to 100. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @constant */
+                        code?: "invalid_request";
+                    } & components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["InvalidToken"];
+            403: components["responses"]["AccountDisabled"];
         };
     };
     startTotpEnrolment: {
@@ -2160,6 +2307,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["StepUpRequired"];
+            403: components["responses"]["AccountDisabled"];
             /** @description An authenticator app is already on. */
             409: {
                 headers: {
@@ -2211,6 +2359,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["InvalidTokenOrCredentials"];
+            403: components["responses"]["AccountDisabled"];
             /** @description No authenticator app is on. */
             404: {
                 headers: {
@@ -2264,6 +2413,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["InvalidToken"];
+            403: components["responses"]["AccountDisabled"];
             /** @description An authenticator app is already on. */
             409: {
                 headers: {
@@ -2316,6 +2466,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["StepUpRequired"];
+            403: components["responses"]["AccountDisabled"];
             /** @description No authenticator app is on. */
             404: {
                 headers: {
@@ -2353,6 +2504,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["InvalidToken"];
+            403: components["responses"]["AccountDisabled"];
         };
     };
     addPasskey: {
@@ -2391,6 +2543,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["InvalidToken"];
+            403: components["responses"]["AccountDisabled"];
             /** @description The account has 10 passkeys, as many as it may. */
             409: {
                 headers: {
@@ -2443,6 +2596,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["StepUpRequired"];
+            403: components["responses"]["AccountDisabled"];
             /** @description The account has 10 passkeys, as many as it may. */
             409: {
                 headers: {
@@ -2497,6 +2651,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["StepUpRequired"];
+            403: components["responses"]["AccountDisabled"];
             /** @description No passkey of the caller's has this id. */
             404: {
                 headers: {
@@ -2553,6 +2708,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["InvalidToken"];
+            403: components["responses"]["AccountDisabled"];
             /** @description No passkey of the caller's has this id. */
             404: {
                 headers: {
@@ -2611,6 +2767,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["StepUpRequired"];
+            403: components["responses"]["AccountDisabled"];
             /** @description No provider of this name is configured. */
             404: {
                 headers: {
@@ -2692,6 +2849,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["StepUpRequired"];
+            403: components["responses"]["AccountDisabled"];
             /** @description The account has no identity of this provider. */
             404: {
                 headers: {
@@ -2757,6 +2915,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["InvalidTokenOrCredentials"];
+            403: components["responses"]["AccountDisabled"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
@@ -2802,6 +2961,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["InvalidToken"];
+            403: components["responses"]["AccountDisabled"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
         };

@@ -163,6 +163,109 @@ test("sign out everywhere ends every tab's session", async () => {
   await assert.rejects(otherDevice.getMe(), (error) => error.code === "invalid_token");
 });
 
+test("the account's activity: its sign-ins with how, its wrong passwords, newest first, a page at a time", async () => {
+  const client = new AuthClient({ baseUrl: API, store: new TokenStore({ storage: memoryStorage() }) });
+  const { email } = await signedUp(client);
+  await assert.rejects(client.login({ email, password: "not the password" }), (error) => error.code === "invalid_credentials");
+  await client.login({ email, password: PASSWORD });
+
+  const { activity, next_cursor } = await client.listActivity();
+  assert.equal(next_cursor, undefined, "three records fit on the first page");
+  assert.deepEqual(activity.map((a) => a.event), ["signed_in", "sign_in_failed", "signed_in"]);
+  const [signIn, failed, confirmed] = activity;
+  // The newest: the password sign-in, with how and from where.
+  assert.deepEqual(signIn.amr, ["pwd"]);
+  assert.ok(signIn.ip, "the address it came from");
+  assert.equal(signIn.actor, undefined, "the user did it, not an operator");
+  assert.match(signIn.at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  assert.ok(Math.abs(Date.parse(signIn.at) - Date.now()) < 5 * 60_000, signIn.at);
+  assert.ok(failed.ip);
+  // The confirmation link signed the user in too.
+  assert.ok(confirmed.amr.length > 0 && !confirmed.amr.includes("pwd"), `${confirmed.amr}`);
+  assert.ok(signIn.at >= failed.at && failed.at >= confirmed.at, "newest first");
+  // Nothing secret in any record.
+  const text = JSON.stringify(activity);
+  assert.ok(!text.includes(PASSWORD) && !text.includes("not the password"), text);
+
+  // One record a page: the cursor walks them in the same order, and the last page says so.
+  const walked = [];
+  let cursor;
+  do {
+    const page = await client.listActivity({ limit: 1, ...(cursor ? { cursor } : {}) });
+    assert.equal(page.activity.length, 1);
+    walked.push(...page.activity);
+    cursor = page.next_cursor;
+    assert.ok(walked.length <= 3, "the cursor ends");
+  } while (cursor);
+  assert.deepEqual(walked, activity);
+  const second = await client.listActivity({ limit: 2 });
+  assert.equal(second.activity.length, 2);
+  assert.ok(second.next_cursor);
+  assert.deepEqual((await client.listActivity({ cursor: second.next_cursor })).activity, activity.slice(2));
+
+  // A cursor no page handed out, and a limit outside 1 to 100.
+  for (const query of [{ cursor: "not-a-cursor" }, { limit: 0 }, { limit: 101 }]) {
+    await assert.rejects(client.listActivity(query), (error) =>
+      error instanceof AuthError && error.code === "invalid_request" && error.status === 400);
+  }
+  // Another user's page is theirs alone.
+  const other = new AuthClient({ baseUrl: API, store: new TokenStore({ storage: memoryStorage() }) });
+  await signedUp(other);
+  assert.deepEqual((await other.listActivity()).activity.map((a) => a.event), ["signed_in"]);
+  await assert.rejects(
+    new AuthClient({ baseUrl: API, store: new TokenStore({ storage: memoryStorage() }) }).listActivity(),
+    (error) => error.code === "invalid_token" && error.status === 401,
+  );
+});
+
+/** An operator's command, through the `admin` function's Lambda Invoke API, which the local
+ * API (`cargo lambda watch`) serves beside the routes, as `authctl` calls it. */
+async function operator(command) {
+  const response = await fetch(`${API}/2015-03-31/functions/admin/invocations`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ actor: "arn:aws:iam::123456789012:user/client-test", command }),
+  });
+  assert.equal(response.status, 200, `the admin function answered ${response.status}`);
+  const answer = await response.json();
+  assert.ok(answer.ok, JSON.stringify(answer));
+  return answer.result;
+}
+
+test("a disabled account: every tab's session is forgotten, and sign-in says why once the password is right", async () => {
+  const storage = memoryStorage();
+  const tab = new AuthClient({ baseUrl: API, store: new TokenStore({ storage }) });
+  const { email, userId } = await signedUp(tab);
+  const otherTab = new AuthClient({ baseUrl: API, store: new TokenStore({ storage }) });
+  await operator({ name: "disable", user: userId, reason: "client test" });
+
+  // A bearer route: 403 account_disabled, and the session is forgotten (no loop of retries).
+  await assert.rejects(tab.getMe(), (error) =>
+    error instanceof AuthError && error.code === "account_disabled" && error.status === 403);
+  assert.equal(tab.signedIn, false);
+  assert.equal(otherTab.signedIn, false, "the tabs share the session");
+  // The refresh says the same (OAuth's invalid_grant beside the code), and forgets it too.
+  const device = new AuthClient({ baseUrl: API, store: new TokenStore({ storage: memoryStorage() }) });
+  await operator({ name: "enable", user: userId });
+  await device.login({ email, password: PASSWORD });
+  await operator({ name: "disable", user: userId, reason: "client test, again" });
+  await assert.rejects(device.refresh(), (error) =>
+    error.code === "account_disabled" && error.status === 403 && error.problem.error === "invalid_grant");
+  assert.equal(device.signedIn, false);
+  // Signing in: the right password is told, a wrong one is not.
+  await assert.rejects(device.login({ email, password: PASSWORD }), (error) => error.code === "account_disabled" && error.status === 403);
+  await assert.rejects(device.login({ email, password: "not the password" }), (error) => error.code === "invalid_credentials");
+
+  // Enabled, it signs in; its trail shows what the operator did, and who.
+  await operator({ name: "enable", user: userId });
+  await device.login({ email, password: PASSWORD });
+  const events = (await device.listActivity({ limit: 100 })).activity;
+  const disabled = events.find((a) => a.event === "account_disabled");
+  assert.equal(disabled.actor, "arn:aws:iam::123456789012:user/client-test");
+  assert.equal(disabled.detail, "client test, again");
+  assert.equal(events[0].event, "signed_in");
+});
+
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
