@@ -129,9 +129,13 @@ async fn a_disabled_account_signs_in_nowhere_until_enabled() {
         .unwrap();
     t.clock.advance(1);
     let back = signed_in(&t, &email).await;
-    authenticate(&t.app, Some(&back.access_token))
+    let me = authenticate(&t.app, Some(&back.access_token))
         .await
         .expect("enabled: signed in again");
+    // The user's own view says an operator acted, not which principal.
+    let mine = audit::mine(&t.app, &me, None, None).await.unwrap().activity;
+    let by_operators: Vec<_> = mine.iter().filter_map(|a| a.actor.as_deref()).collect();
+    assert_eq!(by_operators, [audit::BY_AN_OPERATOR, audit::BY_AN_OPERATOR]);
     // The old session stays ended.
     assert_eq!(
         code(refresh(&t.app, exchange(&pair.refresh_token)).await),

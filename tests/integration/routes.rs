@@ -63,6 +63,7 @@ pub(crate) const BEARER_ROUTES: &[(&str, &str)] = &[
     ("POST", "/me/identifier"),
     ("PATCH", "/me/identifier/{code}"),
     ("DELETE", "/me"),
+    ("GET", "/me/activity"),
     ("POST", "/me/totp"),
     ("DELETE", "/me/totp"),
     ("POST", "/me/totp/confirm"),

@@ -994,8 +994,11 @@ export interface components {
              *     ]
              */
             amr?: string[];
-            /** @description When an operator did it, the operator's AWS principal (an IAM ARN). */
-            actor?: string;
+            /**
+             * @description `operator` when an operator did it (operators see which principal with `authctl user activity`).
+             * @constant
+             */
+            actor?: "operator";
             /** @description A short note: an operator's reason for a disable, the command of an `operator_action`, the name of a passkey or provider, the kind of a new identifier (`email` or `phone`, never the address). */
             detail?: string;
         };

@@ -139,8 +139,18 @@ pub async fn mine(
                 .map_err(|_| AuthError::InvalidRequest("limit must be a number".into()))
         })
         .transpose()?;
-    page(app, &caller.user.user_id, cursor, limit).await
+    let mut page = page(app, &caller.user.user_id, cursor, limit).await?;
+    // The user learns that an operator acted, not which principal of which AWS account.
+    for record in &mut page.activity {
+        if record.actor.is_some() {
+            record.actor = Some(BY_AN_OPERATOR.to_owned());
+        }
+    }
+    Ok(page)
 }
+
+/// What `GET /me/activity` says of an operator's action (`authctl user activity` names them).
+pub const BY_AN_OPERATOR: &str = "operator";
 
 #[cfg(test)]
 mod tests {
