@@ -590,6 +590,10 @@ const ACTIVITY = {
 const OPERATOR_ACTIONS = {
   unlock: "Sign-in lock cleared",
   "reset-password": "Password reset link sent",
+  show: "Account looked up by support",
+  sessions: "Sessions looked up by support",
+  activity: "Activity looked up by support",
+  export: "Account data exported",
 };
 // How a sign-in proved who the user is, from its `amr` (RFC 8176) in order.
 const SIGN_IN_WAYS = { pwd: "your password", hwk: "a passkey", swk: "a passkey", fed: "another provider", sms: "a code we texted you", otp: "a link or code we emailed you" };

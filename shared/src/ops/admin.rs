@@ -220,7 +220,12 @@ async fn execute(app: &impl Keyed, actor: &str, command: Command) -> Result<Valu
     tracing::info!(command = name, actor, "admin command");
     let done = || Audit::event(audit::OPERATOR_ACTION).by(actor).detail(name);
     Ok(match command {
-        Command::Show { user } => to_value(show(app, &find(app, &user).await?).await?),
+        Command::Show { user } => {
+            let user = find(app, &user).await?;
+            let shown = to_value(show(app, &user).await?);
+            read_by(app, &user, &done()).await;
+            shown
+        }
         Command::List {
             unverified,
             created_after,
@@ -269,7 +274,9 @@ async fn execute(app: &impl Keyed, actor: &str, command: Command) -> Result<Valu
         }
         Command::Sessions { user } => {
             let user = find(app, &user).await?;
-            json!({ "sessions": session::live_sessions(app, &user, None).await? })
+            let sessions = json!({ "sessions": session::live_sessions(app, &user, None).await? });
+            read_by(app, &user, &done()).await;
+            sessions
         }
         Command::RevokeSessions { user } => {
             let user = find(app, &user).await?;
@@ -288,7 +295,12 @@ async fn execute(app: &impl Keyed, actor: &str, command: Command) -> Result<Valu
             delete(app, &find(app, &user).await?, actor).await?;
             json!({ "deleted": true })
         }
-        Command::Export { user } => export(app, &find(app, &user).await?).await?,
+        Command::Export { user } => {
+            let user = find(app, &user).await?;
+            let exported = export(app, &user).await?;
+            read_by(app, &user, &done()).await;
+            exported
+        }
         Command::Activity {
             user,
             cursor,
@@ -297,6 +309,7 @@ async fn execute(app: &impl Keyed, actor: &str, command: Command) -> Result<Valu
             let user = find(app, &user).await?;
             let page: ActivityPage =
                 audit::page(app, &user.user_id, cursor.as_deref(), limit).await?;
+            read_by(app, &user, &done()).await;
             to_value(page)
         }
         Command::Import { lines } => {
@@ -309,6 +322,14 @@ async fn execute(app: &impl Keyed, actor: &str, command: Command) -> Result<Valu
             json!({ "report": report })
         }
     })
+}
+
+/// An operator read the account (show, sessions, export, activity): recorded in its trail
+/// after the read, so a read never lists itself.
+async fn read_by(app: &impl Base, user: &UserItem, audit: &Audit) {
+    app.store()
+        .audit_alone(&user.user_id, audit, app.now_ms())
+        .await;
 }
 
 fn to_value(value: impl Serialize) -> Value {
