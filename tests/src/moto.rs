@@ -53,12 +53,25 @@ pub struct Outbox {
 impl Outbox {
     pub async fn fetch() -> Self {
         let base = crate::required_env("MOTO_URL");
-        let data: Data = reqwest::get(format!("{base}/moto-api/data.json"))
-            .await
-            .expect("moto answers")
-            .json()
-            .await
-            .expect("moto's data.json parses");
+        // moto serialises its state while other requests change it, and now and then
+        // answers that with a 500 page: ask again, a few times.
+        let mut tries = 0;
+        let data: Data = loop {
+            let response = reqwest::get(format!("{base}/moto-api/data.json"))
+                .await
+                .expect("moto answers");
+            let status = response.status();
+            let body = response.text().await.expect("moto's data.json reads");
+            match serde_json::from_str(&body) {
+                Ok(data) => break data,
+                Err(error) if tries < 5 => {
+                    tries += 1;
+                    eprintln!("moto's data.json did not parse ({status}: {error}); again");
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+                Err(error) => panic!("moto's data.json parses: {status}: {error}: {body:.300}"),
+            }
+        };
         Self {
             emails: data.ses.map(|s| s.messages).unwrap_or_default(),
             sms: data.sns.map(|s| s.sms).unwrap_or_default(),
