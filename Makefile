@@ -42,6 +42,7 @@ LAMBDA_FUNCTIONS := \
 	UserEventsFunction=user-events \
 	ResetSenderFunction=reset-sender \
 	OutboxSweeperFunction=outbox-sweeper \
+	ProvisioningAckFunction=provisioning-ack \
 	AdminFunction=admin \
 	LoginMfaFunction=login-mfa \
 	TotpEnrollFunction=totp-enroll \

@@ -128,6 +128,11 @@ export_stack_env() { # ddb_port moto_port api_port
   local default_identifier_change_url='http://localhost:5173/me/identifier#code={code}'
   export IDENTIFIER_CHANGE_URL="${IDENTIFIER_CHANGE_URL:-$default_identifier_change_url}"
   export JWT_AUDIENCE="${JWT_AUDIENCE:-local-app}"
+  # The services that acknowledge new users (their stand-ins run in local-events), and how
+  # long one may take before the sweeper counts the user as unacknowledged (5 minutes
+  # deployed; a minute here, so the alarm path shows in make dev, and less in make test).
+  export SUBSCRIBER_SERVICES="${SUBSCRIBER_SERVICES:-social,blog}"
+  export PROVISIONING_LAG_SECS="${PROVISIONING_LAG_SECS:-60}"
   # Two secrets, as deployed: the HMAC key and the signing keys (local-setup stores both
   # from the one key document, AUTH_SECRET_FILE).
   export AUTH_HMAC_SECRET_ID="${AUTH_HMAC_SECRET_ID:-auth-service/local-hmac}"

@@ -43,6 +43,8 @@ export IDENTIFIER_CHANGE_URL="$WEB_URL/me/identifier#code={code}"
 # stream consumer and the sweeper themselves with a clock they move, use another, so the
 # running pipeline cannot publish behind their backs.
 export TABLE_NAME="auth-test"
+# A user unacknowledged for 3 s counts in the sweeper's lag figures (the lag test waits that).
+export PROVISIONING_LAG_SECS=3
 INTEGRATION_TABLE="auth-integration"
 export_stack_env "$DDB_PORT" "$MOTO_PORT" "$API_PORT"
 use_auth_secret "$STACK_LOG_DIR/auth-secret.json"

@@ -493,6 +493,7 @@ async function account(link = new URLSearchParams()) {
     const activity = activitySection();
     screen("Your account",
       h("p", { id: "who" }, `Signed in as ${me.email ?? me.phone}`, me.verified ? "" : " (not confirmed)"),
+      provisioningNote(me),
       h("h2", {}, "Sessions"),
       h("table", {}, h("caption", { class: "hint" }, "Where you are signed in, newest first"),
         h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Device"), h("th", { scope: "col" }, "IP"), h("th", { scope: "col" }, "Last used"), h("th", { scope: "col" }, h("span", { class: "hint" }, "Action")))),
@@ -541,6 +542,36 @@ async function account(link = new URLSearchParams()) {
   } catch (error) {
     fail(error);
   }
+}
+
+/** "Setting up your account…" while a service that acknowledges new users has not yet
+ * (GET /me's provisioning), asked again every 2 seconds for up to 2 minutes; then "Your account
+ * is ready." An account that was ready when the page opened shows nothing. */
+function provisioningNote(me) {
+  const node = h("p", { id: "provisioning", role: "status" });
+  const waiting = (provisioning) => Object.values(provisioning ?? {}).filter((status) => status !== "created");
+  const show = (provisioning) => {
+    const left = waiting(provisioning);
+    node.textContent = !left.length ? "Your account is ready."
+      : left.includes("failed") ? "Setting up your account… One of our services had a problem and will try again."
+        : "Setting up your account…";
+    return !left.length;
+  };
+  if (!waiting(me.provisioning).length) return node;
+  show(me.provisioning);
+  const started = Date.now();
+  const poll = async () => {
+    if (!node.isConnected) return;
+    if (Date.now() - started > 120_000) {
+      node.textContent = "Your account is still being set up. This can take a few minutes; you can go on meanwhile.";
+      return;
+    }
+    let done = false;
+    try { done = show((await auth.getMe()).provisioning); } catch { /* asked again below */ }
+    if (!done) setTimeout(poll, 2000);
+  };
+  setTimeout(poll, 2000);
+  return node;
 }
 
 /** The other providers: each configured one, linked or not, with Link or Unlink. */

@@ -31,6 +31,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         "user-events" => user_events::run().await,
         "reset-sender" => reset_sender::run().await,
         "outbox-sweeper" => outbox_sweeper::run().await,
+        "provisioning-ack" => provisioning_ack::run().await,
         "admin" => admin::run().await,
         "me-activity" => me_activity::run().await,
         "login-mfa" => login_mfa::run().await,

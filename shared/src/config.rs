@@ -69,6 +69,9 @@ pub struct Config {
     /// Lazy migration from a Cognito user pool (`COGNITO_USER_POOL_ID` and
     /// `COGNITO_CLIENT_ID`, both or neither): off unless set.
     pub cognito: Option<CognitoPool>,
+    /// The services that acknowledge new users (`SUBSCRIBER_SERVICES`, comma-separated;
+    /// none when unset): each one's status is in `GET /me`'s `provisioning`.
+    pub subscriber_services: Vec<String>,
 }
 
 /// The Cognito user pool accounts migrate from, and its app client (which must allow
@@ -194,7 +197,17 @@ impl Config {
                     ));
                 }
             },
+            subscriber_services: crate::provisioning::services(
+                &lookup("SUBSCRIBER_SERVICES").unwrap_or_default(),
+            )
+            .map_err(StartupError::Config)?,
         })
+    }
+
+    /// The timeline key a new account starts with: awaiting its acknowledgements when any
+    /// service is configured to send them.
+    pub fn awaiting(&self) -> Option<String> {
+        (!self.subscriber_services.is_empty()).then(|| crate::provisioning::AWAITING.to_owned())
     }
 }
 

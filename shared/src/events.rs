@@ -16,6 +16,15 @@ pub const USER_DELETED: &str = "user.deleted";
 /// An operator disabled the account (it signs in nowhere; its sessions ended), or enabled it.
 pub const USER_DISABLED: &str = "user.disabled";
 pub const USER_ENABLED: &str = "user.enabled";
+/// The account's password was changed by its user or set by a reset code.
+pub const USER_PASSWORD_CHANGED: &str = "user.password_changed";
+/// Every session of the account started before `revoked_before` has ended (a password change
+/// or reset, "sign out everywhere", an operator's revoke or disable): access tokens issued
+/// before that time are void.
+pub const USER_SESSIONS_REVOKED: &str = "user.sessions_revoked";
+/// The account's email or phone changed (the event says which kind it is now, never the
+/// address).
+pub const USER_IDENTIFIER_CHANGED: &str = "user.identifier_changed";
 
 /// Why an account is gone, in `user.deleted`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +73,10 @@ pub struct UserEvent {
     /// pool the service migrates from, at the user's first sign-in (or password reset) here.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub migrated: bool,
+    /// In `user.sessions_revoked` only: RFC 3339, UTC, seconds. An access token of this user
+    /// whose `iat` is earlier is void.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_before: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -88,6 +101,15 @@ pub struct OutboxItem {
     pub published_at: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
+    /// Key of the timeline index: `OUTBOX#<date>` (UTC), so a replay reads one day's events
+    /// in time order from the index, never a scan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<String>,
+}
+
+/// The timeline key of the outbox items made on the day of `epoch_secs` (UTC).
+pub fn outbox_day(epoch_secs: i64) -> String {
+    format!("OUTBOX#{}", &rfc3339(epoch_secs)[..10])
 }
 
 impl OutboxItem {
@@ -119,6 +141,44 @@ pub fn outbox_about(
     now: i64,
 ) -> Result<TransactWriteItem, AuthError> {
     pending(store, &UserEvent::new(event_type, user_id, now), now)
+}
+
+/// The transaction item that records `user.sessions_revoked` for the account `user_id`:
+/// every session started before `now` has ended.
+pub fn outbox_sessions_revoked(
+    store: &Store,
+    user_id: &str,
+    now: i64,
+) -> Result<TransactWriteItem, AuthError> {
+    let mut event = UserEvent::new(USER_SESSIONS_REVOKED, user_id, now);
+    event.revoked_before = Some(rfc3339(now));
+    pending(store, &event, now)
+}
+
+/// The transaction items of a password change or reset: `user.password_changed` and the
+/// `user.sessions_revoked` it implies.
+pub fn outbox_password_changed(
+    store: &Store,
+    user_id: &str,
+    now: i64,
+) -> Result<Vec<TransactWriteItem>, AuthError> {
+    Ok(vec![
+        outbox_about(store, USER_PASSWORD_CHANGED, user_id, now)?,
+        outbox_sessions_revoked(store, user_id, now)?,
+    ])
+}
+
+/// The transaction item that records `user.identifier_changed` for the account `user_id`,
+/// whose identifier is now of `kind` (`email` or `phone`); never the address.
+pub fn outbox_identifier_changed(
+    store: &Store,
+    user_id: &str,
+    kind: &str,
+    now: i64,
+) -> Result<TransactWriteItem, AuthError> {
+    let mut event = UserEvent::new(USER_IDENTIFIER_CHANGED, user_id, now);
+    event.identifier_type = Some(kind.to_owned());
+    pending(store, &event, now)
 }
 
 /// The transaction item that records `user.created` for `user`, an account an operator
@@ -162,6 +222,7 @@ impl UserEvent {
             reason: None,
             imported: false,
             migrated: false,
+            revoked_before: None,
         }
     }
 }
@@ -180,6 +241,7 @@ fn pending(store: &Store, event: &UserEvent, now: i64) -> Result<TransactWriteIt
         pending_since: Some(now),
         published_at: None,
         expires_at: None,
+        timeline: Some(outbox_day(now)),
     };
     store.put_new(&item)
 }
@@ -375,6 +437,7 @@ mod tests {
             reason: None,
             imported: false,
             migrated: false,
+            revoked_before: None,
         };
         let json: serde_json::Value = serde_json::to_value(&event).unwrap();
         let keys: Vec<&str> = json

@@ -38,6 +38,7 @@ pub mod http;
 pub mod migration;
 pub mod notify;
 pub mod ops;
+pub mod provisioning;
 pub mod secrets;
 pub mod store;
 pub mod telemetry;

@@ -4,7 +4,8 @@
 // sign in on a second page; both pages refresh at once and stay signed in; sign out
 // everywhere; an authenticator app; passkeys, made and used by Chromium's virtual
 // authenticator; another provider (the local OpenID provider's own login and consent pages);
-// the account's recent activity; an account an operator disabled.
+// the account's recent activity; an account an operator disabled; "setting up your
+// account…" until the other services have acknowledged a new user.
 // A screenshot of each step goes to SCREENSHOT_DIR.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -196,6 +197,46 @@ test("someone signed up with my address: the mailed link's \"I did not sign up\"
       body: JSON.stringify({ email, password: squatter }),
     });
     assert.equal(login.status, 401);
+  } finally {
+    await browser.close();
+  }
+});
+
+/** Registers `email` with `username` over the API and confirms it in `page` through the
+ * mailed link: the account page opens. */
+async function signUpAs(page, email, username) {
+  const registered = await fetch(`${API_URL}/registration`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email, username, password: PASSWORD, repeat_password: PASSWORD }),
+  });
+  assert.equal(registered.status, 200);
+  await page.goto(confirmationLink(await mailTo(email)));
+  await page.getByRole("button", { name: "Yes, confirm my email" }).click();
+  await page.getByRole("heading", { name: "Your account", exact: true }).waitFor();
+}
+
+test("a new account says it is being set up until the other services have made it, then that it is ready", async () => {
+  const browser = await launch();
+  try {
+    const page = await browser.newPage();
+    // The local BlogService stays silent for a user whose name starts silent_blog: this
+    // account waits, and says so.
+    const id = crypto.randomUUID().replaceAll("-", "").slice(0, 10);
+    await signUpAs(page, `waiting-${id}@example.com`, `silent_blog_${id}`);
+    const note = page.locator("#provisioning");
+    await note.filter({ hasText: "Setting up your account…" }).waitFor();
+    await page.waitForTimeout(2500);
+    assert.equal(await note.textContent(), "Setting up your account…", "still waiting on the silent service");
+    await shot(page, "setting-up-your-account");
+
+    // Both services answer another new account within seconds: it is ready, and the page
+    // says so without a reload (or was ready before the page asked).
+    await signUpAs(page, `ready-${id}@example.com`, `ready_${id}`);
+    await page.waitForFunction(() => !document.querySelector("#provisioning")?.textContent.includes("Setting up"), null, { timeout: 30_000 });
+    const text = await note.textContent();
+    assert.ok(text === "" || text === "Your account is ready.", text);
+    await shot(page, "account-ready");
   } finally {
     await browser.close();
   }

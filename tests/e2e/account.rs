@@ -15,7 +15,7 @@ use crate::{assert_problem, post_json, send};
 const PASSWORD: &str = "correct horse battery staple";
 
 /// A bearer call, as the recovery tests make it: the status and the JSON body.
-async fn call(
+pub(crate) async fn call(
     method: Method,
     path: &str,
     bearer: &str,
@@ -27,7 +27,7 @@ async fn call(
 
 /// Registers (with `username`) and confirms an email account; returns (email, user id,
 /// access token, refresh token).
-async fn account(username: Option<&str>) -> (String, String, String, String) {
+pub(crate) async fn account(username: Option<&str>) -> (String, String, String, String) {
     let email = unique_email();
     let mut body = json!({ "email": email, "password": PASSWORD, "repeat_password": PASSWORD });
     if let Some(name) = username {

@@ -10,6 +10,7 @@ mod logs;
 mod operators;
 mod passkeys;
 mod policies;
+mod provisioning;
 mod recovery;
 mod signin;
 

@@ -77,6 +77,13 @@ async fn authctl_disables_enables_shows_exports_and_deletes_through_the_admin_fu
     ] {
         assert!(shown.get(field).is_some(), "{field} in {shown}");
     }
+    // One entry per configured service, whatever the stand-ins have answered by now.
+    let provisioning = shown["provisioning"].as_object().unwrap();
+    assert_eq!(
+        provisioning.keys().collect::<Vec<_>>(),
+        ["blog", "social"],
+        "{shown}"
+    );
 
     let (ok, failed) = authctl(&["user", "show", "nobody-here@example.com"]);
     assert!(!ok);

@@ -937,6 +937,43 @@ async fn every_function_s_policy_covers_the_aws_actions_its_code_calls() {
     .await;
     called.entry("outbox-sweeper").or_default().extend(actions);
 
+    // An acknowledgement from a subscribing service, as the SQS event source delivers it,
+    // for the account confirmed above: recorded, and twice (the second changes nothing).
+    // The service is one no local stand-in answers for, so the first is this one.
+    let ack = json!({
+        "service": "policy_probe",
+        "user_id": session["user_id"],
+        "event_id": uuid::Uuid::new_v4().to_string(),
+        "status": "created",
+    });
+    let sqs_event = json!({ "Records": [{
+        "messageId": "m-1", "receiptHandle": "r-1", "body": ack.to_string(),
+        "attributes": {}, "messageAttributes": {}, "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:provisioning-acks",
+        "awsRegion": "us-east-1",
+    }]});
+    let (answers, actions) = recorded_with(
+        "provisioning-ack",
+        vec![sqs_event.to_string(), sqs_event.to_string()],
+        false,
+        &[("SUBSCRIBER_SERVICES", "social,blog,policy_probe".to_owned())],
+    )
+    .await;
+    for answer in &answers {
+        assert!(
+            answer["batchItemFailures"]
+                .as_array()
+                .is_some_and(Vec::is_empty),
+            "{answers:?}"
+        );
+    }
+    assert!(actions.contains("dynamodb:UpdateItem"), "{actions:?}");
+    called
+        .entry("provisioning-ack")
+        .or_default()
+        .extend(actions);
+
     let (answers, actions) = recorded(
         "well-known",
         vec![api_gateway_event(

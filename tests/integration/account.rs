@@ -115,7 +115,7 @@ async fn me_shows_the_account_and_never_a_secret() {
     let t = TestApp::new().await;
     let name = format!("me{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
     let (email, pair) = signed_in(&t, Some(&name)).await;
-    let shown = me(&caller(&t, &pair).await).unwrap();
+    let shown = me(&caller(&t, &pair).await, &[]).unwrap();
     assert_eq!(shown.email.as_deref(), Some(email.as_str()));
     assert_eq!(shown.phone, None);
     assert_eq!(shown.username.as_deref(), Some(name.as_str()));
@@ -186,7 +186,7 @@ async fn changing_the_email_moves_sign_in_to_the_new_address_and_tells_the_old_o
         "invalid_code"
     );
     assert_eq!(
-        me(&caller(&t, &pair).await).unwrap().email.as_deref(),
+        me(&caller(&t, &pair).await, &[]).unwrap().email.as_deref(),
         Some(new.as_str())
     );
 }

@@ -101,7 +101,7 @@ async fn a_new_identity_signs_in_to_a_verified_account_of_its_own_with_no_passwo
     let pair = trade(&t, &back["code"]).await.expect("signed in");
     assert_eq!(crate::signed_in_by(&t, &pair.access_token).0, ["fed"]);
     let account = caller(&t, &pair).await;
-    let shown = me(&account).unwrap();
+    let shown = me(&account, &[]).unwrap();
     assert_eq!(
         shown.email.as_deref(),
         Some(format!("{login_name}@example.com").as_str())
@@ -171,8 +171,8 @@ async fn an_email_an_account_holds_is_never_merged_until_its_owner_links_the_pro
     let pair = trade(&t, &back["code"]).await.unwrap();
     let account = caller(&t, &pair).await;
     assert_eq!(account.user.user_id, owner.user.user_id);
-    assert_eq!(me(&account).unwrap().providers, ["local"]);
-    assert!(me(&account).unwrap().has_password);
+    assert_eq!(me(&account, &[]).unwrap().providers, ["local"]);
+    assert!(me(&account, &[]).unwrap().has_password);
 
     // An identity another account holds does not link to a second one.
     let (_, second_code) = registered_email(&t, &auth_tests::unique_email()).await;
@@ -493,7 +493,7 @@ async fn an_id_token_for_another_audience_is_refused() {
     let back = through_the_stub(&t, &stub, "stub").await;
     let pair = trade(&t, &back["code"]).await.unwrap();
     assert_eq!(
-        me(&caller(&t, &pair).await).unwrap().email.as_deref(),
+        me(&caller(&t, &pair).await, &[]).unwrap().email.as_deref(),
         Some(email.as_str())
     );
 }
@@ -516,7 +516,10 @@ async fn github_s_user_id_and_primary_verified_email_make_the_identity() {
     let back = through_the_stub(&t, &stub, "gh").await;
     let pair = trade(&t, &back["code"]).await.unwrap();
     let account = caller(&t, &pair).await;
-    assert_eq!(me(&account).unwrap().email.as_deref(), Some(email.as_str()));
+    assert_eq!(
+        me(&account, &[]).unwrap().email.as_deref(),
+        Some(email.as_str())
+    );
     assert_eq!(
         account.user.providers["gh"],
         keys::identity(

@@ -12,6 +12,7 @@ mod migration;
 mod openapi;
 mod operators;
 mod passkeys;
+mod provisioning;
 mod recovery;
 mod registration;
 mod resend;

@@ -190,7 +190,10 @@ async fn a_passkey_registered_by_its_user_signs_in_without_an_identifier_as_two_
     assert_eq!(added.name, "Work laptop");
     assert!(added.last_used_at.is_none());
     let me = refreshed(&t, &me).await;
-    assert_eq!(auth_shared::ops::account::me(&me).unwrap().mfa, ["passkey"]);
+    assert_eq!(
+        auth_shared::ops::account::me(&me, &[]).unwrap().mfa,
+        ["passkey"]
+    );
     let notices = Outbox::fetch().await.emails_to(&email);
     assert!(
         notices

@@ -317,7 +317,7 @@ fn the_local_table_has_the_template_s_key_and_ttl() {
         table["StreamSpecification"]["StreamViewType"].as_str(),
         Some("NEW_IMAGE")
     );
-    let indexes: BTreeSet<(String, String, String)> = table["GlobalSecondaryIndexes"]
+    let indexes: BTreeSet<(String, String, String, Vec<String>)> = table["GlobalSecondaryIndexes"]
         .as_sequence()
         .unwrap()
         .iter()
@@ -332,16 +332,28 @@ fn the_local_table_has_the_template_s_key_and_ttl() {
                     .unwrap()
                     .to_owned()
             };
+            let projected: Vec<String> = index["Projection"]["NonKeyAttributes"]
+                .as_sequence()
+                .map(|a| a.iter().map(|a| a.as_str().unwrap().to_owned()).collect())
+                .unwrap_or_default();
             (
                 index["IndexName"].as_str().unwrap().to_owned(),
                 key("HASH"),
                 key("RANGE"),
+                projected,
             )
         })
         .collect();
-    let local: BTreeSet<(String, String, String)> = auth_tools::setup::INDEXES
+    let local: BTreeSet<(String, String, String, Vec<String>)> = auth_tools::setup::INDEXES
         .iter()
-        .map(|(n, h, r)| ((*n).to_owned(), (*h).to_owned(), (*r).to_owned()))
+        .map(|(n, h, r, p)| {
+            (
+                (*n).to_owned(),
+                (*h).to_owned(),
+                (*r).to_owned(),
+                p.iter().map(|a| (*a).to_owned()).collect(),
+            )
+        })
         .collect();
     assert_eq!(indexes, local, "template.yaml indexes vs local-setup's");
 }

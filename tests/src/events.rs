@@ -160,3 +160,20 @@ pub fn inserts_with_prefix(record: &Value, prefix: &str) -> bool {
             .as_str()
             .is_some_and(|pk| pk.starts_with(prefix))
 }
+
+/// The events the outbox holds pending for `user_id`, oldest first (the integration tests
+/// run no stream consumer, so everything they write stays pending).
+pub async fn pending_events_of(store: &auth_shared::store::Store, user_id: &str) -> Vec<UserEvent> {
+    use auth_shared::events::{OutboxItem, PENDING_INDEX};
+    let pending: Vec<OutboxItem> = store
+        .query_index(PENDING_INDEX, "outbox_pending", "PENDING")
+        .await
+        .expect("the outbox's index reads");
+    let mut events: Vec<(i64, UserEvent)> = pending
+        .into_iter()
+        .filter(|e| e.user_id == user_id)
+        .map(|e| (e.created_at, e.event().expect("an event")))
+        .collect();
+    events.sort_by_key(|(at, _)| *at);
+    events.into_iter().map(|(_, e)| e).collect()
+}

@@ -6,6 +6,7 @@
 pub mod keys;
 pub mod loopback;
 pub mod mapping;
+pub mod queues;
 pub mod runtime_api;
 pub mod setup;
 pub mod stream;

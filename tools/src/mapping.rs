@@ -34,11 +34,35 @@ pub struct Schedule {
     pub every: Duration,
 }
 
+/// An SQS event source of one function, as the template declares it: the queue's logical
+/// id, which names its local queue (see [`local_queue_name`]).
+#[derive(Debug, Clone)]
+pub struct QueueSource {
+    pub function: String,
+    pub queue: String,
+    pub batch_size: usize,
+}
+
 /// The event sources of every function in `template.yaml`.
 #[derive(Debug, Default)]
 pub struct EventSources {
     pub streams: Vec<StreamSource>,
     pub schedules: Vec<Schedule>,
+    pub queues: Vec<QueueSource>,
+}
+
+/// The local (moto) queue that stands in for the template's queue `logical_id`: its words in
+/// kebab case, without a trailing `Queue` (`ProvisioningAcksQueue` -> `provisioning-acks`).
+pub fn local_queue_name(logical_id: &str) -> String {
+    let id = logical_id.strip_suffix("Queue").unwrap_or(logical_id);
+    let mut name = String::new();
+    for c in id.chars() {
+        if c.is_ascii_uppercase() && !name.is_empty() {
+            name.push('-');
+        }
+        name.push(c.to_ascii_lowercase());
+    }
+    name
 }
 
 /// Logical id -> workspace binary of every template function, from the Makefile's
@@ -121,6 +145,21 @@ impl EventSources {
                             bisect_on_error: props["BisectBatchOnFunctionError"]
                                 .as_bool()
                                 .unwrap_or(false),
+                        });
+                    }
+                    Some("SQS") => {
+                        // `!GetAtt <LogicalId>.Arn`
+                        let queue = match &props["Queue"] {
+                            Yaml::Tagged(tagged) => tagged.value.as_str().unwrap_or_default(),
+                            other => other.as_str().unwrap_or_default(),
+                        };
+                        let queue = queue.strip_suffix(".Arn").ok_or_else(|| {
+                            format!("{name:?}: an SQS event's Queue is not !GetAtt <queue>.Arn")
+                        })?;
+                        sources.queues.push(QueueSource {
+                            function: function.clone(),
+                            queue: queue.to_owned(),
+                            batch_size: props["BatchSize"].as_u64().unwrap_or(10) as usize,
                         });
                     }
                     Some("Schedule") => {

@@ -1,7 +1,8 @@
 //! Creates what the service needs on the local stack: the table (the same shape as
 //! `AuthTable` in template.yaml) and the SES sender identity.
 
-use auth_shared::events::PENDING_INDEX;
+use auth_shared::events::{self, PENDING_INDEX};
+use auth_shared::provisioning::TIMELINE_INDEX;
 use auth_shared::store::{SESSIONS_INDEX, UNVERIFIED_INDEX};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
@@ -14,10 +15,23 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 /// The table's global secondary indexes (name, partition key, sort key), as `AuthTable` in
 /// template.yaml declares them: the outbox backlog, the sessions by user, and the accounts
 /// that may expire unverified.
-pub const INDEXES: &[(&str, &str, &str)] = &[
-    (PENDING_INDEX, "outbox_pending", "pending_since"),
-    (SESSIONS_INDEX, "session_user", "created_at"),
-    (UNVERIFIED_INDEX, "unverified", "expires_at"),
+/// The fourth member lists the projected attributes; empty projects them all.
+pub const INDEXES: &[(&str, &str, &str, &[&str])] = &[
+    (PENDING_INDEX, "outbox_pending", "pending_since", &[]),
+    (SESSIONS_INDEX, "session_user", "created_at", &[]),
+    (UNVERIFIED_INDEX, "unverified", "expires_at", &[]),
+    (
+        TIMELINE_INDEX,
+        "timeline",
+        "created_at",
+        &[
+            "user_id",
+            "provisioning",
+            "event_id",
+            "event_type",
+            "payload",
+        ],
+    ),
 ];
 
 /// The table's TTL attribute; template.yaml names the same one.
@@ -59,20 +73,24 @@ pub async fn ensure_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Resu
         ("created_at", ScalarAttributeType::N),
         ("unverified", ScalarAttributeType::S),
         ("expires_at", ScalarAttributeType::N),
+        ("timeline", ScalarAttributeType::S),
     ] {
         create = create.attribute_definitions(attr(attribute, kind)?);
     }
-    for (index, hash, range) in INDEXES {
+    for (index, hash, range, projected) in INDEXES {
+        let projection = if projected.is_empty() {
+            Projection::builder().projection_type(ProjectionType::All)
+        } else {
+            Projection::builder()
+                .projection_type(ProjectionType::Include)
+                .set_non_key_attributes(Some(projected.iter().map(|a| (*a).to_owned()).collect()))
+        };
         create = create.global_secondary_indexes(
             GlobalSecondaryIndex::builder()
                 .index_name(*index)
                 .key_schema(key(hash, KeyType::Hash)?)
                 .key_schema(key(range, KeyType::Range)?)
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
+                .projection(projection.build())
                 .build()?,
         );
     }
@@ -151,23 +169,43 @@ pub async fn ensure_topic(sns: &aws_sdk_sns::Client, name: &str) -> Result<Strin
 
 /// The subscribing services `make dev` and `make test` stand up: each an SQS queue subscribed
 /// to the user-events topic with raw delivery and the filter policy `docs/events.md` gives it.
+/// These queues are for reading what a service receives (`scripts/queue.sh`, the tests);
+/// the stand-ins that acknowledge new users consume queues of their own ([`STAND_INS`]).
 pub const LOCAL_SUBSCRIBERS: &[(&str, &[&str])] = &[
     (
         "social-service-user-events",
         &[
-            auth_shared::events::USER_CREATED,
-            auth_shared::events::USER_VERIFIED,
-            auth_shared::events::USER_DELETED,
+            events::USER_CREATED,
+            events::USER_VERIFIED,
+            events::USER_DELETED,
+            events::USER_DISABLED,
+            events::USER_ENABLED,
+            events::USER_PASSWORD_CHANGED,
+            events::USER_SESSIONS_REVOKED,
+            events::USER_IDENTIFIER_CHANGED,
         ],
     ),
     (
         "blog-service-user-events",
         &[
-            auth_shared::events::USER_CREATED,
-            auth_shared::events::USER_DELETED,
+            events::USER_CREATED,
+            events::USER_DELETED,
+            events::USER_DISABLED,
+            events::USER_ENABLED,
+            events::USER_SESSIONS_REVOKED,
         ],
     ),
 ];
+
+/// The stand-ins for SocialService and BlogService (`local-events`): the service's name in
+/// `SUBSCRIBER_SERVICES`, and the queue it consumes, subscribed to `user.created` only.
+pub const STAND_INS: &[(&str, &str)] = &[
+    ("social", "social-service-consumer"),
+    ("blog", "blog-service-consumer"),
+];
+
+/// The local acknowledgement queue (template: `ProvisioningAcksQueue`).
+pub const ACK_QUEUE: &str = "provisioning-acks";
 
 /// Creates `queue_name` (idempotent in SQS) and subscribes it to the topic with raw message
 /// delivery and, if given, a filter policy on `event_type`; returns the queue's URL.

@@ -962,6 +962,16 @@ export interface components {
             has_password: boolean;
             /** Format: date-time */
             created_at: string;
+            /**
+             * @description Each service that acknowledges new users (the deployment's SubscriberServices), and what it answered to this account's user.created: `created` once it has made its record of the user, `failed` if it could not (it may still succeed later), `pending` until it answers. Empty when no service is configured. A frontend can wait after sign-up until every entry is `created`.
+             * @example {
+             *       "social": "created",
+             *       "blog": "pending"
+             *     }
+             */
+            provisioning: {
+                [key: string]: "pending" | "created" | "failed";
+            };
         };
         /** @description One security event of the account. */
         Activity: {

@@ -16,7 +16,7 @@ pub async fn handle(
     let caller = authenticate(&*app, http::bearer_token(&request))
         .await?
         .from(http::origin(&request));
-    Ok(http::ok(&me(&caller)?))
+    Ok(http::ok(&me(&caller, &app.config().subscriber_services)?))
 }
 
 /// The Lambda: what this function uses (the table, the public keys), built once per cold

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::AuthError;
 use crate::domain::{Channel, Identifier, IdentifierKind, Password, PhoneNumber};
-use crate::events::{DeletionReason, rfc3339};
+use crate::events::{self, DeletionReason, rfc3339};
 use crate::notify::Outgoing;
 use crate::ops::bearer::Caller;
 use crate::ops::budgets::{self, Origin};
@@ -43,6 +43,10 @@ pub struct Me {
     #[serde(default = "yes")]
     pub has_password: bool,
     pub created_at: String,
+    /// Each subscribing service's answer to the account's `user.created`: `created`,
+    /// `failed` or `pending` (not yet acknowledged); empty when none is configured.
+    #[serde(default)]
+    pub provisioning: std::collections::BTreeMap<String, String>,
 }
 
 fn yes() -> bool {
@@ -57,7 +61,8 @@ fn email_or_phone(user: &UserItem) -> Result<(Option<String>, Option<String>), A
     })
 }
 
-pub fn me(caller: &Caller) -> Result<Me, AuthError> {
+/// The caller's account; `services` are the configured subscribing services.
+pub fn me(caller: &Caller, services: &[String]) -> Result<Me, AuthError> {
     let user = &caller.user;
     let (email, phone) = email_or_phone(user)?;
     Ok(Me {
@@ -74,6 +79,7 @@ pub fn me(caller: &Caller) -> Result<Me, AuthError> {
         providers: user.providers.keys().cloned().collect(),
         has_password: !user.no_password,
         created_at: rfc3339(user.created_at),
+        provisioning: crate::provisioning::status(user, services),
     })
 }
 
@@ -261,7 +267,7 @@ pub async fn confirm_identifier_change(
                 (&new_claim, &old_claim),
                 change,
                 now,
-                audit::by_caller(app, caller, audit::IDENTIFIER_CHANGED, Some(kind.as_str()))?,
+                changed_writes(app, caller, kind.as_str(), now)?,
             )
             .await?;
         match outcome {
@@ -456,4 +462,22 @@ pub async fn expire_unverified(store: &Store, now: i64, limit: usize) -> Result<
         }
     }
     Ok(deleted)
+}
+
+/// What an identifier change commits beside the account's own writes: its audit record and
+/// `user.identifier_changed` (the new kind, never the address).
+fn changed_writes(
+    app: &impl Base,
+    caller: &Caller,
+    kind: &str,
+    now: i64,
+) -> Result<Vec<crate::store::Write>, AuthError> {
+    let mut writes = audit::by_caller(app, caller, audit::IDENTIFIER_CHANGED, Some(kind))?;
+    writes.push(events::outbox_identifier_changed(
+        app.store(),
+        &caller.user.user_id,
+        kind,
+        now,
+    )?);
+    Ok(writes)
 }

@@ -140,8 +140,10 @@ pub struct UserSummary {
     pub factors: Vec<String>,
     pub providers: Vec<String>,
     pub has_password: bool,
-    /// What other services answered about the new user; none yet.
-    pub provisioning: Option<Value>,
+    /// Each subscribing service's answer to the account's `user.created` (`created`,
+    /// `failed`, `pending`; only in `show`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioning: Option<std::collections::BTreeMap<String, String>>,
     /// The identifier's sign-in lock (only in `show`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login_lock: Option<LockState>,
@@ -284,7 +286,7 @@ async fn execute(app: &impl Keyed, actor: &str, command: Command) -> Result<Valu
             let write = app.store().audited(&user.user_id, &audit, app.now_ms())?;
             if !app
                 .store()
-                .end_all_sessions_with(&user.user_id, vec![write])
+                .end_all_sessions_with(&user.user_id, app.now(), vec![write])
                 .await?
             {
                 return Err(AuthError::UserNotFound);
@@ -365,6 +367,10 @@ pub async fn find(app: &impl Base, who: &str) -> Result<UserItem, AuthError> {
 async fn show(app: &impl Base, user: &UserItem) -> Result<UserSummary, AuthError> {
     let mut shown = summary(user);
     shown.sessions = Some(session::live_sessions(app, user, None).await?.len());
+    shown.provisioning = Some(crate::provisioning::status(
+        user,
+        &app.config().subscriber_services,
+    ));
     let gate: Option<LoginGateItem> = app.store().get(&login::gate_of(user)?, keys::LOCK).await?;
     let now_ms = app.now_ms();
     shown.login_lock = Some(LockState {
@@ -421,6 +427,7 @@ async fn disable(
         .detail(reason);
     let also = vec![
         events::outbox_about(app.store(), events::USER_DISABLED, &user.user_id, now)?,
+        events::outbox_sessions_revoked(app.store(), &user.user_id, now)?,
         app.store().audited(&user.user_id, &audit, app.now_ms())?,
     ];
     match app

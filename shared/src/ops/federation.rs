@@ -505,7 +505,7 @@ async fn signed_in(
             return Ok(back("email_not_verified"));
         };
         let email_claim = keys::identifier(email.kind(), email.normalized());
-        let user = new_account(provider, &email, claim, now)?;
+        let user = new_account(provider, &email, claim, now, app.config().awaiting())?;
         match app
             .store()
             .create_federated_account(&user, &email_claim, claim, now)
@@ -532,6 +532,7 @@ fn new_account(
     email: &Identifier,
     identity_claim: &str,
     now: i64,
+    awaiting: Option<String>,
 ) -> Result<UserItem, AuthError> {
     let user_id = uuid::Uuid::new_v4().to_string();
     Ok(UserItem {
@@ -561,6 +562,8 @@ fn new_account(
         new_identifier_type: None,
         new_identifier: None,
         new_address: None,
+        provisioning: Default::default(),
+        timeline: awaiting,
     })
 }
 

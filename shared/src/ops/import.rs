@@ -136,7 +136,7 @@ async fn write(app: &impl Base, number: usize, line: &Line) -> Result<LineReport
     claims.extend(line.username.as_ref().map(|u| keys::username(u.key())));
     for _ in 0..MAX_ROUNDS {
         let now = app.now();
-        let user = account(line, now);
+        let user = account(line, now, app.config().awaiting());
         let outcome = app
             .store()
             .create_imported_account(&user, &claims, now, false)
@@ -175,7 +175,7 @@ async fn holder(app: &impl Base, claim_pk: &str, now: i64) -> Result<Option<Stri
 /// The profile of an imported account: active, verified or not as the line says, and never
 /// expiring (an unverified one is not listed for the sweeper: it signs in with its password
 /// and the usual one-time code, which verifies it).
-fn account(line: &Line, now: i64) -> UserItem {
+fn account(line: &Line, now: i64, awaiting: Option<String>) -> UserItem {
     let user_id = uuid::Uuid::new_v4().to_string();
     UserItem {
         pk: keys::user(&user_id),
@@ -204,6 +204,8 @@ fn account(line: &Line, now: i64) -> UserItem {
         new_identifier_type: None,
         new_identifier: None,
         new_address: None,
+        provisioning: Default::default(),
+        timeline: awaiting,
     }
 }
 

@@ -92,6 +92,8 @@ async fn create(
         new_identifier_type: None,
         new_identifier: None,
         new_address: None,
+        provisioning: Default::default(),
+        timeline: app.config().awaiting(),
     };
     let claims = [keys::identifier(identifier.kind(), identifier.normalized())];
     match app

@@ -46,7 +46,7 @@ pub struct IdentifierRequest {
 const NO_USER: &str = "00000000-0000-0000-0000-000000000000";
 
 /// How many times an operation re-reads and re-decides after losing a race.
-const MAX_ROUNDS: usize = 6;
+pub(crate) const MAX_ROUNDS: usize = 6;
 
 /// `account_disabled` for an account an operator disabled: asked once a sign-in's first
 /// proof is right (so the answer tells nothing to someone without it), and again by every

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::AuthError;
 use crate::domain::{Identifier, Password, PhoneNumber};
+use crate::events;
 use crate::notify::Notice;
 use crate::ops::bearer::Caller;
 use crate::ops::budgets::{self, Origin};
@@ -243,6 +244,11 @@ pub async fn reset(
                 app.now_ms(),
             )?,
         ];
+        items.extend(events::outbox_password_changed(
+            app.store(),
+            &user.user_id,
+            now,
+        )?);
         if !user.verified {
             items.extend(verify::verified_elsewhere(app, &user, now)?);
         }
@@ -322,6 +328,11 @@ pub async fn change(
             app.now_ms(),
         )?,
     ];
+    items.extend(events::outbox_password_changed(
+        app.store(),
+        &user.user_id,
+        now,
+    )?);
     items.extend(session.writes(app, now)?);
     let mut outcome = app.store().transact(items.clone()).await?;
     if outcome != TxOutcome::Committed

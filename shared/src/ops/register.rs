@@ -126,6 +126,8 @@ pub async fn register(
             new_identifier_type: None,
             new_identifier: None,
             new_address: None,
+            provisioning: Default::default(),
+            timeline: app.config().awaiting(),
         };
 
         let claim_items: Vec<ClaimItem> = claims

@@ -604,7 +604,7 @@ pub async fn revoke_all(app: &impl Base, caller: &Caller) -> Result<(), AuthErro
     let audit = audit::by_caller(app, caller, audit::SESSIONS_ENDED, None)?;
     if app
         .store()
-        .end_all_sessions_with(&caller.user.user_id, audit)
+        .end_all_sessions_with(&caller.user.user_id, app.now(), audit)
         .await?
     {
         tracing::info!("signed out everywhere");

@@ -239,6 +239,15 @@ pub struct UserItem {
     pub new_identifier: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_address: Option<String>,
+    /// What each subscribing service acknowledged of its `user.created`: service →
+    /// `created` or `failed` (absent: pending). See `provisioning`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub provisioning: std::collections::BTreeMap<String, String>,
+    /// Key of the timeline index ([`crate::provisioning::AWAITING`]) from the account's
+    /// creation until every configured service has acknowledged it, so the sweeper counts the
+    /// unacknowledged without a scan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<String>,
 }
 
 /// The sparse index of accounts that may expire unverified (`unverified`, by `expires_at`).

@@ -199,18 +199,24 @@ impl Store {
         .await
     }
 
-    /// [`Store::end_all_sessions`] with `also` (an audit record) in the same transaction.
+    /// Moves the account to its next session generation, which ends every session started
+    /// before, in one transaction with `user.sessions_revoked` (from `now`) and `also` (an
+    /// audit record). `false` when the account is gone.
     pub async fn end_all_sessions_with(
         &self,
         user_id: &str,
+        now: i64,
         also: Vec<Write>,
     ) -> Result<bool, AuthError> {
-        let mut items = vec![self.update(
-            &keys::user(user_id),
-            keys::PROFILE,
-            Expr::new("ADD #session_generation :one").n(":one", 1),
-            Some(Expr::new("attribute_exists(pk)")),
-        )?];
+        let mut items = vec![
+            self.update(
+                &keys::user(user_id),
+                keys::PROFILE,
+                Expr::new("ADD #session_generation :one").n(":one", 1),
+                Some(Expr::new("attribute_exists(pk)")),
+            )?,
+            crate::events::outbox_sessions_revoked(self, user_id, now)?,
+        ];
         items.extend(also);
         match self.transact(items).await? {
             TxOutcome::Committed => Ok(true),
@@ -219,18 +225,6 @@ impl Store {
                 "ending sessions collided: {reasons:?}"
             ))),
         }
-    }
-
-    /// Moves the account to its next session generation, which ends every session started
-    /// before, in one write. `false` when the account is gone.
-    pub async fn end_all_sessions(&self, user_id: &str) -> Result<bool, AuthError> {
-        self.update_if(
-            &keys::user(user_id),
-            keys::PROFILE,
-            Expr::new("ADD #session_generation :one").n(":one", 1),
-            Expr::new("attribute_exists(pk)"),
-        )
-        .await
     }
 
     /// Every session recorded for `user_id`, newest first (the sessions-by-user index).

@@ -2,13 +2,19 @@
 //!
 //!   local-events run <invoke-url>
 //!       Feeds the table's stream (`TABLE_NAME`, DynamoDB Local) to the stream consumers the
-//!       template declares and runs its scheduled functions on their rates, invoking them
-//!       through `cargo lambda watch`'s Invoke API at <invoke-url>. Runs until stopped.
+//!       template declares, its queues to their consumers, and runs its scheduled functions
+//!       on their rates, invoking them through `cargo lambda watch`'s Invoke API at
+//!       <invoke-url>; and runs the stand-ins of the services `SUBSCRIBER_SERVICES` names,
+//!       which acknowledge each new user (`LOCAL_SILENT_SERVICES` and
+//!       `LOCAL_FAILING_SERVICES`, comma-separated, make one stay silent or fail). Runs until
+//!       stopped.
 //!   local-events receive <queue-name>
 //!       Prints (and deletes) the messages waiting in a local subscriber queue, e.g.
 //!       `social-service-user-events`.
 
-use auth_tools::mapping::{EventSources, Invoker, StreamPoller, run_schedule};
+use auth_tools::mapping::{EventSources, Invoker, StreamPoller, local_queue_name, run_schedule};
+use auth_tools::queues::{Behaviour, StandIn, queue_url, run_queue, run_stand_in};
+use auth_tools::setup;
 use auth_tools::stream::{Error, TableStream};
 
 fn usage() -> Error {
@@ -55,6 +61,55 @@ async fn run(invoke_url: &str) -> Result<(), Error> {
         );
         tasks.push(tokio::spawn(run_schedule(schedule, invoker.clone())));
     }
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    for source in sources.queues {
+        let name = local_queue_name(&source.queue);
+        let url = queue_url(&sqs, &name).await?;
+        eprintln!(
+            "local-events: queue {name} -> {} (batches of {})",
+            source.function, source.batch_size
+        );
+        tasks.push(tokio::spawn(run_queue(
+            source,
+            url,
+            sqs.clone(),
+            invoker.clone(),
+        )));
+    }
+    // The subscribing services' stand-ins, for the services SUBSCRIBER_SERVICES configures.
+    let services = auth_shared::provisioning::services_from_env()?;
+    let listed = |var: &str, service: &str| {
+        std::env::var(var)
+            .unwrap_or_default()
+            .split(',')
+            .any(|s| s.trim() == service)
+    };
+    let ack_url = queue_url(&sqs, setup::ACK_QUEUE).await?;
+    for (service, queue) in setup::STAND_INS {
+        if !services.iter().any(|s| s == service) {
+            continue;
+        }
+        let behaviour = if listed("LOCAL_SILENT_SERVICES", service) {
+            Behaviour::Silent
+        } else if listed("LOCAL_FAILING_SERVICES", service) {
+            Behaviour::Fail
+        } else {
+            Behaviour::Acknowledge
+        };
+        eprintln!("local-events: the {service} stand-in reads {queue} and answers {behaviour:?}");
+        let stand_in = StandIn {
+            service: (*service).to_owned(),
+            queue: (*queue).to_owned(),
+            behaviour,
+        };
+        let url = queue_url(&sqs, queue).await?;
+        tasks.push(tokio::spawn(run_stand_in(
+            stand_in,
+            url,
+            ack_url.clone(),
+            sqs.clone(),
+        )));
+    }
     tokio::signal::ctrl_c().await?;
     for task in tasks {
         task.abort();
@@ -65,14 +120,7 @@ async fn run(invoke_url: &str) -> Result<(), Error> {
 async fn receive(queue: &str) -> Result<(), Error> {
     let sdk = auth_shared::aws::load_sdk_config().await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let url = sqs
-        .get_queue_url()
-        .queue_name(queue)
-        .send()
-        .await
-        .map_err(|e| format!("queue {queue}: {e}"))?
-        .queue_url
-        .unwrap_or_default();
+    let url = queue_url(&sqs, queue).await?;
     loop {
         let out = sqs
             .receive_message()

@@ -63,6 +63,25 @@ async fn main() -> Result<(), setup::Error> {
             event_types.join(", ")
         );
     }
+    for (service, queue) in setup::STAND_INS {
+        setup::subscribe_queue(
+            &sqs,
+            &sns,
+            &topic_arn,
+            queue,
+            Some(&[auth_shared::events::USER_CREATED]),
+        )
+        .await?;
+        println!("local-setup: the {service} stand-in consumes {queue}");
+    }
+    let acks = sqs
+        .create_queue()
+        .queue_name(setup::ACK_QUEUE)
+        .send()
+        .await?
+        .queue_url
+        .unwrap_or_default();
+    println!("local-setup: acknowledgements go to {acks}");
     println!(
         "local-setup: table {table}, sender {sender}, secrets {secret_id} and topic {topic_name} are ready"
     );
