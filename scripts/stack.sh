@@ -115,6 +115,7 @@ export_stack_env() { # ddb_port moto_port api_port
   export AWS_ENDPOINT_URL_LAMBDA="http://127.0.0.1:$3"
   # moto's account id is fixed, so the topic's ARN is known before it exists.
   export USER_EVENTS_TOPIC_ARN="arn:aws:sns:us-east-1:123456789012:auth-user-events"
+  export USER_EVENTS_REPLAY_TOPIC_ARN="arn:aws:sns:us-east-1:123456789012:auth-user-events-replay"
   export MOTO_URL="http://127.0.0.1:$2"
   export API_URL="http://127.0.0.1:$3"
   export ISSUER="$API_URL"

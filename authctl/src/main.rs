@@ -56,6 +56,31 @@ enum Top {
         #[arg(long, default_value_t = 250)]
         batch: usize,
     },
+    /// Commands about the user events other services receive.
+    #[command(subcommand)]
+    Events(EventsCommand),
+}
+
+#[derive(Subcommand)]
+enum EventsCommand {
+    /// Sends one subscribing service the events of a period, or of one user, again (from the
+    /// outbox, which keeps 7 days), with their original event ids; the other services
+    /// receive nothing.
+    Replay {
+        /// The service, as SubscriberServices names it (e.g. blog).
+        #[arg(long)]
+        service: String,
+        /// From when: an RFC 3339 time or a time ago (90m, 6h, 2d); with --user, by default
+        /// as far back as the outbox keeps.
+        #[arg(long, required_unless_present = "user")]
+        since: Option<String>,
+        /// Until when (by default now).
+        #[arg(long)]
+        until: Option<String>,
+        /// Only this user's events (user id, email or phone; a deleted account by its id).
+        #[arg(long)]
+        user: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -247,6 +272,22 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             from_line,
             batch,
         } => import(&admin, &file, from_line, batch.clamp(1, 1000), json_out).await,
+        Top::Events(EventsCommand::Replay {
+            service,
+            since,
+            until,
+            user,
+        }) => {
+            let result = admin
+                .call(json!({ "name": "replay", "service": service, "since": since, "until": until, "user": user }))
+                .await?;
+            if json_out {
+                println!("{result}");
+            } else {
+                print_fields(&result);
+            }
+            Ok(())
+        }
     }
 }
 

@@ -31,6 +31,9 @@ pub trait Base: Send + Sync + 'static {
     fn now_ms(&self) -> i64;
     /// The Cognito user pool accounts migrate from, when one is configured.
     fn cognito(&self) -> Option<&crate::migration::Cognito>;
+    /// Sends events again to one service, where the replay topic is configured (the admin
+    /// function's `USER_EVENTS_REPLAY_TOPIC_ARN`).
+    fn replayer(&self) -> Option<&crate::events::Replayer>;
 }
 
 /// The service's HMAC key: code digests and refresh-token children. It may
@@ -144,6 +147,8 @@ pub struct App<K = Without, D = Without, H = Without, S = Without, V = Without, 
     federation: F,
     /// Only when `COGNITO_USER_POOL_ID` is set: a client of the pool's API.
     cognito: Option<Arc<crate::migration::Cognito>>,
+    /// Only when `USER_EVENTS_REPLAY_TOPIC_ARN` is set: the replay topic's publisher.
+    replayer: Option<Arc<crate::events::Replayer>>,
 }
 
 /// Every capability: what the integration tests drive the use cases with.
@@ -157,8 +162,13 @@ impl App {
             .cognito
             .clone()
             .map(|pool| Arc::new(crate::migration::Cognito::new(sdk, pool)));
+        let replayer = config
+            .replay_topic_arn
+            .as_deref()
+            .map(|topic| Arc::new(crate::events::Replayer::new(sdk, topic)));
         Self {
             cognito,
+            replayer,
             config: Arc::new(config),
             clock,
             store,
@@ -195,6 +205,7 @@ impl<K, D, H, S, V, F> App<K, D, H, S, V, F> {
             verifier,
             federation: self.federation,
             cognito: self.cognito,
+            replayer: self.replayer,
         }
     }
 
@@ -212,6 +223,7 @@ impl<K, D, H, S, V, F> App<K, D, H, S, V, F> {
             verifier: self.verifier,
             federation,
             cognito: self.cognito,
+            replayer: self.replayer,
         }
     }
 
@@ -295,6 +307,10 @@ where
 
     fn cognito(&self) -> Option<&crate::migration::Cognito> {
         self.cognito.as_deref()
+    }
+
+    fn replayer(&self) -> Option<&crate::events::Replayer> {
+        self.replayer.as_deref()
     }
 
     fn now(&self) -> i64 {

@@ -72,6 +72,9 @@ pub struct Config {
     /// The services that acknowledge new users (`SUBSCRIBER_SERVICES`, comma-separated;
     /// none when unset): each one's status is in `GET /me`'s `provisioning`.
     pub subscriber_services: Vec<String>,
+    /// Where `authctl events replay` publishes (`USER_EVENTS_REPLAY_TOPIC_ARN`; the admin
+    /// function's only).
+    pub replay_topic_arn: Option<String>,
 }
 
 /// The Cognito user pool accounts migrate from, and its app client (which must allow
@@ -201,6 +204,8 @@ impl Config {
                 &lookup("SUBSCRIBER_SERVICES").unwrap_or_default(),
             )
             .map_err(StartupError::Config)?,
+            replay_topic_arn: lookup("USER_EVENTS_REPLAY_TOPIC_ARN")
+                .filter(|v| !v.trim().is_empty()),
         })
     }
 

@@ -377,6 +377,133 @@ impl Publisher {
     }
 }
 
+/// Sends events again to one subscribing service: the outbox items of a period (or of one
+/// user), read in time order from the timeline index, published with their original
+/// `event_id` to the replay topic with a `replay_for` attribute naming the service, which
+/// only that service's replay subscription lets through.
+pub struct Replayer {
+    sns: aws_sdk_sns::Client,
+    topic_arn: String,
+}
+
+/// How long the outbox keeps events (published ones expire seven days after publication;
+/// this is what a replay may reach back, counted from now).
+pub const REPLAY_WINDOW_SECS: i64 = PUBLISHED_RETENTION_SECS;
+
+/// The outbox as the timeline index projects it.
+#[derive(Debug, Clone, Deserialize)]
+struct Logged {
+    event_id: String,
+    event_type: String,
+    user_id: String,
+    payload: String,
+}
+
+impl Replayer {
+    pub fn new(sdk: &aws_config::SdkConfig, topic_arn: &str) -> Self {
+        Self {
+            sns: aws_sdk_sns::Client::new(sdk),
+            topic_arn: topic_arn.to_owned(),
+        }
+    }
+
+    /// Publishes to `service` the events made from `since` to `until` (epoch seconds,
+    /// inclusive), only `user_id`'s if given, oldest first; how many.
+    pub async fn replay(
+        &self,
+        store: &Store,
+        service: &str,
+        (since, until): (i64, i64),
+        user_id: Option<&str>,
+    ) -> Result<usize, AuthError> {
+        let mut events = Vec::new();
+        let mut day = since.div_euclid(86_400) * 86_400;
+        while day <= until {
+            let mut start = None;
+            loop {
+                let mut query = store
+                    .client()
+                    .query()
+                    .table_name(store.table())
+                    .index_name(crate::provisioning::TIMELINE_INDEX)
+                    .key_condition_expression(
+                        "#timeline = :day AND created_at BETWEEN :from AND :to",
+                    )
+                    .expression_attribute_names("#timeline", "timeline")
+                    .expression_attribute_values(":day", AttributeValue::S(outbox_day(day)))
+                    .expression_attribute_values(":from", AttributeValue::N(since.to_string()))
+                    .expression_attribute_values(":to", AttributeValue::N(until.to_string()))
+                    .set_exclusive_start_key(start);
+                if let Some(user_id) = user_id {
+                    query = query
+                        .filter_expression("user_id = :user")
+                        .expression_attribute_values(
+                            ":user",
+                            AttributeValue::S(user_id.to_owned()),
+                        );
+                }
+                let page = query
+                    .send()
+                    .await
+                    .map_err(|e| AuthError::internal(aws_sdk_dynamodb::Error::from(e)))?;
+                for raw in page.items.unwrap_or_default() {
+                    events.push(
+                        serde_dynamo::from_item::<_, Logged>(raw).map_err(AuthError::internal)?,
+                    );
+                }
+                match page.last_evaluated_key {
+                    Some(key) if !key.is_empty() => start = Some(key),
+                    _ => break,
+                }
+            }
+            day += 86_400;
+        }
+        for batch in events.chunks(10) {
+            let mut publish = self.sns.publish_batch().topic_arn(&self.topic_arn);
+            for (i, event) in batch.iter().enumerate() {
+                let attribute = |value: &str| {
+                    MessageAttributeValue::builder()
+                        .data_type("String")
+                        .string_value(value)
+                        .build()
+                        .map_err(AuthError::internal)
+                };
+                publish = publish.publish_batch_request_entries(
+                    aws_sdk_sns::types::PublishBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message(&event.payload)
+                        .message_attributes("event_type", attribute(&event.event_type)?)
+                        .message_attributes("replay_for", attribute(service)?)
+                        .build()
+                        .map_err(AuthError::internal)?,
+                );
+            }
+            let out = publish
+                .send()
+                .await
+                .map_err(|e| AuthError::internal(aws_sdk_sns::Error::from(e)))?;
+            if let Some(failed) = out.failed.filter(|f| !f.is_empty()) {
+                return Err(AuthError::internal(format!(
+                    "the replay topic refused {} event(s), e.g. {:?}",
+                    failed.len(),
+                    failed[0].message
+                )));
+            }
+        }
+        tracing::info!(
+            service,
+            replayed = events.len(),
+            first = events.first().map(|e| e.event_id.as_str()),
+            for_user = events
+                .first()
+                .map(|e| e.user_id.as_str())
+                .filter(|_| user_id.is_some()),
+            "events replayed"
+        );
+        Ok(events.len())
+    }
+}
+
 /// The item a table stream record inserted, if its key starts with `prefix`: what a stream
 /// consumer's filter in the template lets through, checked again by the consumer.
 pub fn inserted<T: serde::de::DeserializeOwned>(

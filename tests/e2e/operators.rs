@@ -14,7 +14,7 @@ const PASSWORD: &str = "correct horse battery staple";
 
 /// `authctl --json <args>`: its exit status, and the document it printed (stdout when it
 /// succeeded, stderr when it failed).
-fn authctl(args: &[&str]) -> (bool, Value) {
+pub(crate) fn authctl(args: &[&str]) -> (bool, Value) {
     let exe = std::env::current_exe().expect("the test binary's path");
     let binary = exe
         .parent()

@@ -122,6 +122,10 @@ fn allows(grants: &[Grant], action: &str) -> bool {
     };
     match action {
         "sns:Publish@sms" => granted("sns:Publish", Some("*"), true),
+        "sns:Publish@replay-topic" => {
+            granted("sns:Publish", Some("Ref:UserEventsReplayTopic"), true)
+                && !granted("sns:Publish", Some(TOPIC), true)
+        }
         "sns:Publish@topic" => {
             granted("sns:Publish", Some(TOPIC), true)
                 && !granted("sns:Publish", Some(TOPIC), false)
@@ -1022,6 +1026,8 @@ async fn every_function_s_policy_covers_the_aws_actions_its_code_calls() {
         json!({ "name": "sessions", "user": verified }),
         json!({ "name": "activity", "user": verified }),
         json!({ "name": "export", "user": verified }),
+        json!({ "name": "replay", "service": "blog", "user": verified }),
+        json!({ "name": "replay", "service": "social", "since": "1h" }),
         json!({ "name": "unlock", "user": verified }),
         json!({ "name": "reset-password", "user": verified }),
         json!({ "name": "revoke-sessions", "user": verified }),
@@ -1034,6 +1040,12 @@ async fn every_function_s_policy_covers_the_aws_actions_its_code_calls() {
     for answer in &answers {
         assert_eq!(answer["ok"], true, "{answers:?}");
     }
+    assert!(
+        answers[6]["result"]["replayed"].as_u64() >= Some(2),
+        "the user's user.created and user.verified: {}",
+        answers[6]
+    );
+    assert!(actions.contains("sns:Publish@replay-topic"), "{actions:?}");
     called.entry("admin").or_default().extend(actions);
 
     // Migration from a Cognito user pool (moto's): a pool user's first sign-in, and another

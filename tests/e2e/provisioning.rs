@@ -2,11 +2,14 @@
 //! BlogService stand-ins acknowledge a new user (GET /me's provisioning goes from pending to
 //! created for both), a silent service shows in the sweeper's lag figures (the lines its
 //! metric filter reads), and a password change reaches a subscribed queue as
-//! `user.sessions_revoked` with the time before which the old access tokens are void.
+//! `user.sessions_revoked` with the time before which the old access tokens are void; a
+//! replay (authctl events replay) reaches the one service it names.
 
 use std::time::{Duration, Instant};
 
-use auth_shared::events::{USER_PASSWORD_CHANGED, USER_SESSIONS_REVOKED, rfc3339};
+use auth_shared::events::{
+    USER_CREATED, USER_PASSWORD_CHANGED, USER_SESSIONS_REVOKED, USER_VERIFIED, rfc3339,
+};
 use auth_shared::store::{Store, UserItem, keys};
 use auth_tests::downstream::{fetch_jwks, verify};
 use auth_tests::events::Subscriber;
@@ -203,4 +206,58 @@ async fn a_password_change_tells_other_services_when_sessions_ended() {
     // This service's own routes refuse the old token at once.
     let (status, _) = call(Method::GET, "/me", &old_token, None).await;
     assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn a_replay_reaches_the_one_service_it_names_with_the_original_event_ids() {
+    let id = &uuid::Uuid::new_v4().simple().to_string()[..8];
+    let original = Subscriber::named(&format!("e2e-original-{id}"), Some(&[USER_CREATED])).await;
+    let types = [USER_CREATED, USER_VERIFIED];
+    let blog = Subscriber::to_replays(&format!("e2e-replay-blog-{id}"), "blog", &types).await;
+    let social = Subscriber::to_replays(&format!("e2e-replay-social-{id}"), "social", &types).await;
+    let (_, user_id, _, _) = account(None).await;
+    let created = original
+        .wait_for(&user_id, USER_CREATED, PATIENCE)
+        .await
+        .expect("user.created published");
+
+    let (ok, result) =
+        crate::operators::authctl(&["events", "replay", "--service", "blog", "--user", &user_id]);
+    assert!(ok, "{result}");
+    assert_eq!(result["service"], "blog");
+    assert_eq!(
+        result["replayed"], 2,
+        "user.created and user.verified: {result}"
+    );
+
+    let again = blog
+        .wait_for(&user_id, USER_CREATED, PATIENCE)
+        .await
+        .expect("the replay reaches BlogService's queue");
+    assert_eq!(
+        again.event_id, created.event_id,
+        "consumers deduplicate by event_id"
+    );
+    // SocialService's replay subscription lets nothing through that was meant for blog.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(social.received_for(&user_id).await.is_empty());
+
+    // A period instead of a user, and the mistakes an operator can make.
+    let (ok, result) =
+        crate::operators::authctl(&["events", "replay", "--service", "blog", "--since", "1m"]);
+    assert!(ok && result["replayed"].as_u64() >= Some(2), "{result}");
+    let (ok, failed) =
+        crate::operators::authctl(&["events", "replay", "--service", "nobody", "--since", "1h"]);
+    assert!(!ok);
+    assert_eq!(failed["code"], "invalid_request", "{failed}");
+    let (ok, failed) = crate::operators::authctl(&[
+        "events",
+        "replay",
+        "--service",
+        "blog",
+        "--since",
+        "yesterday-ish",
+    ]);
+    assert!(!ok);
+    assert_eq!(failed["code"], "invalid_request", "{failed}");
 }

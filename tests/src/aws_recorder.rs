@@ -88,6 +88,14 @@ fn actions_of(request: &Request) -> Vec<Action> {
         return vec!["ses:SendEmail".to_owned()];
     }
     let form = String::from_utf8_lossy(&request.body);
+    // A replay: to the replay topic (PublishBatch is granted as sns:Publish).
+    let replay_topic = std::env::var("USER_EVENTS_REPLAY_TOPIC_ARN").unwrap_or_default();
+    if (form.contains("Action=PublishBatch") || form.contains("Action=Publish&"))
+        && !replay_topic.is_empty()
+        && form.contains(&replay_topic.replace(':', "%3A"))
+    {
+        return vec!["sns:Publish@replay-topic".to_owned()];
+    }
     if form.contains("Action=Publish") {
         let kind = if form.contains("TopicArn=") {
             "topic"

@@ -45,6 +45,24 @@ impl Subscriber {
 
     /// The queue `name`, created and subscribed if it does not exist yet (`make test`
     /// subscribes the local SocialService and BlogService queues before the tests start).
+    /// A queue of `service`'s subscribed to the replay topic, as docs/events.md tells a
+    /// service to: `event_types`, and only what is replayed for `service`.
+    pub async fn to_replays(name: &str, service: &str, event_types: &[&str]) -> Self {
+        let sdk = auth_shared::aws::load_sdk_config().await;
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let queue_url = auth_tools::setup::subscribe_to_replays(
+            &sqs,
+            &aws_sdk_sns::Client::new(&sdk),
+            &crate::required_env("USER_EVENTS_REPLAY_TOPIC_ARN"),
+            name,
+            service,
+            event_types,
+        )
+        .await
+        .expect("a queue subscribed to the replay topic");
+        Self { sqs, queue_url }
+    }
+
     pub async fn named(name: &str, event_types: Option<&[&str]>) -> Self {
         let sdk = auth_shared::aws::load_sdk_config().await;
         let sqs = aws_sdk_sqs::Client::new(&sdk);

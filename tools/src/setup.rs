@@ -207,6 +207,14 @@ pub const STAND_INS: &[(&str, &str)] = &[
 /// The local acknowledgement queue (template: `ProvisioningAcksQueue`).
 pub const ACK_QUEUE: &str = "provisioning-acks";
 
+/// The service a local subscriber's queue stands for (`social-service-user-events` ->
+/// `social`), as `SUBSCRIBER_SERVICES` and a replay's `replay_for` name it.
+pub fn service_of(queue: &str) -> &str {
+    queue
+        .split_once("-service")
+        .map_or(queue, |(service, _)| service)
+}
+
 /// Creates `queue_name` (idempotent in SQS) and subscribes it to the topic with raw message
 /// delivery and, if given, a filter policy on `event_type`; returns the queue's URL.
 pub async fn subscribe_queue(
@@ -215,6 +223,32 @@ pub async fn subscribe_queue(
     topic_arn: &str,
     queue_name: &str,
     event_types: Option<&[&str]>,
+) -> Result<String, Error> {
+    let filter = event_types.map(|types| serde_json::json!({ "event_type": types }));
+    subscribe_queue_filtered(sqs, sns, topic_arn, queue_name, filter).await
+}
+
+/// A service's subscription to the replay topic: what it takes (`event_types`), and only
+/// what is replayed for it (`replay_for` = `service`).
+pub async fn subscribe_to_replays(
+    sqs: &aws_sdk_sqs::Client,
+    sns: &aws_sdk_sns::Client,
+    replay_topic_arn: &str,
+    queue_name: &str,
+    service: &str,
+    event_types: &[&str],
+) -> Result<String, Error> {
+    let filter = serde_json::json!({ "event_type": event_types, "replay_for": [service] });
+    subscribe_queue_filtered(sqs, sns, replay_topic_arn, queue_name, Some(filter)).await
+}
+
+/// [`subscribe_queue`] with any filter policy.
+pub async fn subscribe_queue_filtered(
+    sqs: &aws_sdk_sqs::Client,
+    sns: &aws_sdk_sns::Client,
+    topic_arn: &str,
+    queue_name: &str,
+    filter: Option<serde_json::Value>,
 ) -> Result<String, Error> {
     use aws_sdk_sqs::types::QueueAttributeName;
     let queue_url = sqs
@@ -252,11 +286,8 @@ pub async fn subscribe_queue(
         .protocol("sqs")
         .endpoint(queue_arn)
         .attributes("RawMessageDelivery", "true");
-    if let Some(types) = event_types {
-        subscribe = subscribe.attributes(
-            "FilterPolicy",
-            serde_json::json!({ "event_type": types }).to_string(),
-        );
+    if let Some(filter) = filter {
+        subscribe = subscribe.attributes("FilterPolicy", filter.to_string());
     }
     subscribe.send().await?;
     Ok(queue_url)

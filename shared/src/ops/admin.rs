@@ -82,6 +82,17 @@ pub enum Command {
     Import {
         lines: Vec<(usize, String)>,
     },
+    /// Sends one subscribing service the events of a period (RFC 3339 `since`, `until` by
+    /// default now) or of one user (`user`: a user id, email or phone) again.
+    Replay {
+        service: String,
+        #[serde(default)]
+        since: Option<String>,
+        #[serde(default)]
+        until: Option<String>,
+        #[serde(default)]
+        user: Option<String>,
+    },
 }
 
 impl Command {
@@ -99,6 +110,7 @@ impl Command {
             Self::Export { .. } => "export",
             Self::Activity { .. } => "activity",
             Self::Import { .. } => "import",
+            Self::Replay { .. } => "replay",
         }
     }
 }
@@ -222,6 +234,12 @@ async fn execute(app: &impl Keyed, actor: &str, command: Command) -> Result<Valu
     tracing::info!(command = name, actor, "admin command");
     let done = || Audit::event(audit::OPERATOR_ACTION).by(actor).detail(name);
     Ok(match command {
+        Command::Replay {
+            service,
+            since,
+            until,
+            user,
+        } => replay(app, actor, &service, (since, until), user.as_deref()).await?,
         Command::Show { user } => {
             let user = find(app, &user).await?;
             let shown = to_value(show(app, &user).await?);
@@ -328,6 +346,94 @@ async fn execute(app: &impl Keyed, actor: &str, command: Command) -> Result<Valu
 
 /// An operator read the account (show, sessions, export, activity): recorded in its trail
 /// after the read, so a read never lists itself.
+/// `events replay`: from the outbox, to one configured service only (see
+/// [`crate::events::Replayer`]). A user's replay reaches back the whole window by default
+/// and may name a deleted account by its id (its `user.deleted` is in the outbox too).
+async fn replay(
+    app: &impl Base,
+    actor: &str,
+    service: &str,
+    (since, until): (Option<String>, Option<String>),
+    user: Option<&str>,
+) -> Result<Value, AuthError> {
+    let invalid = |m: String| AuthError::InvalidRequest(m);
+    let replayer = app.replayer().ok_or_else(|| {
+        invalid("this deployment has no replay topic (USER_EVENTS_REPLAY_TOPIC_ARN)".into())
+    })?;
+    let services = &app.config().subscriber_services;
+    if !services.iter().any(|s| s == service) {
+        return Err(invalid(format!(
+            "{service:?} is not a subscribing service (SubscriberServices: {})",
+            services.join(", ")
+        )));
+    }
+    let now = app.now();
+    let earliest = now - crate::events::REPLAY_WINDOW_SECS;
+    // An RFC 3339 time, or a time ago: `90m`, `6h`, `2d`.
+    let time = |name: &str, text: Option<String>| -> Result<Option<i64>, AuthError> {
+        text.map(|t| {
+            let t = t.trim();
+            let ago = t
+                .strip_suffix(['m', 'h', 'd'])
+                .and_then(|n| n.parse::<i64>().ok())
+                .filter(|n| (0..=100_000).contains(n))
+                .map(|n| {
+                    let unit = match t.chars().last() {
+                        Some('m') => 60,
+                        Some('h') => 3600,
+                        _ => 86_400,
+                    };
+                    now - n * unit
+                });
+            ago.or_else(|| crate::domain::parse_rfc3339(t))
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "{name} must be an RFC 3339 time or a time ago (90m, 6h, 2d)"
+                    ))
+                })
+        })
+        .transpose()
+    };
+    let until = time("until", until)?.unwrap_or(now).min(now);
+    let since = match (time("since", since)?, user) {
+        (Some(since), _) => since,
+        (None, Some(_)) => earliest,
+        (None, None) => return Err(invalid("name a period (since) or a user".into())),
+    };
+    let since = since.max(earliest);
+    if since > until {
+        return Err(invalid("since is after until".into()));
+    }
+    // A user by id, email or phone; an id alone may be a deleted account's.
+    let (user_id, account) = match user {
+        None => (None, None),
+        Some(who) => match find(app, who).await {
+            Ok(account) => (Some(account.user_id.clone()), Some(account)),
+            Err(AuthError::UserNotFound) if uuid::Uuid::parse_str(who.trim()).is_ok() => {
+                (Some(who.trim().to_lowercase()), None)
+            }
+            Err(error) => return Err(error),
+        },
+    };
+    let replayed = replayer
+        .replay(app.store(), service, (since, until), user_id.as_deref())
+        .await?;
+    tracing::info!(actor, service, replayed, "events replayed to one service");
+    if let Some(account) = &account {
+        let audit = Audit::event(audit::OPERATOR_ACTION)
+            .by(actor)
+            .detail(format!("replay to {service}"));
+        read_by(app, account, &audit).await;
+    }
+    Ok(json!({
+        "service": service,
+        "replayed": replayed,
+        "from": rfc3339(since),
+        "until": rfc3339(until),
+        "user_id": user_id,
+    }))
+}
+
 async fn read_by(app: &impl Base, user: &UserItem, audit: &Audit) {
     app.store()
         .audit_alone(&user.user_id, audit, app.now_ms())

@@ -56,10 +56,19 @@ async fn main() -> Result<(), setup::Error> {
         return Err(format!("created topic {created}, expected {topic_arn}").into());
     }
     let sqs = aws_sdk_sqs::Client::new(&sdk);
+    // The replay topic (authctl events replay), to which each service's queue subscribes
+    // for what is replayed for it.
+    let replay_arn = env("USER_EVENTS_REPLAY_TOPIC_ARN")?;
+    let replay_name = replay_arn.rsplit(':').next().unwrap_or_default();
+    if setup::ensure_topic(&sns, replay_name).await? != replay_arn {
+        return Err(format!("the replay topic is not {replay_arn}").into());
+    }
     for (queue, event_types) in setup::LOCAL_SUBSCRIBERS {
         let url = setup::subscribe_queue(&sqs, &sns, &topic_arn, queue, Some(event_types)).await?;
+        let service = setup::service_of(queue);
+        setup::subscribe_to_replays(&sqs, &sns, &replay_arn, queue, service, event_types).await?;
         println!(
-            "local-setup: queue {url} receives {}",
+            "local-setup: queue {url} receives {} (and what is replayed for {service})",
             event_types.join(", ")
         );
     }
