@@ -63,6 +63,8 @@ cat <<MSG
   User events    SocialService queue: http://127.0.0.1:$MOTO_PORT/123456789012/social-service-user-events
                  BlogService queue:   http://127.0.0.1:$MOTO_PORT/123456789012/blog-service-user-events
                  read (and empty) one: bash scripts/queue.sh social-service-user-events
+                 their stand-ins answer each new user (GET /me's provisioning); start with
+                 LOCAL_SILENT_SERVICES=blog or LOCAL_FAILING_SERVICES=blog to see the lag alarm's path
   DynamoDB Local http://127.0.0.1:$DDB_PORT   table $TABLE_NAME
   Local OpenID provider $LOCAL_OIDC_ISSUER   (any login name; password anything; the login "deny" refuses)
   Operators      in another shell: export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \\

@@ -616,7 +616,8 @@ const ACTIVITY = {
   identifier_changed: (a) => ({ email: "You now sign in with a new email address", phone: "You now sign in with a new phone number" })[a.detail] ?? "Email or phone changed",
   account_disabled: () => "Account disabled",
   account_enabled: () => "Account enabled",
-  operator_action: (a) => OPERATOR_ACTIONS[a.detail] ?? "Account looked after by support",
+  operator_action: (a) => OPERATOR_ACTIONS[a.detail]
+    ?? (a.detail?.startsWith("replay to ") ? "Your account's updates sent again to one of our services" : "Account looked after by support"),
 };
 const OPERATOR_ACTIONS = {
   unlock: "Sign-in lock cleared",
