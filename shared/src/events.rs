@@ -393,9 +393,7 @@ pub const REPLAY_WINDOW_SECS: i64 = PUBLISHED_RETENTION_SECS;
 /// The outbox as the timeline index projects it.
 #[derive(Debug, Clone, Deserialize)]
 struct Logged {
-    event_id: String,
     event_type: String,
-    user_id: String,
     payload: String,
 }
 
@@ -416,7 +414,7 @@ impl Replayer {
         (since, until): (i64, i64),
         user_id: Option<&str>,
     ) -> Result<usize, AuthError> {
-        let mut events = Vec::new();
+        let mut replayed = 0;
         let mut day = since.div_euclid(86_400) * 86_400;
         while day <= until {
             let mut start = None;
@@ -446,11 +444,19 @@ impl Replayer {
                     .send()
                     .await
                     .map_err(|e| AuthError::internal(aws_sdk_dynamodb::Error::from(e)))?;
-                for raw in page.items.unwrap_or_default() {
-                    events.push(
-                        serde_dynamo::from_item::<_, Logged>(raw).map_err(AuthError::internal)?,
-                    );
+                // Each page is published before the next is read: memory stays one page.
+                let events = page
+                    .items
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|raw| {
+                        serde_dynamo::from_item::<_, Logged>(raw).map_err(AuthError::internal)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                for batch in events.chunks(10) {
+                    self.publish(service, batch).await?;
                 }
+                replayed += events.len();
                 match page.last_evaluated_key {
                     Some(key) if !key.is_empty() => start = Some(key),
                     _ => break,
@@ -458,49 +464,43 @@ impl Replayer {
             }
             day += 86_400;
         }
-        for batch in events.chunks(10) {
-            let mut publish = self.sns.publish_batch().topic_arn(&self.topic_arn);
-            for (i, event) in batch.iter().enumerate() {
-                let attribute = |value: &str| {
-                    MessageAttributeValue::builder()
-                        .data_type("String")
-                        .string_value(value)
-                        .build()
-                        .map_err(AuthError::internal)
-                };
-                publish = publish.publish_batch_request_entries(
-                    aws_sdk_sns::types::PublishBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .message(&event.payload)
-                        .message_attributes("event_type", attribute(&event.event_type)?)
-                        .message_attributes("replay_for", attribute(service)?)
-                        .build()
-                        .map_err(AuthError::internal)?,
-                );
-            }
-            let out = publish
-                .send()
-                .await
-                .map_err(|e| AuthError::internal(aws_sdk_sns::Error::from(e)))?;
-            if let Some(failed) = out.failed.filter(|f| !f.is_empty()) {
-                return Err(AuthError::internal(format!(
-                    "the replay topic refused {} event(s), e.g. {:?}",
-                    failed.len(),
-                    failed[0].message
-                )));
-            }
+        tracing::info!(service, replayed, for_user = user_id, "events replayed");
+        Ok(replayed)
+    }
+
+    /// One PublishBatch (at most 10 events) to the replay topic, for `service`.
+    async fn publish(&self, service: &str, batch: &[Logged]) -> Result<(), AuthError> {
+        let attribute = |value: &str| {
+            MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+                .map_err(AuthError::internal)
+        };
+        let mut publish = self.sns.publish_batch().topic_arn(&self.topic_arn);
+        for (i, event) in batch.iter().enumerate() {
+            publish = publish.publish_batch_request_entries(
+                aws_sdk_sns::types::PublishBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message(&event.payload)
+                    .message_attributes("event_type", attribute(&event.event_type)?)
+                    .message_attributes("replay_for", attribute(service)?)
+                    .build()
+                    .map_err(AuthError::internal)?,
+            );
         }
-        tracing::info!(
-            service,
-            replayed = events.len(),
-            first = events.first().map(|e| e.event_id.as_str()),
-            for_user = events
-                .first()
-                .map(|e| e.user_id.as_str())
-                .filter(|_| user_id.is_some()),
-            "events replayed"
-        );
-        Ok(events.len())
+        let out = publish
+            .send()
+            .await
+            .map_err(|e| AuthError::internal(aws_sdk_sns::Error::from(e)))?;
+        match out.failed.filter(|f| !f.is_empty()) {
+            Some(failed) => Err(AuthError::internal(format!(
+                "the replay topic refused {} event(s), e.g. {:?}",
+                failed.len(),
+                failed[0].message
+            ))),
+            None => Ok(()),
+        }
     }
 }
 
