@@ -163,14 +163,19 @@ use_auth_secret() { # file
   export JWT_PUBLIC_JWKS JWT_SIGNING_KID
 }
 
-# The event pipeline: the table's stream fed to user-events, and the sweeper on its schedule,
-# both invoked through cargo lambda watch's Invoke API at $1 (settings from template.yaml).
+# The event pipeline: the table's stream fed to user-events, the acknowledgement queue to
+# provisioning-ack, the sweeper on its schedule, all invoked through cargo lambda watch's
+# Invoke API at $1 (settings from template.yaml), and the subscribing services' stand-ins.
 start_events() { # invoke-url
   local bin="${CARGO_TARGET_DIR:-target}/debug/local-events"
   start_bg events "$bin" run "$1"
   sleep 0.5
   if ! kill -0 "$LAST_PID" 2>/dev/null; then
-    stack_log "the event pipeline exited at once; its log:"
+    # Its status tells a failure it printed from a kill by a signal (status 128 + signal,
+    # e.g. 137 for the kernel's out-of-memory killer), which leaves the log empty.
+    local status=0
+    wait "$LAST_PID" || status=$?
+    stack_log "the event pipeline exited at once (status $status); its log:"
     cat "$STACK_LOG_DIR/events.log" >&2
     return 1
   fi
