@@ -419,19 +419,9 @@ impl Replayer {
         while day <= until {
             let mut start = None;
             loop {
-                let mut query = store
-                    .client()
-                    .query()
-                    .table_name(store.table())
-                    .index_name(crate::provisioning::TIMELINE_INDEX)
-                    .key_condition_expression(
-                        "#timeline = :day AND created_at BETWEEN :from AND :to",
-                    )
-                    .expression_attribute_names("#timeline", "timeline")
-                    .expression_attribute_values(":day", AttributeValue::S(outbox_day(day)))
-                    .expression_attribute_values(":from", AttributeValue::N(since.to_string()))
-                    .expression_attribute_values(":to", AttributeValue::N(until.to_string()))
-                    .set_exclusive_start_key(start);
+                let mut query =
+                    crate::provisioning::timeline_between(store, &outbox_day(day), since, until)
+                        .set_exclusive_start_key(start);
                 if let Some(user_id) = user_id {
                     query = query
                         .filter_expression("user_id = :user")

@@ -136,9 +136,7 @@ pub async fn record(store: &Store, services: &[String], ack: &Ack) -> Result<Rec
         };
         if user.provisioning.get(&ack.service).map(String::as_str) == Some(CREATED) {
             // A redelivery after a write whose follow-up did not happen finishes it.
-            if user.timeline.is_some() {
-                leave_timeline_if_done(store, services, &pk).await?;
-            }
+            leave_timeline_if_done(store, services, &user).await?;
             return Ok(Recorded::AlreadyCreated);
         }
         // The account's first acknowledgement makes the map; a later one writes its key (one
@@ -161,12 +159,12 @@ pub async fn record(store: &Store, services: &[String], ack: &Ack) -> Result<Rec
                 .s(":created", CREATED),
             )
         };
-        if store
-            .update_if(&pk, keys::PROFILE, update, condition)
+        if let Some(now) = store
+            .update_returning::<UserItem>(&pk, keys::PROFILE, update, condition)
             .await?
         {
             if ack.status == AckStatus::Created {
-                leave_timeline_if_done(store, services, &pk).await?;
+                leave_timeline_if_done(store, services, &now).await?;
             }
             return Ok(Recorded::Recorded);
         }
@@ -176,16 +174,14 @@ pub async fn record(store: &Store, services: &[String], ack: &Ack) -> Result<Rec
 }
 
 /// Takes the account out of the timeline index once every configured service has said
-/// `created`. Each acknowledgement looks after its own write, so of two racing the last
-/// to write sees both (`created` never goes back, so the condition can name them all).
+/// `created`. Each acknowledgement looks at the account as its own write left it, so of two
+/// racing the last to write sees both (`created` never goes back, so the condition can name
+/// them all).
 async fn leave_timeline_if_done(
     store: &Store,
     services: &[String],
-    pk: &str,
+    user: &UserItem,
 ) -> Result<(), AuthError> {
-    let Some(user) = store.get::<UserItem>(pk, keys::PROFILE).await? else {
-        return Ok(());
-    };
     let done =
         |service: &String| user.provisioning.get(service).map(String::as_str) == Some(CREATED);
     if user.timeline.as_deref() != Some(AWAITING) || !services.iter().all(done) {
@@ -202,9 +198,34 @@ async fn leave_timeline_if_done(
     }
     // A failed condition: another acknowledgement took it out first.
     store
-        .update_if(pk, keys::PROFILE, Expr::new("REMOVE #timeline"), condition)
+        .update_if(
+            &user.pk,
+            keys::PROFILE,
+            Expr::new("REMOVE #timeline"),
+            condition,
+        )
         .await?;
     Ok(())
+}
+
+/// A query of the timeline index: the items under `key` made from `from` to `to` (epoch
+/// seconds, inclusive), oldest first; the caller pages it.
+pub(crate) fn timeline_between(
+    store: &Store,
+    key: &str,
+    from: i64,
+    to: i64,
+) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+    store
+        .client()
+        .query()
+        .table_name(store.table())
+        .index_name(TIMELINE_INDEX)
+        .key_condition_expression("#timeline = :key AND created_at BETWEEN :from AND :to")
+        .expression_attribute_names("#timeline", "timeline")
+        .expression_attribute_values(":key", AttributeValue::S(key.to_owned()))
+        .expression_attribute_values(":from", AttributeValue::N(from.to_string()))
+        .expression_attribute_values(":to", AttributeValue::N(to.to_string()))
 }
 
 /// Per configured service, how many accounts made between `window_secs` and `lag_secs` ago
@@ -219,19 +240,7 @@ pub async fn unacknowledged(
     let mut counts: BTreeMap<String, u64> = services.iter().map(|s| (s.clone(), 0)).collect();
     let mut start = None;
     loop {
-        let page = store
-            .client()
-            .query()
-            .table_name(store.table())
-            .index_name(TIMELINE_INDEX)
-            .key_condition_expression("#timeline = :awaiting AND created_at BETWEEN :from AND :to")
-            .expression_attribute_names("#timeline", "timeline")
-            .expression_attribute_values(":awaiting", AttributeValue::S(AWAITING.to_owned()))
-            .expression_attribute_values(
-                ":from",
-                AttributeValue::N((now - window_secs).to_string()),
-            )
-            .expression_attribute_values(":to", AttributeValue::N((now - lag_secs).to_string()))
+        let page = timeline_between(store, AWAITING, now - window_secs, now - lag_secs)
             .set_exclusive_start_key(start)
             .send()
             .await

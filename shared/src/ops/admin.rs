@@ -243,7 +243,7 @@ async fn execute(app: &impl Keyed, actor: &str, command: Command) -> Result<Valu
         Command::Show { user } => {
             let user = find(app, &user).await?;
             let shown = to_value(show(app, &user).await?);
-            read_by(app, &user, &done()).await;
+            record_alone(app, &user, &done()).await;
             shown
         }
         Command::List {
@@ -287,15 +287,13 @@ async fn execute(app: &impl Keyed, actor: &str, command: Command) -> Result<Valu
                 origin: Origin::default(),
             };
             password::request_reset(app, request).await?;
-            app.store()
-                .audit_alone(&user.user_id, &done(), app.now_ms())
-                .await;
+            record_alone(app, &user, &done()).await;
             json!({ "reset_link_sent_to": user.address })
         }
         Command::Sessions { user } => {
             let user = find(app, &user).await?;
             let sessions = json!({ "sessions": session::live_sessions(app, &user, None).await? });
-            read_by(app, &user, &done()).await;
+            record_alone(app, &user, &done()).await;
             sessions
         }
         Command::RevokeSessions { user } => {
@@ -318,7 +316,7 @@ async fn execute(app: &impl Keyed, actor: &str, command: Command) -> Result<Valu
         Command::Export { user } => {
             let user = find(app, &user).await?;
             let exported = export(app, &user).await?;
-            read_by(app, &user, &done()).await;
+            record_alone(app, &user, &done()).await;
             exported
         }
         Command::Activity {
@@ -329,7 +327,7 @@ async fn execute(app: &impl Keyed, actor: &str, command: Command) -> Result<Valu
             let user = find(app, &user).await?;
             let page: ActivityPage =
                 audit::page(app, &user.user_id, cursor.as_deref(), limit).await?;
-            read_by(app, &user, &done()).await;
+            record_alone(app, &user, &done()).await;
             to_value(page)
         }
         Command::Import { lines } => {
@@ -418,12 +416,11 @@ async fn replay(
     let replayed = replayer
         .replay(app.store(), service, (since, until), user_id.as_deref())
         .await?;
-    tracing::info!(actor, service, replayed, "events replayed to one service");
     if let Some(account) = &account {
         let audit = Audit::event(audit::OPERATOR_ACTION)
             .by(actor)
             .detail(format!("replay to {service}"));
-        read_by(app, account, &audit).await;
+        record_alone(app, account, &audit).await;
     }
     Ok(json!({
         "service": service,
@@ -434,7 +431,9 @@ async fn replay(
     }))
 }
 
-async fn read_by(app: &impl Base, user: &UserItem, audit: &Audit) {
+/// Records an operator action that writes nothing else (a read, a reset request, a replay),
+/// after it: its record alone.
+async fn record_alone(app: &impl Base, user: &UserItem, audit: &Audit) {
     app.store()
         .audit_alone(&user.user_id, audit, app.now_ms())
         .await;

@@ -535,35 +535,12 @@ fn new_account(
     awaiting: Option<String>,
 ) -> Result<UserItem, AuthError> {
     let user_id = uuid::Uuid::new_v4().to_string();
+    let hash = crypto::password::unusable_hash()?;
     Ok(UserItem {
-        pk: keys::user(&user_id),
-        sk: keys::PROFILE.to_owned(),
-        user_id,
-        identifier_type: "email".to_owned(),
-        identifier: email.normalized().to_owned(),
-        address: email.address().to_owned(),
-        username: None,
-        password_hash: crypto::password::unusable_hash()?,
-        status: UserStatus::Active,
         verified: true,
-        created_at: now,
-        expires_at: None,
-        code_pk: None,
-        reset_code_pk: None,
-        session_generation: 0,
-        totp: false,
-        passkeys: 0,
         providers: [(provider.name.clone(), identity_claim.to_owned())].into(),
         no_password: true,
-        disabled_at: None,
-        disabled_reason: None,
-        unverified: None,
-        change_code_pk: None,
-        new_identifier_type: None,
-        new_identifier: None,
-        new_address: None,
-        provisioning: Default::default(),
-        timeline: awaiting,
+        ..UserItem::new(&user_id, email, hash, now, awaiting)
     })
 }
 

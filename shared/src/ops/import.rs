@@ -18,7 +18,7 @@ use crate::AuthError;
 use crate::crypto::imported;
 use crate::domain::{Identifier, Username};
 use crate::ops::{Base, MAX_ROUNDS};
-use crate::store::{ClaimItem, Imported, UserItem, UserStatus, keys};
+use crate::store::{ClaimItem, Imported, UserItem, keys};
 
 /// How many lines of a batch are written at once.
 pub const CONCURRENCY: usize = 16;
@@ -177,35 +177,17 @@ async fn holder(app: &impl Base, claim_pk: &str, now: i64) -> Result<Option<Stri
 /// and the usual one-time code, which verifies it).
 fn account(line: &Line, now: i64, awaiting: Option<String>) -> UserItem {
     let user_id = uuid::Uuid::new_v4().to_string();
+    let created_at = line.created_at.unwrap_or(now);
     UserItem {
-        pk: keys::user(&user_id),
-        sk: keys::PROFILE.to_owned(),
-        user_id,
-        identifier_type: line.identifier.kind().as_str().to_owned(),
-        identifier: line.identifier.normalized().to_owned(),
-        address: line.identifier.address().to_owned(),
         username: line.username.as_ref().map(|u| u.as_str().to_owned()),
-        password_hash: line.password_hash.clone(),
-        status: UserStatus::Active,
         verified: line.verified,
-        created_at: line.created_at.unwrap_or(now),
-        expires_at: None,
-        code_pk: None,
-        reset_code_pk: None,
-        session_generation: 0,
-        totp: false,
-        passkeys: 0,
-        providers: Default::default(),
-        no_password: false,
-        disabled_at: None,
-        disabled_reason: None,
-        unverified: None,
-        change_code_pk: None,
-        new_identifier_type: None,
-        new_identifier: None,
-        new_address: None,
-        provisioning: Default::default(),
-        timeline: awaiting,
+        ..UserItem::new(
+            &user_id,
+            &line.identifier,
+            line.password_hash.clone(),
+            created_at,
+            awaiting,
+        )
     }
 }
 

@@ -7,7 +7,7 @@ use crate::AuthError;
 use crate::crypto;
 use crate::domain::{Identifier, Password};
 use crate::ops::{Base, Hashes};
-use crate::store::{UserItem, UserStatus, keys};
+use crate::store::{UserItem, keys};
 
 /// A sign-in's identifier that no account holds, and its password: the account migrated
 /// from the pool when the pool takes the password, or `None` (the usual answer follows).
@@ -66,34 +66,15 @@ async fn create(
     let now = app.now();
     let user_id = uuid::Uuid::new_v4().to_string();
     let user = UserItem {
-        pk: keys::user(&user_id),
-        sk: keys::PROFILE.to_owned(),
-        user_id,
-        identifier_type: identifier.kind().as_str().to_owned(),
-        identifier: identifier.normalized().to_owned(),
-        address: identifier.address().to_owned(),
-        username: None,
-        password_hash,
-        status: UserStatus::Active,
         verified,
-        created_at: now,
-        expires_at: None,
-        code_pk: None,
-        reset_code_pk: None,
-        session_generation: 0,
-        totp: false,
-        passkeys: 0,
-        providers: Default::default(),
         no_password,
-        disabled_at: None,
-        disabled_reason: None,
-        unverified: None,
-        change_code_pk: None,
-        new_identifier_type: None,
-        new_identifier: None,
-        new_address: None,
-        provisioning: Default::default(),
-        timeline: app.config().awaiting(),
+        ..UserItem::new(
+            &user_id,
+            identifier,
+            password_hash,
+            now,
+            app.config().awaiting(),
+        )
     };
     let claims = [keys::identifier(identifier.kind(), identifier.normalized())];
     match app

@@ -238,15 +238,12 @@ pub async fn reset(
             app.store()
                 .password_reset(&user, &presented.pk, &hash, now)?,
             app.store().login_gate_forgotten(&login::gate_of(&user)?)?,
-            app.store().audited(
-                &user.user_id,
-                &Audit::event(audit::PASSWORD_RESET).from(&request.origin),
-                app.now_ms(),
-            )?,
         ];
-        items.extend(events::outbox_password_changed(
-            app.store(),
+        items.extend(password_set(
+            app,
             &user.user_id,
+            audit::PASSWORD_RESET,
+            &request.origin,
             now,
         )?);
         if !user.verified {
@@ -276,6 +273,25 @@ pub async fn reset(
         }
     }
     Err(AuthError::InvalidCode)
+}
+
+/// What a new password commits beside the account's own write: the audit record of the
+/// change or reset (`event`), and `user.password_changed` with the `user.sessions_revoked`
+/// it implies.
+fn password_set(
+    app: &impl crate::ops::Base,
+    user_id: &str,
+    event: &'static str,
+    origin: &Origin,
+    now: i64,
+) -> Result<Vec<crate::store::Write>, AuthError> {
+    let mut writes =
+        vec![
+            app.store()
+                .audited(user_id, &Audit::event(event).from(origin), app.now_ms())?,
+        ];
+    writes.extend(events::outbox_password_changed(app.store(), user_id, now)?);
+    Ok(writes)
 }
 
 /// The account as it is now if, since `user` was read, only a sign-in's re-hash of its
@@ -320,17 +336,12 @@ pub async fn change(
         SignedIn::password(now),
         now,
     )?;
-    let mut items = vec![
-        app.store().password_changed(user, &hash)?,
-        app.store().audited(
-            &user.user_id,
-            &Audit::event(audit::PASSWORD_CHANGED).from(&request.origin),
-            app.now_ms(),
-        )?,
-    ];
-    items.extend(events::outbox_password_changed(
-        app.store(),
+    let mut items = vec![app.store().password_changed(user, &hash)?];
+    items.extend(password_set(
+        app,
         &user.user_id,
+        audit::PASSWORD_CHANGED,
+        &request.origin,
         now,
     )?);
     items.extend(session.writes(app, now)?);

@@ -100,34 +100,11 @@ pub async fn register(
         let issued = codes::issue(app, &identifier, &user_id, codes::Purpose::Confirm, now).await?;
         let pending_until = now + app.config().pending_ttl_secs;
         let user = UserItem {
-            pk: keys::user(&user_id),
-            sk: keys::PROFILE.to_owned(),
-            user_id: user_id.clone(),
-            identifier_type: identifier.kind().as_str().to_owned(),
-            identifier: identifier.normalized().to_owned(),
-            address: identifier.address().to_owned(),
             username: username.as_ref().map(|u| u.as_str().to_owned()),
-            password_hash: hash,
             status: UserStatus::Pending,
-            verified: false,
-            created_at: now,
             expires_at: Some(pending_until),
             code_pk: Some(issued.item.pk.clone()),
-            reset_code_pk: None,
-            session_generation: 0,
-            totp: false,
-            passkeys: 0,
-            providers: Default::default(),
-            no_password: false,
-            disabled_at: None,
-            disabled_reason: None,
-            unverified: None,
-            change_code_pk: None,
-            new_identifier_type: None,
-            new_identifier: None,
-            new_address: None,
-            provisioning: Default::default(),
-            timeline: app.config().awaiting(),
+            ..UserItem::new(&user_id, &identifier, hash, now, app.config().awaiting())
         };
 
         let claim_items: Vec<ClaimItem> = claims

@@ -256,6 +256,48 @@ pub const UNVERIFIED_INDEX: &str = "unverified-accounts";
 pub const UNVERIFIED: &str = "UNVERIFIED";
 
 impl UserItem {
+    /// A new account's profile: `user_id` signing in with `identifier` and `password_hash`,
+    /// active, unverified, never expiring, with nothing else on it yet; `timeline` is
+    /// [`crate::Config::awaiting`]. Each way of making an account sets what differs.
+    pub fn new(
+        user_id: &str,
+        identifier: &crate::domain::Identifier,
+        password_hash: String,
+        created_at: i64,
+        timeline: Option<String>,
+    ) -> Self {
+        Self {
+            pk: super::keys::user(user_id),
+            sk: super::keys::PROFILE.to_owned(),
+            user_id: user_id.to_owned(),
+            identifier_type: identifier.kind().as_str().to_owned(),
+            identifier: identifier.normalized().to_owned(),
+            address: identifier.address().to_owned(),
+            username: None,
+            password_hash,
+            status: UserStatus::Active,
+            verified: false,
+            created_at,
+            expires_at: None,
+            code_pk: None,
+            reset_code_pk: None,
+            session_generation: 0,
+            totp: false,
+            passkeys: 0,
+            providers: Default::default(),
+            no_password: false,
+            disabled_at: None,
+            disabled_reason: None,
+            unverified: None,
+            change_code_pk: None,
+            new_identifier_type: None,
+            new_identifier: None,
+            new_address: None,
+            provisioning: Default::default(),
+            timeline,
+        }
+    }
+
     pub fn is_live(&self, now: i64) -> bool {
         self.expires_at.is_none_or(|at| at > now)
     }

@@ -573,6 +573,18 @@ impl Store {
         let condition = Expr::new("#used = :no AND #expires_at > :now")
             .bool(":no", false)
             .n(":now", now);
+        self.update_returning(pk, sk, update, condition).await
+    }
+
+    /// A single conditional update that answers the item as it is after it; `None` when the
+    /// condition failed.
+    pub async fn update_returning<T: DeserializeOwned>(
+        &self,
+        pk: &str,
+        sk: &str,
+        update: Expr,
+        condition: Expr,
+    ) -> Result<Option<T>, AuthError> {
         let result = self
             .conditional_update(pk, sk, &update, &condition)
             .return_values(ReturnValue::AllNew)
@@ -589,7 +601,7 @@ impl Store {
                 Ok(None)
             }
             Err(e) => Err(AuthError::internal(aws_sdk_dynamodb::Error::from(e)))
-                .step(format!("taking a {sk} item")),
+                .step(format!("updating a {sk} item")),
         }
     }
 }
